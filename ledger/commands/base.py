@@ -1,0 +1,144 @@
+"""What every command shares: authorisation, loading, the atomic commit, retries and idempotency."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from ledger import errors
+from ledger.context import Actor, current, current_actor
+from ledger.domain.idempotency import IdempotencyRecord
+
+CHINA = ZoneInfo("Asia/Shanghai")
+CONFLICT_ATTEMPTS = 8
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: its result (fen and API field names), the position of its last event.
+
+    `replayed` marks the stored first answer to a repeated Idempotency-Key; its position is found
+    through the read models (`idempotency_key_id`).
+    """
+
+    data: dict[str, Any]
+    position: int | None
+    status: int | None = None
+    replayed: bool = False
+    idempotency_key_id: UUID | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
+    """Run a command with optimistic-concurrency retries and the Idempotency-Key check.
+
+    A version conflict means another command changed one of our aggregates first: reload and
+    decide again. After CONFLICT_ATTEMPTS, answer CONCURRENCY_CONFLICT (409).
+    """
+
+    @functools.wraps(method)
+    def run(self: "CommandBase", *args: Any, **kwargs: Any) -> CommandResult:
+        for attempt in range(CONFLICT_ATTEMPTS):
+            replay = self._replay_idempotent()
+            if replay is not None:
+                return replay
+            try:
+                return method(self, *args, **kwargs)
+            except IntegrityError:
+                self.conflicts_retried += 1
+                continue
+        raise errors.ConcurrencyConflict(
+            "the subject was changed concurrently; try again", {"attempts": CONFLICT_ATTEMPTS}
+        )
+
+    return run
+
+
+def require(*roles: str) -> Actor:
+    """The acting party, if its role is one of `roles`."""
+    actor = current_actor()
+    if actor.role not in roles:
+        raise errors.Forbidden(f"role {actor.role} may not do this", {"role": actor.role, "allowed": list(roles)})
+    return actor
+
+
+def require_subject(actor: Actor, subject: str) -> None:
+    """An enterprise or provider acts only for itself (Art. 17)."""
+    if actor.subject != subject:
+        raise errors.Forbidden("this belongs to another subject", {"role": actor.role})
+
+
+class CommandBase(Application):
+    """Loading, clock and commit helpers for the command mixins."""
+
+    conflicts_retried = 0
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None) -> None:
+        super().__init__(env=env)
+        self.clock = clock or (lambda: datetime.now(CHINA).date())
+
+    def today(self) -> date:
+        """Today in China Standard Time: the years' windows are Chinese calendar dates."""
+        return self.clock()
+
+    def _load(self, aggregate_id: UUID | str, what: str, key: object) -> Any:
+        if not isinstance(aggregate_id, UUID):
+            try:
+                aggregate_id = UUID(str(aggregate_id))
+            except ValueError:
+                raise errors.NotFound(f"no {what} {key}", {"id": str(key)}) from None
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise errors.NotFound(f"no {what} {key}", {"id": str(key)}) from None
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _commit(self, data: dict[str, Any], *aggregates: Any, status: int = 200) -> CommandResult:
+        """Save every changed aggregate in one transaction, with the idempotency record if any."""
+        ctx = current()
+        pending: list[Any] = list(aggregates)
+        if ctx.idempotency is not None:
+            pending.append(IdempotencyRecord(
+                scope=self._idempotency_scope(), key=ctx.idempotency.key,
+                request_hash=ctx.idempotency.request_hash, status=ctx.idempotency.status, result=data,
+            ))
+        recordings = self.save(*pending)
+        position = recordings[-1].notification.id if recordings else None
+        return CommandResult(data=data, position=position, status=status)
+
+    def _commit_many(self, aggregates: Iterable[Any]) -> int | None:
+        """Save a chunk of aggregates (year close, batch payment) as one transaction."""
+        recordings = self.save(*aggregates)
+        return recordings[-1].notification.id if recordings else None
+
+    @staticmethod
+    def _idempotency_scope() -> str:
+        actor = current_actor()
+        return f"{actor.role}:{actor.id}:{actor.subject or ''}"
+
+    def _replay_idempotent(self) -> CommandResult | None:
+        ctx = current()
+        if ctx.idempotency is None:
+            return None
+        record_id = IdempotencyRecord.create_id(self._idempotency_scope(), ctx.idempotency.key)
+        try:
+            record = self.repository.get(record_id)
+        except AggregateNotFoundError:
+            return None
+        if record.request_hash != ctx.idempotency.request_hash:
+            raise errors.IdempotencyKeyReused(
+                "this Idempotency-Key was used for another request", {"key": ctx.idempotency.key}
+            )
+        return CommandResult(data=record.result, position=None, status=record.status, replayed=True,
+                             idempotency_key_id=record_id)

@@ -1,0 +1,139 @@
+"""Contracts: reservation at signing, deduction at completion, release at termination (Art. 10, 17, 18, 28)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger import errors
+from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.domain.contract import RESERVING, Contract
+from ledger.domain.provider_year import ProviderYear
+from ledger.money import format_yuan, share_of
+from ledger.rules import ENTERPRISE, OPERATOR, PROVIDER
+
+
+def contract_data(contract: Contract) -> dict[str, Any]:
+    return {
+        "contract_id": str(contract.id), "status": contract.status, "voucher_id": contract.voucher_id,
+        "enterprise_id": contract.enterprise_id, "provider_id": contract.provider_id,
+        "product_id": contract.product_id, "year": contract.year, "category": contract.category,
+        "amount": contract.amount_fen, "subsidy": contract.subsidy_fen, "deposit": contract.deposit_fen,
+        "balance_due": contract.balance_due_fen, "deposit_paid": contract.deposit_paid_fen,
+        "balance_paid": contract.balance_paid_fen, "settled": contract.settled,
+    }
+
+
+class ContractCommands(CommandBase):
+    """The enterprise proposes; the provider signs; the enterprise pays and confirms."""
+
+    def get_contract(self, contract_id: Any) -> Contract:
+        return self._load(contract_id, "contract", contract_id)
+
+    @command
+    def propose_contract(self, voucher_id: Any, provider_id: str, product_id: Any, amount_fen: int,
+                         subsidy_fen: int | None = None) -> CommandResult:
+        """The holder proposes a contract for a product with a provider (Art. 17)."""
+        actor = require(ENTERPRISE)
+        voucher = self.get_voucher(voucher_id)
+        require_subject(actor, voucher.enterprise_id)
+        if amount_fen <= 0:
+            raise errors.ValidationFailed("the contract amount must be positive", {"amount": ["must be greater than 0.00"]})
+        if subsidy_fen is not None and not 0 < subsidy_fen <= amount_fen:
+            raise errors.ValidationFailed("the subsidy asked must be positive and within the amount",
+                                          {"subsidy": ["must be greater than 0.00 and at most the amount"]})
+        self.get_year(voucher.year).refuse_if_closed()
+        self.get_enterprise(voucher.enterprise_id).refuse_if_revoked()
+        self.get_provider(provider_id)
+        product = self.get_product(product_id)
+        contract = Contract(voucher_id=str(voucher.id), enterprise_id=voucher.enterprise_id, provider_id=provider_id,
+                            product_id=str(product.id), year=voucher.year, category=product.category,
+                            amount_fen=amount_fen, subsidy_asked_fen=subsidy_fen, product_price_fen=product.price_fen)
+        return self._commit(contract_data(contract), contract, status=201)
+
+    @command
+    def sign_contract(self, contract_id: Any) -> CommandResult:
+        """The provider signs: the subsidy is reserved on the voucher and on the provider's year.
+
+        subsidy = min(share × amount, available), or the smaller amount asked, rounded down to the
+        fen (Art. 10, 17); saved with the voucher and the provider's year in one transaction.
+        """
+        actor = require(PROVIDER)
+        contract = self.get_contract(contract_id)
+        require_subject(actor, contract.provider_id)
+        contract.refuse_unless_proposed()
+        voucher = self.get_voucher(contract.voucher_id)
+        year = self.get_year(contract.year)
+        year.refuse_outside_window(self.today())
+        self.get_enterprise(contract.enterprise_id).refuse_if_revoked()
+        provider = self.get_provider(contract.provider_id)
+        if not provider.is_signed_for(contract.year):
+            raise errors.ProviderNotSigned(f"provider {contract.provider_id} is not signed for {contract.year}",
+                                           {"provider_id": contract.provider_id, "year": contract.year})
+        product = self.get_product(contract.product_id)
+        if product.provider_id != contract.provider_id or not product.is_listed_for(contract.year):
+            raise errors.ProductNotListed(f"the product is not in the {contract.year} catalogue of this provider",
+                                          {"product_id": contract.product_id, "year": contract.year})
+        params = year.params
+        share_bp = params.share_for(contract.category)
+        share_cap = share_of(contract.amount_fen, share_bp)
+        asked = contract.subsidy_asked_fen
+        if asked is not None and asked > share_cap:
+            raise errors.SubsidyAboveShare(
+                f"the subsidy may be at most {format_yuan(share_cap)} yuan (Art. 10)",
+                {"asked": format_yuan(asked), "share": share_bp, "maximum": format_yuan(share_cap)},
+            )
+        subsidy = asked if asked is not None else min(share_cap, voucher.available_fen)
+        voucher.refuse_unless_available(subsidy)
+        provider_year: ProviderYear = self.get_provider_year(contract.provider_id, contract.year)
+        provider_year.reserve(str(contract.id), subsidy)
+        voucher_available = voucher.available_fen
+        voucher.reserve(str(contract.id), subsidy, share_bp, contract.amount_fen)
+        deposit = share_of(contract.amount_fen, params.deposit_share_bp)
+        contract.sign(subsidy_fen=subsidy, deposit_fen=deposit,
+                      balance_due_fen=contract.amount_fen - deposit - subsidy, share_bp=share_bp,
+                      deposit_share_bp=params.deposit_share_bp, voucher_available_fen=voucher_available,
+                      provider_cap_fen=provider_year.cap_fen, provider_exceptions_fen=provider_year.exceptions_fen)
+        return self._commit(contract_data(contract), contract, voucher, provider_year)
+
+    @command
+    def pay_deposit(self, contract_id: Any, amount_fen: int) -> CommandResult:
+        """The enterprise pays the deposit, exactly the deposit share of the amount (Art. 17)."""
+        actor = require(ENTERPRISE)
+        contract = self.get_contract(contract_id)
+        require_subject(actor, contract.enterprise_id)
+        contract.pay_deposit(amount_fen)
+        return self._commit(contract_data(contract), contract)
+
+    @command
+    def complete_contract(self, contract_id: Any, balance_paid_fen: int) -> CommandResult:
+        """The enterprise pays amount − deposit − subsidy and confirms: the reservation is used."""
+        actor = require(ENTERPRISE)
+        contract = self.get_contract(contract_id)
+        require_subject(actor, contract.enterprise_id)
+        contract.complete(balance_paid_fen)
+        voucher = self.get_voucher(contract.voucher_id)
+        provider_year = self.get_provider_year(contract.provider_id, contract.year)
+        voucher.use(str(contract.id))
+        provider_year.use(str(contract.id))
+        return self._commit(contract_data(contract), contract, voucher, provider_year)
+
+    @command
+    def terminate_contract(self, contract_id: Any, reason: str) -> CommandResult:
+        """A contract that cannot be completed is terminated and its reservation released (Art. 28)."""
+        actor = require(OPERATOR, ENTERPRISE, PROVIDER)
+        contract = self.get_contract(contract_id)
+        if actor.role == ENTERPRISE:
+            require_subject(actor, contract.enterprise_id)
+        elif actor.role == PROVIDER:
+            require_subject(actor, contract.provider_id)
+        contract.refuse_termination()
+        changed: list[Any] = [contract]
+        released = 0
+        if contract.status in RESERVING:
+            voucher = self.get_voucher(contract.voucher_id)
+            provider_year = self.get_provider_year(contract.provider_id, contract.year)
+            released = voucher.release(str(contract.id), reason)
+            provider_year.release(str(contract.id), reason)
+            changed += [voucher, provider_year]
+        contract.terminate(reason=reason, released_fen=released)
+        return self._commit(contract_data(contract), *changed)

@@ -1,0 +1,74 @@
+"""API credentials: issued and revoked from the command line, never over HTTP (API.md)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from ledger import errors
+from ledger.commands.base import CommandBase, CommandResult, command, require
+from ledger.context import Actor
+from ledger.domain.credential import Credential, token_hash
+from ledger.rules import ROLES, SUBJECT_ROLES, SYSTEM, valid_credit_code
+
+TOKEN_PREFIX = "vl_"
+
+
+class CredentialCommands(CommandBase):
+    """Tokens are random, shown once, and stored only as their SHA-256."""
+
+    @command
+    def issue_credential(self, role: str, subject: str | None = None, name: str = "",
+                         expires_at: str | None = None) -> CommandResult:
+        """Issue a token for a role (bound to a credit code for enterprises and providers)."""
+        require(SYSTEM)
+        if role not in ROLES:
+            raise errors.ValidationFailed(f"unknown role {role}", {"role": [f"must be one of {', '.join(ROLES)}"]})
+        if role in SUBJECT_ROLES:
+            if not valid_credit_code(subject):
+                raise errors.ValidationFailed("an enterprise or provider token needs its credit code",
+                                              {"subject": ["must be a valid unified social credit code"]})
+        elif subject:
+            raise errors.ValidationFailed(f"a {role} token is not bound to a subject", {"subject": ["must be empty"]})
+        if expires_at is not None:
+            try:
+                moment = datetime.fromisoformat(expires_at)
+            except ValueError:
+                raise errors.ValidationFailed("bad expiry", {"expires_at": ["must be an ISO 8601 instant"]}) from None
+            if moment.tzinfo is None:
+                raise errors.ValidationFailed("bad expiry", {"expires_at": ["must carry a UTC offset"]})
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        credential = Credential(token_sha256=token_hash(token), role=role, subject=subject or None,
+                                name=name or "", expires_at=expires_at)
+        result = self._commit({"credential_id": str(credential.id), "role": role, "subject": subject,
+                               "name": credential.name}, credential, status=201)
+        result.extra["token"] = token
+        return result
+
+    @command
+    def revoke_credential(self, credential_id: Any, reason: str) -> CommandResult:
+        """Revoke a token at once; later requests with it are 401."""
+        require(SYSTEM)
+        credential: Credential = self._load(credential_id, "credential", credential_id)
+        if not credential.revoked:
+            credential.revoke(reason=reason)
+        return self._commit({"credential_id": str(credential.id), "revoked": True}, credential)
+
+    def authenticate(self, token: str) -> Actor:
+        """The actor a bearer token stands for; unknown, revoked or expired tokens are refused."""
+        digest = token_hash(token)
+        try:
+            credential: Credential = self.repository.get(Credential.create_id(digest))
+        except AggregateNotFoundError:
+            raise errors.Unauthenticated("unknown token") from None
+        # The id lookup already matched the hash; compare again in constant time all the same.
+        if not hmac.compare_digest(credential.token_sha256, digest) or credential.revoked:
+            raise errors.Unauthenticated("unknown or revoked token")
+        if credential.expires_at and datetime.fromisoformat(credential.expires_at) <= datetime.now(timezone.utc):
+            raise errors.Unauthenticated("the token has expired")
+        return Actor(role=credential.role, id=credential.name or f"credential-{str(credential.id)[:8]}",
+                     subject=credential.subject)

@@ -1,0 +1,113 @@
+"""Providers, their reviews, caps and products (Art. 7, 8, 10, 12-15)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger import errors
+from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.domain.product import Product
+from ledger.domain.provider import Provider
+from ledger.domain.provider_year import ProviderYear
+from ledger.domain.year import Year
+from ledger.rules import APPROVER, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_REVIEW_STAGES
+
+PROVIDER_STAGE_ROLES = dict(PROVIDER_REVIEW_STAGES)
+PRODUCT_STAGE_ROLES = dict(PRODUCT_REVIEW_STAGES)
+
+
+def product_data(product: Product) -> dict[str, Any]:
+    return {"product_id": str(product.id), "provider_id": product.provider_id, "name": product.name,
+            "category": product.category, "price": product.price_fen, "description": product.description,
+            "listed_years": list(product.listed_years)}
+
+
+class ProviderCommands(CommandBase):
+    """Provider applications and the catalogue of products."""
+
+    def get_provider(self, code: str) -> Provider:
+        return self._load(Provider.create_id(code), "provider", code)
+
+    def get_provider_year(self, code: str, year: int) -> ProviderYear:
+        return self._load(ProviderYear.create_id(code, year), "signed provider year", f"{code}/{year}")
+
+    def get_product(self, product_id: Any) -> Product:
+        return self._load(product_id, "product", product_id)
+
+    @command
+    def register_provider(self, code: str, name: str, registered_in_guangxi: bool, entity_type: str,
+                          fixed_premises: bool, years_operating: int, core_staff_insured: int,
+                          clients_last_year: int, revenue_last_year_fen: int, dishonest: bool,
+                          documents: list[dict]) -> CommandResult:
+        """A provider applies with its facts and materials (document references, Art. 12-13)."""
+        actor = require(OPERATOR, PROVIDER)
+        if actor.role == PROVIDER:
+            require_subject(actor, code)
+        provider_id = Provider.create_id(code)
+        if self._exists(provider_id):
+            existing = self.get_provider(code)
+            existing.refuse_if_banned()
+            raise errors.AlreadyExists(f"provider {code} has already applied", {"id": code})
+        facts = {"registered_in_guangxi": registered_in_guangxi, "entity_type": entity_type,
+                 "fixed_premises": fixed_premises, "years_operating": years_operating,
+                 "core_staff_insured": core_staff_insured, "clients_last_year": clients_last_year,
+                 "revenue_last_year_fen": revenue_last_year_fen, "dishonest": dishonest}
+        provider = Provider(code=code, name=name, facts=facts, documents=documents)
+        failures = provider.eligibility_failures()
+        return self._commit({"id": code, "name": name, "eligible": not failures,
+                             "failed_conditions": [c.code for c in failures]}, provider, status=201)
+
+    @command
+    def review_provider(self, code: str, year: int, stage: str, decision: str, note: str) -> CommandResult:
+        """Decide one review stage; passing the notice signs the provider for the year (Art. 14, 15)."""
+        require(PROVIDER_STAGE_ROLES.get(stage, APPROVER))
+        provider = self.get_provider(code)
+        opened = self._load(Year.create_id(year), "year", year)
+        provider.review(year, stage, decision, note)
+        changed: list[Any] = [provider]
+        if provider.is_signed_for(year) and not self._exists(ProviderYear.create_id(code, year)):
+            changed.append(ProviderYear(provider_id=code, year=year, cap_fen=opened.params.provider_cap_fen))
+        return self._commit({"id": code, "year": year, "stage": stage, "decision": decision,
+                             "next_stage": provider.next_stage(year), "signed": provider.is_signed_for(year)},
+                            *changed, status=201)
+
+    @command
+    def terminate_provider(self, code: str, reason: str) -> CommandResult:
+        """Terminate a provider that concealed or falsified facts: banned for good (Art. 15)."""
+        require(APPROVER)
+        provider = self.get_provider(code)
+        provider.terminate(reason)
+        return self._commit({"id": code, "status": "terminated", "reason": reason}, provider)
+
+    @command
+    def grant_cap_exception(self, code: str, year: int, amount_fen: int, reason: str) -> CommandResult:
+        """Record the approver's exception to the annual cap: who, why, how much, for whom (Art. 10)."""
+        require(APPROVER)
+        if amount_fen <= 0:
+            raise errors.ValidationFailed("an exception must be positive", {"amount": ["must be greater than 0.00"]})
+        provider_year = self.get_provider_year(code, year)
+        provider_year.grant_exception(amount_fen=amount_fen, reason=reason)
+        return self._commit({"provider_id": code, "year": year, "amount": amount_fen, "reason": reason,
+                             "exceptions": provider_year.exceptions_fen}, provider_year, status=201)
+
+    @command
+    def submit_product(self, provider_id: str, name: str, category: str, price_fen: int,
+                       description: str) -> CommandResult:
+        """A provider submits a standardised product with a transparent price (Art. 7)."""
+        actor = require(PROVIDER)
+        require_subject(actor, provider_id)
+        provider = self.get_provider(provider_id)
+        provider.refuse_if_banned()
+        product = Product(provider_id=provider_id, name=name, category=category, price_fen=price_fen,
+                          description=description)
+        return self._commit(product_data(product), product, status=201)
+
+    @command
+    def review_product(self, product_id: Any, year: int, stage: str, decision: str, note: str) -> CommandResult:
+        """Expert review, DIIT approval, notice; passing the notice lists it for the year (Art. 8)."""
+        require(PRODUCT_STAGE_ROLES.get(stage, APPROVER))
+        product = self.get_product(product_id)
+        self._load(Year.create_id(year), "year", year)
+        product.review(year, stage, decision, note)
+        return self._commit({**product_data(product), "year": year, "stage": stage, "decision": decision,
+                             "next_stage": product.next_stage(year)}, product, status=201)

@@ -1,0 +1,200 @@
+"""Years, budget, enterprises and vouchers (Art. 5, 9, 11, 16, 18)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from ledger import errors
+from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.domain.contract import Contract
+from ledger.domain.enterprise import Enterprise
+from ledger.domain.provider_year import ProviderYear
+from ledger.domain.voucher import Voucher
+from ledger.domain.year import CLOSED, Year
+from ledger.rules import (
+    APPROVER, ENTERPRISE, FINANCE, OPERATOR, VOUCHER_KINDS, YearParameters, default_tier_quotas,
+    parameters_above_ceiling,
+)
+
+CLOSE_CHUNK = 200
+YEAR_CLOSED_REASON = "year closed: the reservation expires (期满作废, Art. 18)"
+
+
+def year_data(year: Year) -> dict[str, Any]:
+    params = year.params
+    return {
+        "year": year.year, "starts_on": year.starts_on, "ends_on": year.ends_on,
+        "tier_quotas": dict(params.tier_quotas_fen), "diagnosis_share": params.diagnosis_share_bp,
+        "other_share": params.other_share_bp, "deposit_share": params.deposit_share_bp,
+        "provider_cap": params.provider_cap_fen, "status": year.status,
+    }
+
+
+def voucher_data(voucher: Voucher) -> dict[str, Any]:
+    return {"voucher_id": str(voucher.id), "enterprise_id": voucher.enterprise_id, "year": voucher.year,
+            "kind": voucher.kind, "tier": voucher.tier, "quota": voucher.quota_fen}
+
+
+class YearCommands(CommandBase):
+    """The approver opens a year, finance funds it, the operator issues vouchers and closes it."""
+
+    def get_year(self, year: int) -> Year:
+        return self._load(Year.create_id(year), "year", year)
+
+    @command
+    def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
+                  diagnosis_share: int | None = None, other_share: int | None = None,
+                  deposit_share: int | None = None, provider_cap: int | None = None) -> CommandResult:
+        """Open a year with its annual notice; parameters default to the measures' ceilings (Art. 9, 10, 17)."""
+        require(APPROVER)
+        if starts_on > ends_on:
+            raise errors.ValidationFailed("the window ends before it starts", {"ends_on": ["must not be before starts_on"]})
+        defaults = YearParameters(tier_quotas_fen=default_tier_quotas())
+        params = YearParameters(
+            tier_quotas_fen={**defaults.tier_quotas_fen, **(tier_quotas or {})},
+            diagnosis_share_bp=defaults.diagnosis_share_bp if diagnosis_share is None else diagnosis_share,
+            other_share_bp=defaults.other_share_bp if other_share is None else other_share,
+            deposit_share_bp=defaults.deposit_share_bp if deposit_share is None else deposit_share,
+            provider_cap_fen=defaults.provider_cap_fen if provider_cap is None else provider_cap,
+        )
+        above = parameters_above_ceiling(params)
+        if above:
+            raise errors.ParameterAboveCeiling("a year may be stricter than the measures, never looser", above)
+        if self._exists(Year.create_id(year)):
+            raise errors.AlreadyExists(f"year {year} is already open", {"year": year})
+        opened = Year(year=year, starts_on=starts_on, ends_on=ends_on, parameters=params.as_dict())
+        return self._commit(year_data(opened), opened, status=201)
+
+    @command
+    def allocate_budget(self, year: int, amount_fen: int, reference: str) -> CommandResult:
+        """Finance allocates budget from the new-industrialisation fund (Art. 11)."""
+        require(FINANCE)
+        funded = self.get_year(year)
+        funded.allocate(amount_fen, reference)
+        return self._commit({"year": year, "amount": amount_fen, "reference": reference,
+                             "budget": funded.budget_fen}, funded, status=201)
+
+    @command
+    def register_enterprise(self, code: str, name: str, employees: int, revenue_fen: int,
+                            registered_in_guangxi: bool, legal_person: bool, social_insurance: bool,
+                            dishonest: bool, major_violation: bool, industry_aligned: bool,
+                            honours: list[str]) -> CommandResult:
+        """Register an enterprise under its real name and credit code (Art. 5, 16)."""
+        actor = require(OPERATOR, ENTERPRISE)
+        if actor.role == ENTERPRISE:
+            require_subject(actor, code)
+        if self._exists(Enterprise.create_id(code)):
+            raise errors.AlreadyExists(f"enterprise {code} is already registered", {"id": code})
+        facts = {"employees": employees, "revenue_fen": revenue_fen, "registered_in_guangxi": registered_in_guangxi,
+                 "legal_person": legal_person, "social_insurance": social_insurance, "dishonest": dishonest,
+                 "major_violation": major_violation, "industry_aligned": industry_aligned}
+        enterprise = Enterprise(code=code, name=name, facts=facts, honours=sorted(set(honours)))
+        failures = enterprise.eligibility_failures()
+        return self._commit({"id": code, "name": name, "tier": enterprise.tier, "eligible": not failures,
+                             "failed_conditions": [c.code for c in failures]}, enterprise, status=201)
+
+    def get_enterprise(self, code: str) -> Enterprise:
+        return self._load(Enterprise.create_id(code), "enterprise", code)
+
+    @command
+    def issue_voucher(self, enterprise_id: str, year: int, kind: str = "general") -> CommandResult:
+        """Issue the tier's quota to an eligible enterprise, within the year's budget (Art. 5, 9, 16)."""
+        require(OPERATOR)
+        if kind not in VOUCHER_KINDS:
+            raise errors.ValidationFailed(f"vouchers of kind {kind} are not issued", {"kind": [f"must be one of {VOUCHER_KINDS}"]})
+        funded = self.get_year(year)
+        funded.refuse_if_closed()
+        enterprise = self.get_enterprise(enterprise_id)
+        enterprise.refuse_if_revoked()
+        failures = enterprise.eligibility_failures()
+        if failures:
+            raise errors.NotEligible(
+                f"enterprise {enterprise_id} fails Art. 5",
+                {"conditions": [{"code": c.code, "article": c.article, "message": c.message} for c in failures]},
+            )
+        voucher_id = Voucher.create_id(enterprise_id, year, kind)
+        if self._exists(voucher_id):
+            raise errors.AlreadyIssued(f"enterprise {enterprise_id} already holds a {kind} voucher for {year}",
+                                       {"voucher_id": str(voucher_id)})
+        tier = enterprise.tier
+        voucher = Voucher(enterprise_id=enterprise_id, year=year, kind=kind, tier=tier,
+                          quota_fen=funded.params.tier_quotas_fen[tier])
+        funded.commit_quota(str(voucher.id), voucher.quota_fen)
+        return self._commit(voucher_data(voucher), voucher, funded, status=201)
+
+    def get_voucher(self, voucher_id: Any) -> Voucher:
+        return self._load(voucher_id, "voucher", voucher_id)
+
+    def voucher_ids_of_year(self, year: int) -> list[Any]:
+        """Every voucher issued for the year, read from the event store's own log (not a read model)."""
+        topic = get_topic(Voucher.Issued)
+        ids, last = [], 0
+        while page := self.recorder.select_notifications(start=last, limit=1000, topics=[topic],
+                                                         inclusive_of_start=False):
+            for notification in page:
+                issued = self.mapper.to_domain_event(notification)
+                if issued.year == year:
+                    ids.append(issued.originator_id)
+            last = page[-1].id
+        return ids
+
+    @command
+    def close_year(self, year: int, progress: Callable[[int, int], None] | None = None) -> CommandResult:
+        """Expire what is available and release open reservations, in chunks (Art. 18: 期满作废).
+
+        Closing first stops every movement of the year's money, so the list of vouchers is final;
+        each chunk of vouchers, with their contracts and providers' years, is one transaction, so a
+        crash leaves whole vouchers closed or untouched and a rerun finishes the job.
+        """
+        require(OPERATOR)
+        closing = self.get_year(year)
+        if closing.status == CLOSED:
+            raise errors.InvalidState(f"year {year} is already closed", {"year": year})
+        closing.start_closing()
+        self.save(closing)
+        voucher_ids = self.voucher_ids_of_year(year)
+        for start in range(0, len(voucher_ids), CLOSE_CHUNK):
+            self._close_chunk(voucher_ids[start:start + CLOSE_CHUNK])
+            if progress:
+                progress(min(start + CLOSE_CHUNK, len(voucher_ids)), len(voucher_ids))
+        expired_fen = released = 0
+        for voucher_id in voucher_ids:
+            voucher = self.get_voucher(voucher_id)
+            expired_fen += voucher.expired_fen
+            released += voucher.released_at_close
+        closing = self.get_year(year)
+        closing.close(expired_vouchers=len(voucher_ids), expired_fen=expired_fen, released_contracts=released)
+        return self._commit({"year": year, "expired_vouchers": len(voucher_ids), "expired_amount": expired_fen,
+                             "released_contracts": released}, closing)
+
+    def _close_chunk(self, voucher_ids: list[Any]) -> None:
+        for _ in range(8):
+            try:
+                changed: dict[Any, Any] = {}
+                for voucher_id in voucher_ids:
+                    voucher = self.get_voucher(voucher_id)
+                    if voucher.status != "active":
+                        continue
+                    released = 0
+                    for contract_id in sorted(voucher.reservations):
+                        contract: Contract = self.repository.get(UUID(contract_id))
+                        provider_year_id = ProviderYear.create_id(contract.provider_id, contract.year)
+                        provider_year = changed.get(provider_year_id) or self.repository.get(provider_year_id)
+                        amount = voucher.release(contract_id, YEAR_CLOSED_REASON)
+                        provider_year.release(contract_id, YEAR_CLOSED_REASON)
+                        contract.terminate(reason=YEAR_CLOSED_REASON, released_fen=amount)
+                        changed[contract.id] = contract
+                        changed[provider_year_id] = provider_year
+                        released += 1
+                    voucher.expire(released_contracts=released)
+                    changed[voucher.id] = voucher
+                if changed:
+                    self._commit_many(changed.values())
+                return
+            except IntegrityError:
+                self.conflicts_retried += 1
+        raise errors.ConcurrencyConflict("vouchers kept changing while the year was closing; run close again")

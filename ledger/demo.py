@@ -1,0 +1,122 @@
+"""A demo year for newcomers and the console: every tier, signed providers, contracts in every state."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from stdnum.cn import uscc
+
+from ledger.application import VoucherLedger
+from ledger.context import Actor, acting
+from ledger.domain.year import Year
+from ledger.money import yuan
+from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+
+GUANGXI_DIVISION = "450100"  # 南宁市
+
+
+def credit_code(serial: int, division: str = GUANGXI_DIVISION, kind: str = "91") -> str:
+    """A valid unified social credit code (check character computed as GB 32100 says)."""
+    base = f"{kind}{division}{serial:09d}"
+    return base + uscc.calc_check_digit(base)
+
+
+ENTERPRISES = [
+    # (serial, name, honours) — two of each tier (Art. 9)
+    (101, "广西南宁精工机械有限公司", []),
+    (102, "柳州市鑫达塑料制品有限公司", []),
+    (103, "桂林智造电子科技有限公司", ["tech_sme"]),
+    (104, "梧州市恒通化工有限公司", ["digital_workshop"]),
+    (105, "北海海川食品有限公司", ["gazelle"]),
+    (106, "玉林市玉柴配件制造有限公司", ["regional_specialised_sme"]),
+    (107, "广西钦州港湾重工股份有限公司", ["little_giant"]),
+    (108, "百色铝业新材料有限公司", ["national_single_champion"]),
+]
+PROVIDERS = [
+    (201, "广西数智企业管理咨询有限公司"),
+    (202, "南宁德信检验检测认证有限公司"),
+    (203, "桂林创新技术服务中心（有限合伙）"),
+]
+PRODUCTS = [
+    (201, "企业数字化诊断", "diagnosis", 100_000),
+    (201, "精益管理咨询", "management_consulting", 60_000),
+    (202, "产品质量检测认证", "testing_certification", 40_000),
+    (203, "工业软件上云实施", "digital_transformation", 150_000),
+]
+
+
+def as_role(role: str, subject: str | None = None) -> Any:
+    return acting(Actor(role=role, id=f"demo-{role}" + (f"-{subject[-4:]}" if subject else ""), subject=subject))
+
+
+def load_demo(app: VoucherLedger, year: int | None = None) -> dict[str, Any]:
+    """Load the demo year through the application's own commands; a no-op if the year exists."""
+    year = year or date.today().year
+    if Year.create_id(year) in app.repository:
+        return {"year": year, "loaded": False}
+    with as_role("approver"):
+        app.open_year(year, f"{year}-01-01", f"{year}-12-31")
+    with as_role("finance"):
+        app.allocate_budget(year, yuan(20_000_000), f"桂财工〔{year}〕1号")
+    vouchers = {}
+    for serial, name, honours in ENTERPRISES:
+        code = credit_code(serial)
+        with as_role("operator"):
+            app.register_enterprise(code, name, employees=120 + serial, revenue_fen=yuan(50_000_000 + serial * 100_000),
+                                    registered_in_guangxi=True, legal_person=True, social_insurance=True,
+                                    dishonest=False, major_violation=False, industry_aligned=True, honours=honours)
+            vouchers[code] = app.issue_voucher(code, year).data["voucher_id"]
+    for serial, name in PROVIDERS:
+        code = credit_code(serial)
+        with as_role("provider", code):
+            app.register_provider(code, name, registered_in_guangxi=True,
+                                  entity_type="partnership" if "合伙" in name else "legal_person",
+                                  fixed_premises=True, years_operating=6, core_staff_insured=15,
+                                  clients_last_year=40, revenue_last_year_fen=yuan(8_000_000), dishonest=False,
+                                  documents=[{"name": "申请表.pdf", "sha256": "0" * 64, "size": 1024,
+                                              "uri": f"https://docs.example.gov.cn/providers/{code}/application.pdf"}])
+        for stage, role in PROVIDER_REVIEW_STAGES:
+            with as_role(role):
+                app.review_provider(code, year, stage, "pass", "演示：通过")
+    products = []
+    for serial, name, category, price in PRODUCTS:
+        provider = credit_code(serial)
+        with as_role("provider", provider):
+            product_id = app.submit_product(provider, name, category, yuan(price), f"{name}（标准化服务）").data["product_id"]
+        for stage, role in PRODUCT_REVIEW_STAGES:
+            with as_role(role):
+                app.review_product(product_id, year, stage, "pass", "演示：通过")
+        products.append((provider, product_id, price))
+    contracts = _demo_contracts(app, vouchers, products)
+    return {"year": year, "loaded": True, "vouchers": len(vouchers), "contracts": contracts}
+
+
+def _demo_contracts(app: VoucherLedger, vouchers: dict[str, str], products: list[tuple[str, str, int]]) -> dict[str, str]:
+    """One contract in each state: proposed, signed, active, completed, terminated."""
+    codes = list(vouchers)
+    states = {}
+    plan = [("completed", 2, 0), ("completed", 3, 2), ("active", 4, 1), ("signed", 5, 3), ("proposed", 6, 2),
+            ("terminated", 7, 0)]
+    for state, enterprise_index, product_index in plan:
+        enterprise = codes[enterprise_index]
+        provider, product_id, price = products[product_index]
+        with as_role("enterprise", enterprise):
+            contract = app.propose_contract(vouchers[enterprise], provider, product_id, yuan(price)).data
+        contract_id = contract["contract_id"]
+        states.setdefault(state, contract_id)
+        if state == "proposed":
+            continue
+        with as_role("provider", provider):
+            signed = app.sign_contract(contract_id).data
+        if state == "terminated":
+            with as_role("enterprise", enterprise):
+                app.terminate_contract(contract_id, "演示：服务无法按期完成 (Art. 28)")
+            continue
+        if state == "signed":
+            continue
+        with as_role("enterprise", enterprise):
+            app.pay_deposit(contract_id, signed["deposit"])
+            if state == "completed":
+                app.complete_contract(contract_id, signed["balance_due"])
+    return states

@@ -1,0 +1,129 @@
+"""Contracts (服务合同): one service item, the unit of subsidy (Art. 10, 17, 18, 20, 25, 28).
+
+Figures always add up: deposit + subsidy + balance = amount. A contract is settled at most once,
+and never when terminated or clawed back.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.domain import event
+
+from ledger import errors
+from ledger.domain.base import LedgerAggregate
+from ledger.money import format_yuan
+
+PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
+    "proposed", "signed", "active", "completed", "terminated", "clawed_back",
+)
+RESERVING = (SIGNED, ACTIVE)  # states holding a reservation on the voucher
+
+
+class Contract(LedgerAggregate):
+    """An electronic contract between a voucher holder and a signed provider for a listed product."""
+
+    @event("Proposed")
+    def __init__(self, voucher_id: str, enterprise_id: str, provider_id: str, product_id: str, year: int,
+                 category: str, amount_fen: int, subsidy_asked_fen: int | None, product_price_fen: int) -> None:
+        self.voucher_id = voucher_id
+        self.enterprise_id = enterprise_id
+        self.provider_id = provider_id
+        self.product_id = product_id
+        self.year = year
+        self.category = category
+        self.amount_fen = amount_fen
+        self.subsidy_asked_fen = subsidy_asked_fen
+        self.product_price_fen = product_price_fen
+        self.subsidy_fen = 0
+        self.deposit_fen = 0
+        self.balance_due_fen = 0
+        self.deposit_paid_fen = 0
+        self.balance_paid_fen = 0
+        self.status = PROPOSED
+        self.claim: dict | None = None  # {"batch_id", "claim_id"} while claimed in a batch
+        self.settlement: dict | None = None  # {"batch_id", "reference"} once paid (兑现确认)
+        self.receivable_fen = 0
+
+    @property
+    def settled(self) -> bool:
+        return self.settlement is not None
+
+    def _refuse_unless(self, *states: str) -> None:
+        if self.status not in states:
+            raise errors.InvalidState(f"the contract is {self.status}", {"status": self.status, "expected": list(states)})
+
+    @event("Signed")
+    def sign(self, subsidy_fen: int, deposit_fen: int, balance_due_fen: int, share_bp: int,
+             deposit_share_bp: int, voucher_available_fen: int, provider_cap_fen: int,
+             provider_exceptions_fen: int) -> None:
+        """Signed by the provider: the subsidy is reserved; the rule parameters applied are kept."""
+        self.subsidy_fen = subsidy_fen
+        self.deposit_fen = deposit_fen
+        self.balance_due_fen = balance_due_fen
+        self.status = SIGNED
+
+    def refuse_unless_proposed(self) -> None:
+        self._refuse_unless(PROPOSED)
+
+    def pay_deposit(self, amount_fen: int) -> None:
+        """The enterprise pays the deposit of Art. 17, exactly."""
+        self._refuse_unless(SIGNED)
+        if amount_fen != self.deposit_fen:
+            raise errors.WrongAmount(
+                f"the deposit is {format_yuan(self.deposit_fen)} yuan",
+                {"expected": format_yuan(self.deposit_fen), "paid": format_yuan(amount_fen)},
+            )
+        self._deposit_paid(amount_fen=amount_fen)
+
+    @event("DepositPaid")
+    def _deposit_paid(self, amount_fen: int) -> None:
+        self.deposit_paid_fen = amount_fen
+        self.status = ACTIVE
+
+    def complete(self, balance_paid_fen: int) -> None:
+        """The enterprise pays the rest and signs the service confirmation (服务确认书)."""
+        self._refuse_unless(ACTIVE)
+        if balance_paid_fen != self.balance_due_fen:
+            raise errors.WrongAmount(
+                f"the balance due is {format_yuan(self.balance_due_fen)} yuan",
+                {"expected": format_yuan(self.balance_due_fen), "paid": format_yuan(balance_paid_fen)},
+            )
+        self._completed(balance_paid_fen=balance_paid_fen, subsidy_used_fen=self.subsidy_fen)
+
+    @event("Completed")
+    def _completed(self, balance_paid_fen: int, subsidy_used_fen: int) -> None:
+        self.balance_paid_fen = balance_paid_fen
+        self.status = COMPLETED
+
+    def refuse_termination(self) -> None:
+        self._refuse_unless(PROPOSED, SIGNED, ACTIVE)
+
+    @event("Terminated")
+    def terminate(self, reason: str, released_fen: int) -> None:
+        """Cannot be completed and accepted (Art. 28): the reservation is released; never settled."""
+        self.status = TERMINATED
+
+    @property
+    def claimable(self) -> bool:
+        return self.status == COMPLETED and self.claim is None and not self.settled
+
+    @event("Claimed")
+    def mark_claimed(self, batch_id: str, claim_id: str) -> None:
+        self.claim = {"batch_id": batch_id, "claim_id": claim_id}
+
+    @event("ClaimReleased")
+    def release_claim(self, batch_id: str, claim_id: str, reason: str) -> None:
+        """A rejected or objected claim frees the contract for a later batch."""
+        self.claim = None
+
+    @event("Settled")
+    def settle(self, batch_id: str, reference: str, amount_fen: int) -> None:
+        """Redeemed (兑现确认) and paid to the provider in a settlement batch (Art. 20)."""
+        self.settlement = {"batch_id": batch_id, "reference": reference}
+        self.claim = None
+
+    @event("ClawedBack")
+    def claw_back(self, case_id: str, amount_fen: int, receivable_fen: int, previous_status: str) -> None:
+        """A sanction takes the used subsidy back (Art. 25); if already paid, the provider owes it."""
+        self.status = CLAWED_BACK
+        self.receivable_fen = receivable_fen
+        self.claim = None

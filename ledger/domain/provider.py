@@ -1,0 +1,93 @@
+"""Service providers (服务机构): application, five review stages, signing per year, termination (Art. 12-15, 25)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import event
+
+from ledger import errors
+from ledger.domain.base import LedgerAggregate, natural_id
+from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, provider_failures
+
+PASS, REJECT = "pass", "reject"
+STAGES = tuple(stage for stage, _ in PROVIDER_REVIEW_STAGES)
+
+
+class Provider(LedgerAggregate):
+    """A provider's application facts, its documents (references only) and its yearly recognition."""
+
+    @staticmethod
+    def create_id(code: str) -> Any:
+        return natural_id("provider", code)
+
+    @event("Applied")
+    def __init__(self, code: str, name: str, facts: dict, documents: list) -> None:
+        self.code = code
+        self.name = name
+        self.facts = facts
+        self.documents = documents
+        self.reviews: dict[str, dict] = {}  # year (str) -> {"passed": [stages], "rejected": stage|None}
+        self.signed_years: list[int] = []
+        self.banned = False
+
+    def eligibility_failures(self) -> list[Condition]:
+        return provider_failures(self.facts)
+
+    def refuse_if_banned(self) -> None:
+        if self.banned:
+            raise errors.ProviderBanned(f"provider {self.code} was terminated and may never re-apply (Art. 15)",
+                                        {"provider_id": self.code})
+
+    def next_stage(self, year: int) -> str | None:
+        passed = self.reviews.get(str(year), {}).get("passed", [])
+        return STAGES[len(passed)] if len(passed) < len(STAGES) else None
+
+    def review(self, year: int, stage: str, decision: str, note: str) -> None:
+        """Decide one review stage, in the order of Art. 14; eligibility is judged at compliance."""
+        self.refuse_if_banned()
+        record = self.reviews.get(str(year), {})
+        if record.get("rejected"):
+            raise errors.InvalidState(f"the application for {year} was rejected at {record['rejected']}",
+                                      {"year": year, "rejected_at": record["rejected"]})
+        expected = self.next_stage(year)
+        if expected is None:
+            raise errors.InvalidState(f"provider {self.code} is already signed for {year}", {"year": year})
+        if stage != expected:
+            raise errors.StageOutOfOrder(f"the next stage is {expected}", {"expected": expected, "stage": stage})
+        if stage == "compliance" and decision == PASS:
+            failures = self.eligibility_failures()
+            if failures:
+                raise errors.NotEligible(
+                    "the provider fails Art. 12",
+                    {"conditions": [{"code": c.code, "article": c.article, "message": c.message} for c in failures]},
+                )
+        self._reviewed(year=year, stage=stage, decision=decision, note=note)
+        if stage == STAGES[-1] and decision == PASS:
+            self._signed(year=year)
+
+    @event("Reviewed")
+    def _reviewed(self, year: int, stage: str, decision: str, note: str) -> None:
+        record = self.reviews.setdefault(str(year), {"passed": [], "rejected": None})
+        if decision == PASS:
+            record["passed"].append(stage)
+        else:
+            record["rejected"] = stage
+
+    @event("Signed")
+    def _signed(self, year: int) -> None:
+        """Public notice ended with no objection: a signed provider (签约服务机构) for the year."""
+        self.signed_years.append(year)
+
+    def is_signed_for(self, year: int) -> bool:
+        return not self.banned and year in self.signed_years
+
+    def terminate(self, reason: str, case_id: str | None = None) -> None:
+        """Terminate at once and ban for good (Art. 15, 25)."""
+        if self.banned:
+            raise errors.InvalidState(f"provider {self.code} is already terminated", {"provider_id": self.code})
+        self._terminated(reason=reason, case_id=case_id)
+
+    @event("Terminated")
+    def _terminated(self, reason: str, case_id: str | None) -> None:
+        self.banned = True

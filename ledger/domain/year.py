@@ -1,0 +1,110 @@
+"""The service year (服务年度): parameters, budget, issued total and closing (Art. 9-11, 16, 18).
+
+One stream per year. Issuing a voucher commits its quota against the budget here, in the same
+save as the voucher, so Σ issued ≤ budget holds under concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import event
+
+from ledger import errors
+from ledger.domain.base import LedgerAggregate, natural_id
+from ledger.money import format_yuan
+from ledger.rules import YearParameters
+
+OPEN, CLOSING, CLOSED = "open", "closing", "closed"
+
+
+class Year(LedgerAggregate):
+    """A year opened by the approver's annual notice and funded by finance."""
+
+    @staticmethod
+    def create_id(year: int) -> Any:
+        return natural_id("year", year)
+
+    @event("Opened")
+    def __init__(self, year: int, starts_on: str, ends_on: str, parameters: dict) -> None:
+        self.year = year
+        self.starts_on = starts_on
+        self.ends_on = ends_on
+        self.parameters = parameters
+        self.budget_fen = 0
+        self.issued_fen = 0
+        self.vouchers = 0
+        self.status = OPEN
+        self.closing_summary: dict | None = None
+
+    @property
+    def params(self) -> YearParameters:
+        return YearParameters(**self.parameters)
+
+    @property
+    def unissued_fen(self) -> int:
+        return self.budget_fen - self.issued_fen
+
+    def refuse_if_closed(self) -> None:
+        if self.status != OPEN:
+            raise errors.YearClosed(f"year {self.year} is closed (期满作废)", {"year": self.year})
+
+    def refuse_outside_window(self, today: date) -> None:
+        """Money is reserved only inside [starts_on, ends_on] (Art. 18)."""
+        self.refuse_if_closed()
+        if today < date.fromisoformat(self.starts_on):
+            raise errors.YearNotStarted(
+                f"year {self.year} starts on {self.starts_on}", {"starts_on": self.starts_on, "today": today.isoformat()}
+            )
+        if today > date.fromisoformat(self.ends_on):
+            raise errors.YearEnded(
+                f"year {self.year} ended on {self.ends_on}", {"ends_on": self.ends_on, "today": today.isoformat()}
+            )
+
+    def allocate(self, amount_fen: int, reference: str) -> None:
+        """Finance allocates budget from the new-industrialisation fund (Art. 11)."""
+        self.refuse_if_closed()
+        if amount_fen <= 0:
+            raise errors.ValidationFailed("budget must be positive", {"amount": ["must be greater than 0.00"]})
+        self._allocated(amount_fen=amount_fen, reference=reference)
+
+    @event("BudgetAllocated")
+    def _allocated(self, amount_fen: int, reference: str) -> None:
+        self.budget_fen += amount_fen
+
+    def commit_quota(self, voucher_id: str, quota_fen: int) -> None:
+        """Commit a new voucher's quota against the budget (Art. 11, 16)."""
+        self.refuse_if_closed()
+        if quota_fen > self.unissued_fen:
+            raise errors.BudgetExhausted(
+                f"the budget of {self.year} cannot cover {format_yuan(quota_fen)} yuan",
+                {"budget": format_yuan(self.budget_fen), "issued": format_yuan(self.issued_fen),
+                 "quota": format_yuan(quota_fen)},
+            )
+        self._quota_committed(voucher_id=voucher_id, quota_fen=quota_fen)
+
+    @event("QuotaCommitted")
+    def _quota_committed(self, voucher_id: str, quota_fen: int) -> None:
+        self.issued_fen += quota_fen
+        self.vouchers += 1
+
+    def start_closing(self) -> None:
+        """Stop every movement into or out of the year's vouchers before expiring them (Art. 18)."""
+        if self.status == CLOSED:
+            raise errors.InvalidState(f"year {self.year} is already closed", {"year": self.year})
+        if self.status == OPEN:
+            self._closing_started()
+
+    @event("ClosingStarted")
+    def _closing_started(self) -> None:
+        self.status = CLOSING
+
+    @event("Closed")
+    def close(self, expired_vouchers: int, expired_fen: int, released_contracts: int) -> None:
+        self.status = CLOSED
+        self.closing_summary = {
+            "expired_vouchers": expired_vouchers,
+            "expired_fen": expired_fen,
+            "released_contracts": released_contracts,
+        }

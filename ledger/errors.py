@@ -1,0 +1,193 @@
+"""Refusals: one class per API error code, each with a one-line "raised when" docstring.
+
+`web/` maps each code to an HTTP status in one table; views never build error bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Raised when a command or query is refused; carries the API's code, a message and details."""
+
+    code = "LEDGER_ERROR"
+
+    def __init__(self, message: str = "", details: dict[str, Any] | None = None) -> None:
+        super().__init__(message or self.__doc__)
+        self.message = message or (self.__doc__ or "").strip()
+        self.details = details or {}
+
+
+class ValidationFailed(LedgerError):
+    """Raised when input is malformed or a field is invalid (details: field -> messages)."""
+
+    code = "VALIDATION_ERROR"
+
+
+class Unauthenticated(LedgerError):
+    """Raised when no token, or an unknown, revoked or expired one, is presented."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(LedgerError):
+    """Raised when the actor's role may not do this, or the subject is not its own."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(LedgerError):
+    """Raised when an id names nothing the ledger knows."""
+
+    code = "NOT_FOUND"
+
+
+class AlreadyExists(LedgerError):
+    """Raised when something with this natural key is already recorded."""
+
+    code = "ALREADY_EXISTS"
+
+
+class AlreadyIssued(LedgerError):
+    """Raised when the enterprise already holds a voucher of this kind for the year (Art. 2, 16)."""
+
+    code = "ALREADY_ISSUED"
+
+
+class AlreadyClaimed(LedgerError):
+    """Raised when a contract is already claimed in a settlement batch (Art. 20: settled at most once)."""
+
+    code = "ALREADY_CLAIMED"
+
+
+class InvalidState(LedgerError):
+    """Raised when the subject is not in a state that allows this step."""
+
+    code = "INVALID_STATE"
+
+
+class ConcurrencyConflict(LedgerError):
+    """Raised when concurrent commands kept changing the same aggregates and retries ran out."""
+
+    code = "CONCURRENCY_CONFLICT"
+
+
+class IdempotencyKeyReused(LedgerError):
+    """Raised when an Idempotency-Key is presented again with a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class ParameterAboveCeiling(LedgerError):
+    """Raised when a year's parameter is looser than the measures' ceiling (Art. 9, 10, 17)."""
+
+    code = "PARAMETER_ABOVE_CEILING"
+
+
+class NotEligible(LedgerError):
+    """Raised when an enterprise (Art. 5) or provider (Art. 12) fails eligibility; details list every condition."""
+
+    code = "NOT_ELIGIBLE"
+
+
+class BudgetExhausted(LedgerError):
+    """Raised when the year's allocated budget cannot cover another voucher's quota (Art. 11, 16)."""
+
+    code = "BUDGET_EXHAUSTED"
+
+
+class HolderRevoked(LedgerError):
+    """Raised when the enterprise's eligibility was revoked by a sanction (Art. 25)."""
+
+    code = "HOLDER_REVOKED"
+
+
+class YearClosed(LedgerError):
+    """Raised when money would move into or out of a closed year's vouchers (Art. 18: 期满作废)."""
+
+    code = "YEAR_CLOSED"
+
+
+class YearNotStarted(LedgerError):
+    """Raised when money would be reserved before the year's window opens (Art. 18)."""
+
+    code = "YEAR_NOT_STARTED"
+
+
+class YearEnded(LedgerError):
+    """Raised when money would be reserved after the year's window ended (Art. 18)."""
+
+    code = "YEAR_ENDED"
+
+
+class VoucherExhausted(LedgerError):
+    """Raised when the voucher has no available money left, or less than asked (Art. 18: 用完为止)."""
+
+    code = "VOUCHER_EXHAUSTED"
+
+
+class SubsidyAboveShare(LedgerError):
+    """Raised when the subsidy asked exceeds the category's share of the contract amount (Art. 10)."""
+
+    code = "SUBSIDY_ABOVE_SHARE"
+
+
+class ProviderNotSigned(LedgerError):
+    """Raised when the provider is not a signed provider for the voucher's year (Art. 14, 15)."""
+
+    code = "PROVIDER_NOT_SIGNED"
+
+
+class ProductNotListed(LedgerError):
+    """Raised when the product is not in the year's catalogue, or not the provider's (Art. 7, 8)."""
+
+    code = "PRODUCT_NOT_LISTED"
+
+
+class ProviderCapExceeded(LedgerError):
+    """Raised when the provider's annual cap plus granted exceptions would be exceeded (Art. 10)."""
+
+    code = "PROVIDER_CAP_EXCEEDED"
+
+
+class WrongAmount(LedgerError):
+    """Raised when a payment is not exactly the amount due (Art. 17: deposit; completion balance)."""
+
+    code = "WRONG_AMOUNT"
+
+
+class StageOutOfOrder(LedgerError):
+    """Raised when a review stage is decided before the stages that must precede it (Art. 8, 14)."""
+
+    code = "STAGE_OUT_OF_ORDER"
+
+
+class ProviderBanned(LedgerError):
+    """Raised when a terminated provider applies or is reviewed again: banned for good (Art. 15, 25)."""
+
+    code = "PROVIDER_BANNED"
+
+
+class ContractNotCompleted(LedgerError):
+    """Raised when a settlement claim names a contract that is not completed and claimable (Art. 19-20)."""
+
+    code = "CONTRACT_NOT_COMPLETED"
+
+
+class ClaimsPending(LedgerError):
+    """Raised when a settlement plan is approved while claims still await review (Art. 20)."""
+
+    code = "CLAIMS_PENDING"
+
+
+class NoticePending(LedgerError):
+    """Raised when a batch is paid before its public notice (公示) ended with no objection (Art. 20)."""
+
+    code = "NOTICE_PENDING"
+
+
+class SegregationOfDuties(LedgerError):
+    """Raised when an actor would approve, pay or sanction what they themselves claimed, reviewed or filed."""
+
+    code = "SEGREGATION_OF_DUTIES"

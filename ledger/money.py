@@ -1,0 +1,68 @@
+"""Money: integer fen (分) inside, two-decimal yuan strings at the edge; ratios in basis points.
+
+Floats never touch money. A subsidy computed from a ratio rounds down to the fen so it never
+exceeds its cap (DOMAIN.md, "Money").
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+FEN_PER_YUAN = 100
+BASIS_POINTS = 10_000  # a share of 1 (100%)
+
+_YUAN = re.compile(r"^(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
+_SHARE = re.compile(r"^(0|1)(\.[0-9]{1,4})?$")
+
+
+class MoneyFormatError(ValueError):
+    """Raised when a yuan or share string is not in the exact form the API accepts."""
+
+
+def parse_yuan(text: object) -> int:
+    """Parse a two-decimal yuan string ("50000.00") into fen; anything else is refused."""
+    if not isinstance(text, str):
+        raise MoneyFormatError("must be a string of yuan with exactly two decimals, e.g. \"50000.00\"")
+    match = _YUAN.match(text)
+    if match is None:
+        raise MoneyFormatError("must be a non-negative amount of yuan with exactly two decimals, e.g. \"50000.00\"")
+    return int(match.group(1)) * FEN_PER_YUAN + int(match.group(2))
+
+
+def format_yuan(fen: int) -> str:
+    """Format fen as a two-decimal yuan string; negative amounts keep their sign."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), FEN_PER_YUAN)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def yuan(amount: int | str) -> int:
+    """Fen from whole yuan (int) or a yuan string: a convenience for rules and tests."""
+    if isinstance(amount, int):
+        return amount * FEN_PER_YUAN
+    return parse_yuan(amount)
+
+
+def parse_share(text: object) -> int:
+    """Parse a decimal share string ("0.80") into basis points (8000); at most four decimals, 0..1."""
+    if not isinstance(text, str) or _SHARE.match(text) is None:
+        raise MoneyFormatError("must be a decimal string between 0 and 1, e.g. \"0.80\"")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern already guards this
+        raise MoneyFormatError("must be a decimal string, e.g. \"0.80\"") from None
+    if value > 1:
+        raise MoneyFormatError("must not exceed 1")
+    return int(value * BASIS_POINTS)
+
+
+def format_share(basis_points: int) -> str:
+    """Format basis points as a two-decimal share string (8000 -> "0.80"); finer shares keep 4 decimals."""
+    value = Decimal(basis_points) / BASIS_POINTS
+    return f"{value:.2f}" if basis_points % 100 == 0 else f"{value:.4f}"
+
+
+def share_of(amount_fen: int, share_bp: int) -> int:
+    """The share of an amount in fen, rounded down to the fen (never above the share)."""
+    return amount_fen * share_bp // BASIS_POINTS

@@ -1,0 +1,256 @@
+"""The measures (广西企业培优育强服务补贴券管理办法) as data and pure functions, with article numbers.
+
+A policy change is one edit here, and a test shows it. Amounts are fen, ratios basis points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from stdnum.cn import uscc
+
+from ledger.money import yuan
+
+# Roles (DOMAIN.md "Parties and roles"; Art. 4, 17, 21, 23).
+APPROVER, FINANCE, OPERATOR = "approver", "finance", "operator"
+ENTERPRISE, PROVIDER = "enterprise", "provider"
+SUPERVISOR, AUDITOR = "supervisor", "auditor"
+SYSTEM = "system"  # the command line and scheduled jobs acting for the operator of the platform
+STAFF = (APPROVER, FINANCE, OPERATOR)
+READERS = (*STAFF, SUPERVISOR, AUDITOR)
+ROLES = (APPROVER, FINANCE, OPERATOR, ENTERPRISE, PROVIDER, SUPERVISOR, AUDITOR)
+SUBJECT_ROLES = (ENTERPRISE, PROVIDER)  # roles bound to one credit code
+
+# Voucher kinds (Art. 5, 6). Special vouchers need quotas from the annual notice; not issued yet.
+GENERAL = "general"
+SPECIAL = "special"
+VOUCHER_KINDS = (GENERAL,)
+
+# Tier quotas of the general voucher (Art. 9): the ceilings, which are also the defaults.
+TIERS = ("T1", "T2", "T3", "T4")
+TIER_QUOTA_CEILINGS_FEN = {"T1": yuan(50_000), "T2": yuan(100_000), "T3": yuan(200_000), "T4": yuan(300_000)}
+
+# Honours that place an enterprise in a tier (Art. 9); the highest matching tier wins.
+HONOUR_TIERS = {
+    # T4: 国家级制造业单项冠军, 专精特新"小巨人"
+    "national_single_champion": "T4",
+    "little_giant": "T4",
+    # T3: 自治区单项冠军, 自治区专精特新, 瞪羚, 知识产权优势/示范, 质量标杆, 广西名优工业产品
+    "regional_single_champion": "T3",
+    "regional_specialised_sme": "T3",
+    "gazelle": "T3",
+    "ip_advantage": "T3",
+    "quality_benchmark": "T3",
+    "famous_product": "T3",
+    # T2: 科技型中小企业, 创新型中小企业, 数字化车间, 两化融合, 数字化水平三级以上, 特色产业集群, 新升规
+    "tech_sme": "T2",
+    "regional_innovative_sme": "T2",
+    "digital_workshop": "T2",
+    "itc_integration": "T2",
+    "digital_maturity_3": "T2",
+    "national_cluster_member": "T2",
+    "newly_above_scale": "T2",
+}
+HONOURS = tuple(HONOUR_TIERS)
+
+
+def tier_for(honours: list[str] | tuple[str, ...]) -> str:
+    """The highest tier any honour qualifies for; T1 with none (Art. 9)."""
+    return max((HONOUR_TIERS[h] for h in honours), default="T1")
+
+
+# Service categories (Art. 6); diagnosis (企业诊断) takes the diagnosis share (Art. 10).
+DIAGNOSIS = "diagnosis"
+CATEGORIES = (
+    DIAGNOSIS,
+    "digital_transformation",
+    "tech_innovation",
+    "management_consulting",
+    "market_expansion",
+    "financing",
+    "testing_certification",
+    "legal",
+    "human_resources",
+    "demonstration_application",
+    "other",
+)
+
+# Shares and caps (Art. 10, 17), in basis points and fen.
+DIAGNOSIS_SHARE_CEILING_BP = 8_000
+OTHER_SHARE_CEILING_BP = 5_000
+DEPOSIT_SHARE_BP = 2_000
+PROVIDER_CAP_CEILING_FEN = yuan(5_000_000)
+
+
+@dataclass(frozen=True)
+class YearParameters:
+    """A year's parameters from its annual notice (年度申报通知), Art. 9-10, 17."""
+
+    tier_quotas_fen: dict[str, int]
+    diagnosis_share_bp: int = DIAGNOSIS_SHARE_CEILING_BP
+    other_share_bp: int = OTHER_SHARE_CEILING_BP
+    deposit_share_bp: int = DEPOSIT_SHARE_BP
+    provider_cap_fen: int = PROVIDER_CAP_CEILING_FEN
+
+    def share_for(self, category: str) -> int:
+        """The subsidy share of a contract in this category (Art. 10)."""
+        return self.diagnosis_share_bp if category == DIAGNOSIS else self.other_share_bp
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tier_quotas_fen": dict(self.tier_quotas_fen),
+            "diagnosis_share_bp": self.diagnosis_share_bp,
+            "other_share_bp": self.other_share_bp,
+            "deposit_share_bp": self.deposit_share_bp,
+            "provider_cap_fen": self.provider_cap_fen,
+        }
+
+
+def default_tier_quotas() -> dict[str, int]:
+    return dict(TIER_QUOTA_CEILINGS_FEN)
+
+
+def parameters_above_ceiling(params: YearParameters) -> dict[str, str]:
+    """Each parameter that is looser than the measures allow, with the article that sets the ceiling.
+
+    The deposit is fixed at 20% by Art. 17; a year may ask more, but never so much that
+    deposit plus the diagnosis subsidy would exceed the contract amount.
+    """
+    failures: dict[str, str] = {}
+    for tier in TIERS:
+        quota = params.tier_quotas_fen.get(tier)
+        if quota is None or quota < 0 or quota > TIER_QUOTA_CEILINGS_FEN[tier]:
+            failures[f"tier_quotas.{tier}"] = f"Art. 9: at most {TIER_QUOTA_CEILINGS_FEN[tier] // 100} yuan"
+    if not 0 <= params.diagnosis_share_bp <= DIAGNOSIS_SHARE_CEILING_BP:
+        failures["diagnosis_share"] = "Art. 10: at most 0.80 of the contract amount"
+    if not 0 <= params.other_share_bp <= OTHER_SHARE_CEILING_BP:
+        failures["other_share"] = "Art. 10: at most 0.50 of the contract amount"
+    if params.deposit_share_bp < DEPOSIT_SHARE_BP or params.deposit_share_bp + params.diagnosis_share_bp > 10_000:
+        failures["deposit_share"] = "Art. 17: at least 0.20, and with the diagnosis share at most 1"
+    if not 0 <= params.provider_cap_fen <= PROVIDER_CAP_CEILING_FEN:
+        failures["provider_cap"] = "Art. 10: at most 5000000.00 yuan per provider and year"
+    return failures
+
+
+# Unified social credit codes (统一社会信用代码, GB 32100); Guangxi's division codes start with 45.
+GUANGXI_DIVISION_PREFIX = "45"
+
+
+def valid_credit_code(code: object) -> bool:
+    """True for an 18-character unified social credit code with a correct check character."""
+    return isinstance(code, str) and len(code) == 18 and code == code.strip().upper() and uscc.is_valid(code)
+
+
+def credit_code_in_guangxi(code: str) -> bool:
+    """Characters 3-8 are the registering authority's division code (GB 32100 §4)."""
+    return code[2:4] == GUANGXI_DIVISION_PREFIX
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of eligibility, its article, and the words an official would use."""
+
+    code: str
+    article: str
+    message: str
+
+
+SME_EMPLOYEES_BELOW = 1_000
+SME_REVENUE_BELOW_FEN = yuan(400_000_000)
+ABOVE_SCALE_REVENUE_FEN = yuan(20_000_000)
+
+ENTERPRISE_CONDITIONS = {
+    c.code: c
+    for c in (
+        Condition("sme", "Art. 5(1)", "not an SME (工信部联企业〔2011〕300号: fewer than 1,000 employees or revenue below ¥400,000,000)"),
+        Condition("above_designated_size", "Art. 5(1)", "not above designated size (规上工业: main-business revenue of at least ¥20,000,000)"),
+        Condition("registered_in_guangxi", "Art. 5(2)", "not registered in Guangxi (在广西注册登记)"),
+        Condition("legal_person", "Art. 5(2)", "no independent legal personality (独立法人资格)"),
+        Condition("social_insurance", "Art. 5(3)", "does not pay social insurance (依法缴纳社会保险)"),
+        Condition("not_dishonest", "Art. 5(3)", "on the serious-dishonesty list (严重失信主体名单)"),
+        Condition("no_major_violation", "Art. 5(3)", "major safety, quality, environmental or tax violation (重大违法违规)"),
+        Condition("industry_aligned", "Art. 5(4)", "not in line with national and regional industrial direction (产业政策导向)"),
+    )
+}
+
+
+def enterprise_failures(facts: Mapping[str, Any]) -> list[Condition]:
+    """Every Art. 5 condition the enterprise fails; empty when it may hold a general voucher."""
+    failed = []
+    if not (facts["employees"] < SME_EMPLOYEES_BELOW or facts["revenue_fen"] < SME_REVENUE_BELOW_FEN):
+        failed.append("sme")
+    if facts["revenue_fen"] < ABOVE_SCALE_REVENUE_FEN:
+        failed.append("above_designated_size")
+    if not (facts["registered_in_guangxi"] and credit_code_in_guangxi(facts["id"])):
+        failed.append("registered_in_guangxi")
+    if not facts["legal_person"]:
+        failed.append("legal_person")
+    if not facts["social_insurance"]:
+        failed.append("social_insurance")
+    if facts["dishonest"]:
+        failed.append("not_dishonest")
+    if facts["major_violation"]:
+        failed.append("no_major_violation")
+    if not facts["industry_aligned"]:
+        failed.append("industry_aligned")
+    return [ENTERPRISE_CONDITIONS[code] for code in failed]
+
+
+# Providers (Art. 12-15).
+PROVIDER_ENTITY_TYPES = ("legal_person", "partnership")
+PROVIDER_MIN_YEARS_OPERATING = 3
+PROVIDER_MIN_CORE_STAFF = 8
+PROVIDER_MIN_CLIENTS = 10
+PROVIDER_MIN_REVENUE_FEN = yuan(2_000_000)
+
+PROVIDER_CONDITIONS = {
+    c.code: c
+    for c in (
+        Condition("registered_in_guangxi", "Art. 12(1)", "not a legal person or partnership registered in Guangxi (在广西注册的法人或合伙企业)"),
+        Condition("fixed_premises", "Art. 12(2)", "no fixed business premises in Guangxi (固定经营场所)"),
+        Condition("years_operating", "Art. 12(2)", "operating for fewer than 3 years (成立满3年)"),
+        Condition("core_staff", "Art. 12(3)", "fewer than 8 full-time core staff insured for a year (专职核心人员不少于8人)"),
+        Condition("clients_last_year", "Art. 12(4)", "served fewer than 10 enterprises last year (上年度服务企业不少于10家)"),
+        Condition("revenue_last_year", "Art. 12(4)", "last-year revenue below ¥2,000,000 (上年度营业收入不低于200万元)"),
+        Condition("not_dishonest", "Art. 12(5)", "has a serious dishonesty record (严重失信记录)"),
+    )
+}
+
+
+def provider_failures(facts: Mapping[str, Any]) -> list[Condition]:
+    """Every Art. 12 condition the provider fails; empty when it may be signed."""
+    failed = []
+    if not (facts["registered_in_guangxi"] and facts["entity_type"] in PROVIDER_ENTITY_TYPES):
+        failed.append("registered_in_guangxi")
+    if not facts["fixed_premises"]:
+        failed.append("fixed_premises")
+    if facts["years_operating"] < PROVIDER_MIN_YEARS_OPERATING:
+        failed.append("years_operating")
+    if facts["core_staff_insured"] < PROVIDER_MIN_CORE_STAFF:
+        failed.append("core_staff")
+    if facts["clients_last_year"] < PROVIDER_MIN_CLIENTS:
+        failed.append("clients_last_year")
+    if facts["revenue_last_year_fen"] < PROVIDER_MIN_REVENUE_FEN:
+        failed.append("revenue_last_year")
+    if facts["dishonest"]:
+        failed.append("not_dishonest")
+    return [PROVIDER_CONDITIONS[code] for code in failed]
+
+
+# Review stages and the role that decides each (Art. 8, 14).
+PROVIDER_REVIEW_STAGES = (
+    ("compliance", OPERATOR),  # 促进中心合规性审查
+    ("initial", APPROVER),  # 工信厅初审意见
+    ("expert", OPERATOR),  # 专家评审推荐
+    ("approval", APPROVER),  # 工信厅审定
+    ("notice", OPERATOR),  # 公示无异议
+)
+PRODUCT_REVIEW_STAGES = (
+    ("expert", OPERATOR),  # 专家评审
+    ("approval", APPROVER),  # 工信厅审定
+    ("notice", OPERATOR),  # 公示后入库
+)
+
+# Violations (Art. 25).
+VIOLATIONS = ("transfer", "fake_transaction", "complaint", "audit_mismatch", "non_cooperation")

@@ -1,0 +1,80 @@
+"""The contract view: every figure and status of each contract (Art. 17, 20, 25, 28)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.contract import Contract
+from projections.registry import handles, table
+
+table(
+    "CREATE TABLE IF NOT EXISTS vl_contracts (contract_id TEXT PRIMARY KEY, voucher_id TEXT NOT NULL, "
+    "enterprise_id TEXT NOT NULL, provider_id TEXT NOT NULL, product_id TEXT NOT NULL, year INTEGER NOT NULL, "
+    "category TEXT NOT NULL, amount BIGINT NOT NULL, subsidy_asked BIGINT, subsidy BIGINT NOT NULL, "
+    "deposit BIGINT NOT NULL, balance_due BIGINT NOT NULL, deposit_paid BIGINT NOT NULL, "
+    "balance_paid BIGINT NOT NULL, status TEXT NOT NULL, settled INTEGER NOT NULL, batch_id TEXT, "
+    "clawed_back BIGINT NOT NULL, receivable BIGINT NOT NULL, proposed_at TEXT NOT NULL, "
+    "updated_at TEXT NOT NULL, position BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS vl_contracts_enterprise ON vl_contracts (enterprise_id, year)",
+    "CREATE INDEX IF NOT EXISTS vl_contracts_provider ON vl_contracts (provider_id, year)",
+    "CREATE INDEX IF NOT EXISTS vl_contracts_voucher ON vl_contracts (voucher_id)",
+)
+
+
+def _update(db: Any, e: Any, position: int, **values: Any) -> None:
+    sets = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE vl_contracts SET {sets}, updated_at = ?, position = ? WHERE contract_id = ?",
+               [*values.values(), e.timestamp.isoformat(), position, str(e.originator_id)])
+
+
+@handles(Contract.Proposed)
+def contract_proposed(db: Any, e: Any, position: int) -> None:
+    db.execute(
+        "INSERT INTO vl_contracts (contract_id, voucher_id, enterprise_id, provider_id, product_id, year, category, "
+        "amount, subsidy_asked, subsidy, deposit, balance_due, deposit_paid, balance_paid, status, settled, batch_id, "
+        "clawed_back, receivable, proposed_at, updated_at, position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'proposed', 0, NULL, 0, 0, ?, ?, ?)",
+        [str(e.originator_id), e.voucher_id, e.enterprise_id, e.provider_id, e.product_id, e.year, e.category,
+         e.amount_fen, e.subsidy_asked_fen, e.timestamp.isoformat(), e.timestamp.isoformat(), position],
+    )
+
+
+@handles(Contract.Signed)
+def contract_signed(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, subsidy=e.subsidy_fen, deposit=e.deposit_fen, balance_due=e.balance_due_fen,
+            status="signed")
+
+
+@handles(Contract.DepositPaid)
+def contract_deposit_paid(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, deposit_paid=e.amount_fen, status="active")
+
+
+@handles(Contract.Completed)
+def contract_completed(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, balance_paid=e.balance_paid_fen, status="completed")
+
+
+@handles(Contract.Terminated)
+def contract_terminated(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, status="terminated")
+
+
+@handles(Contract.Claimed)
+def contract_claimed(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, batch_id=e.batch_id)
+
+
+@handles(Contract.ClaimReleased)
+def contract_claim_released(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, batch_id=None)
+
+
+@handles(Contract.Settled)
+def contract_settled(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, settled=1, batch_id=e.batch_id)
+
+
+@handles(Contract.ClawedBack)
+def contract_clawed_back(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, status="clawed_back", clawed_back=e.amount_fen, receivable=e.receivable_fen)

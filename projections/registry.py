@@ -1,0 +1,35 @@
+"""Handlers and tables of the read models, registered by the view modules.
+
+A handler is `handler(db, event, position)`; `db.execute` takes `?` placeholders on both backends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Handler = Callable[[Any, Any, int], None]
+
+HANDLERS: dict[type, list[Handler]] = {}
+TABLES: list[str] = []
+INDEXES: list[str] = []
+
+
+def handles(*event_classes: type) -> Callable[[Handler], Handler]:
+    """Register a handler for these event classes (exact types, as stored)."""
+
+    def register(handler: Handler) -> Handler:
+        for event_class in event_classes:
+            HANDLERS.setdefault(event_class, []).append(handler)
+        return handler
+
+    return register
+
+
+def table(ddl: str, *indexes: str) -> None:
+    """Declare a read-model table (portable DDL) and its indexes."""
+    TABLES.append(ddl)
+    INDEXES.extend(indexes)
+
+
+def handlers_for(event_class: type) -> list[Handler]:
+    return HANDLERS.get(event_class, [])

@@ -1,0 +1,97 @@
+"""Catching the read models up with the event store; read-your-writes by waiting for a position.
+
+A pull loop over the notification log works on both backends (the SQLite recorder cannot
+subscribe). Each page of events is one transaction with its tracking row: if two processes race,
+the slower one's page is rolled back by the tracking conflict and it simply reads on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from eventsourcing.persistence import IntegrityError
+
+# Import the view modules so their handlers and tables are registered.
+from projections import balances, contracts, idempotency, providers  # noqa: F401
+from projections.store import ViewStore, open_view_store
+
+PAGE_SIZE = 500
+
+
+class Views:
+    """The read models of one application, and the loop that keeps them current."""
+
+    def __init__(self, app: Any, create_table: bool = True) -> None:
+        self.app = app
+        self.store: ViewStore = open_view_store(app.store, create_table=create_table)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def position(self) -> int:
+        return self.store.max_tracking_id(self.app.name) or 0  # type: ignore[attr-defined]
+
+    def catch_up(self, page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply every event not yet applied; return how many were applied."""
+        applied = 0
+        with self._lock:
+            head = self.app.recorder.max_notification_id() or 0
+            last = self.position
+            while last < head:
+                page = self.app.recorder.select_notifications(start=last, limit=page_size, inclusive_of_start=False)
+                if not page:
+                    break
+                events = [(self.app.mapper.to_domain_event(n), n.id) for n in page]
+                try:
+                    self.store.apply_page(events, self.app.name, page[-1].id)
+                except IntegrityError:
+                    # Another process applied this page first: continue from where it got to.
+                    last = self.position
+                    continue
+                last = page[-1].id
+                applied += len(page)
+                if progress:
+                    progress(last, head)
+        return applied
+
+    def ensure(self, position: int | None, timeout: float = 30.0) -> None:
+        """Return once the read models reflect `position` (read-your-writes, API.md)."""
+        if position is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            self.catch_up()
+            if self.position >= position:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read models did not reach position {position}")
+            time.sleep(0.01)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop every read model and replay the whole log from position 0."""
+        with self._lock:
+            self.store.drop_all()  # type: ignore[attr-defined]
+            self.store.create_table()  # type: ignore[attr-defined]
+        return self.catch_up(progress=progress)
+
+    def start_polling(self, interval: float = 0.25) -> None:
+        """Follow the log in a background thread, for events written by other processes."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.catch_up()
+                except Exception:  # noqa: BLE001 - keep following; the next request surfaces real faults
+                    time.sleep(interval)
+
+        self._thread = threading.Thread(target=loop, name="ledger-views", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.store.datastore.close()  # type: ignore[attr-defined]

@@ -1,0 +1,99 @@
+"""Fixtures: every store-touching test runs on SQLite and on PostgreSQL, with the real recorders.
+
+PostgreSQL comes from LEDGER_TEST_POSTGRES_URL (scripts/test starts a throwaway cluster); each
+test gets a database of its own. On CI a missing PostgreSQL fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+from typing import Any, Iterator
+
+import psycopg
+import pytest
+
+from ledger.application import VoucherLedger
+from ledger.persistence import Store, parse_database_url
+from projections.runner import Views
+from tests.support import Clock, Scenario, issue_tokens
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs PostgreSQL: LEDGER_TEST_POSTGRES_URL is not set (run scripts/test)")
+        pytest.skip("PostgreSQL not configured: run scripts/test, or set LEDGER_TEST_POSTGRES_URL")
+    return url
+
+
+def make_store(backend: str, tmp_path: Any) -> Iterator[Store]:
+    if backend == "sqlite":
+        yield parse_database_url(f"sqlite:///{tmp_path}/ledger.db")
+        return
+    admin = postgres_admin_url()
+    assert admin is not None
+    name = f"vl_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parse_database_url(admin.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: Any) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Any) -> Iterator[Store]:
+    yield from make_store(backend, tmp_path)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(date(2026, 6, 1))
+
+
+@pytest.fixture
+def ledger(store: Store, clock: Clock) -> Iterator[VoucherLedger]:
+    app = VoucherLedger.for_store(store, clock=clock)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def views(ledger: VoucherLedger) -> Iterator[Views]:
+    store_views = Views(ledger)
+    yield store_views
+    store_views.close()
+
+
+@pytest.fixture
+def scenario(ledger: VoucherLedger) -> Scenario:
+    return Scenario(ledger)
+
+
+@pytest.fixture
+def flask_app(ledger: VoucherLedger, views: Views) -> Any:
+    from web import create_app
+
+    return create_app({"TESTING": True}, ledger=ledger, views=views)
+
+
+@pytest.fixture
+def client(flask_app: Any) -> Any:
+    return flask_app.test_client()
+
+
+@pytest.fixture
+def tokens(ledger: VoucherLedger) -> dict[str, str]:
+    """A token per staff and reader role; subject tokens come from `issue_tokens` in the tests."""
+    return issue_tokens(ledger)

@@ -1,0 +1,139 @@
+"""Test helpers: act as a role, a settable clock, and a scenario builder in the words of DOMAIN.md."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, Iterator
+
+from ledger.application import VoucherLedger
+from ledger.context import Actor, acting
+from ledger.demo import credit_code
+from ledger.money import yuan
+from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+
+YEAR = 2026
+
+
+class Clock:
+    """Today's date for the ledger, settable by a test (the years' windows depend on it)."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+
+    def __call__(self) -> date:
+        return self.today
+
+
+@contextmanager
+def as_role(role: str, subject: str | None = None, name: str | None = None) -> Iterator[Any]:
+    with acting(Actor(role=role, id=name or f"{role}-{subject or 'staff'}", subject=subject)) as ctx:
+        yield ctx
+
+
+def issue_tokens(app: VoucherLedger, *subjects: tuple[str, str]) -> dict[str, str]:
+    """Tokens for every staff and reader role, plus (role, credit code) subjects: key role or code."""
+    tokens = {}
+    with as_role("system", name="test-cli"):
+        for role in ("approver", "finance", "operator", "supervisor", "auditor"):
+            tokens[role] = app.issue_credential(role, name=f"{role}-1").extra["token"]
+        for role, code in subjects:
+            tokens[code] = app.issue_credential(role, subject=code, name=f"{role}-{code[-4:]}").extra["token"]
+    return tokens
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+ELIGIBLE_FACTS = dict(employees=300, revenue_fen=yuan(50_000_000), registered_in_guangxi=True, legal_person=True,
+                      social_insurance=True, dishonest=False, major_violation=False, industry_aligned=True)
+ELIGIBLE_PROVIDER = dict(registered_in_guangxi=True, entity_type="legal_person", fixed_premises=True,
+                         years_operating=5, core_staff_insured=12, clients_last_year=30,
+                         revenue_last_year_fen=yuan(5_000_000), dishonest=False)
+
+
+class Scenario:
+    """Arrange a year, enterprises, providers, products and contracts through the application."""
+
+    def __init__(self, app: VoucherLedger) -> None:
+        self.app = app
+        self._serial = 1000
+
+    def next_code(self) -> str:
+        self._serial += 1
+        return credit_code(self._serial)
+
+    def open_year(self, year: int = YEAR, budget_yuan: int | None = 10_000_000, **params: Any) -> int:
+        with as_role("approver"):
+            self.app.open_year(year, f"{year}-01-01", f"{year}-12-31", **params)
+        if budget_yuan:
+            with as_role("finance"):
+                self.app.allocate_budget(year, yuan(budget_yuan), f"budget-{year}")
+        return year
+
+    def enterprise(self, honours: tuple[str, ...] = (), **facts: Any) -> str:
+        code = facts.pop("code", None) or self.next_code()
+        with as_role("operator"):
+            self.app.register_enterprise(code, f"企业{code[-6:]}", honours=list(honours), **{**ELIGIBLE_FACTS, **facts})
+        return code
+
+    def voucher(self, enterprise: str, year: int = YEAR) -> str:
+        with as_role("operator"):
+            return self.app.issue_voucher(enterprise, year).data["voucher_id"]
+
+    def holder(self, honours: tuple[str, ...] = ("tech_sme",), year: int = YEAR) -> tuple[str, str]:
+        """An eligible enterprise with its general voucher for the year (T2 by default)."""
+        code = self.enterprise(honours)
+        return code, self.voucher(code, year)
+
+    def provider(self, signed_for: int | None = YEAR, **facts: Any) -> str:
+        code = facts.pop("code", None) or self.next_code()
+        with as_role("provider", code):
+            self.app.register_provider(code, f"机构{code[-6:]}", documents=[], **{**ELIGIBLE_PROVIDER, **facts})
+        if signed_for is not None:
+            self.sign_provider(code, signed_for)
+        return code
+
+    def sign_provider(self, code: str, year: int = YEAR) -> None:
+        for stage, role in PROVIDER_REVIEW_STAGES:
+            with as_role(role):
+                self.app.review_provider(code, year, stage, "pass", "")
+
+    def product(self, provider: str, category: str = "diagnosis", price_yuan: int = 100_000,
+                listed_for: int | None = YEAR) -> str:
+        with as_role("provider", provider):
+            product_id = self.app.submit_product(provider, f"产品-{category}", category, yuan(price_yuan), "").data["product_id"]
+        if listed_for is not None:
+            for stage, role in PRODUCT_REVIEW_STAGES:
+                with as_role(role):
+                    self.app.review_product(product_id, listed_for, stage, "pass", "")
+        return product_id
+
+    def propose(self, enterprise: str, voucher_id: str, provider: str, product_id: str, amount_fen: int,
+                subsidy_fen: int | None = None) -> str:
+        with as_role("enterprise", enterprise):
+            return self.app.propose_contract(voucher_id, provider, product_id, amount_fen, subsidy_fen).data["contract_id"]
+
+    def sign(self, provider: str, contract_id: str) -> dict[str, Any]:
+        with as_role("provider", provider):
+            return self.app.sign_contract(contract_id).data
+
+    def contract(self, enterprise: str, voucher_id: str, provider: str, product_id: str, amount_fen: int,
+                 state: str = "signed") -> str:
+        """A contract brought to `state`: proposed, signed, active, completed or terminated."""
+        contract_id = self.propose(enterprise, voucher_id, provider, product_id, amount_fen)
+        if state == "proposed":
+            return contract_id
+        signed = self.sign(provider, contract_id)
+        if state == "terminated":
+            with as_role("enterprise", enterprise):
+                self.app.terminate_contract(contract_id, "cannot be completed")
+            return contract_id
+        if state == "signed":
+            return contract_id
+        with as_role("enterprise", enterprise):
+            self.app.pay_deposit(contract_id, signed["deposit"])
+            if state == "completed":
+                self.app.complete_contract(contract_id, signed["balance_due"])
+        return contract_id

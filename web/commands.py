@@ -1,0 +1,61 @@
+"""Running a command for a request: actor, request id, Idempotency-Key, read-your-writes, position."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable
+
+from flask import current_app, g, request
+
+from ledger import errors
+from ledger.commands.base import CommandResult
+from ledger.context import Idempotency, acting
+from projections import queries
+from web.auth import current_actor
+
+MAX_KEY_LENGTH = 200
+
+
+def request_fingerprint() -> str:
+    """Method, path and the JSON body in canonical form: the same request hashes the same."""
+    raw = request.get_data(cache=True) or b""
+    try:
+        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def ledger_app() -> Any:
+    return current_app.extensions["ledger"]
+
+
+def views() -> Any:
+    return current_app.extensions["ledger_views"]
+
+
+def fresh_views() -> Any:
+    """The read models, caught up with everything committed so far."""
+    store_views = views()
+    store_views.ensure(ledger_app().recorder.max_notification_id() or 0)
+    return store_views.store
+
+
+def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **kwargs: Any) -> tuple[dict, int]:
+    """Run a ledger command as the request's actor; answer its data, position and status."""
+    key = request.headers.get("Idempotency-Key")
+    idempotency = None
+    if key is not None:
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise errors.ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]})
+        idempotency = Idempotency(key=key, request_hash=request_fingerprint(), status=status)
+    with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
+        result = command(*args, **kwargs)
+    store_views = views()
+    if result.replayed:
+        store_views.ensure(ledger_app().recorder.max_notification_id() or 0)
+        position = queries.idempotent_position(store_views.store, str(result.idempotency_key_id))
+        return {**result.data, "position": position}, result.status or status
+    store_views.ensure(result.position)
+    return {**result.data, "position": result.position}, status

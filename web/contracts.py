@@ -1,0 +1,57 @@
+"""Contracts: reservation, deduction, release (API.md "Contracts")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.access import require_reader
+from projections import queries
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views, ledger_app, run
+from web.schemas import CompletionSchema, ContractProposeSchema, ContractSchema, DepositSchema, ReasonSchema
+
+blp = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts", description="服务合同 Contracts")
+
+
+@blp.post("")
+@blp.arguments(ContractProposeSchema)
+@blp.response(201, ContractSchema)
+def propose_contract(body: dict[str, Any]) -> Any:
+    return run(ledger_app().propose_contract, body["voucher_id"], body["provider_id"], body["product_id"],
+               body["amount"], body.get("subsidy"), status=201)
+
+
+@blp.post("/<contract_id>/signature")
+@blp.response(200, ContractSchema)
+def sign_contract(contract_id: str) -> Any:
+    return run(ledger_app().sign_contract, contract_id)
+
+
+@blp.post("/<contract_id>/deposit")
+@blp.arguments(DepositSchema)
+@blp.response(200, ContractSchema)
+def pay_deposit(body: dict[str, Any], contract_id: str) -> Any:
+    return run(ledger_app().pay_deposit, contract_id, body["amount"])
+
+
+@blp.post("/<contract_id>/completion")
+@blp.arguments(CompletionSchema)
+@blp.response(200, ContractSchema)
+def complete_contract(body: dict[str, Any], contract_id: str) -> Any:
+    return run(ledger_app().complete_contract, contract_id, body["balance_paid"])
+
+
+@blp.post("/<contract_id>/termination")
+@blp.arguments(ReasonSchema)
+@blp.response(200, ContractSchema)
+def terminate_contract(body: dict[str, Any], contract_id: str) -> Any:
+    return run(ledger_app().terminate_contract, contract_id, body["reason"])
+
+
+@blp.get("/<contract_id>")
+@blp.response(200, ContractSchema)
+def get_contract(contract_id: str) -> Any:
+    contract = queries.get_contract(fresh_views(), contract_id)
+    require_reader(current_actor(), enterprise_id=contract["enterprise_id"], provider_id=contract["provider_id"])
+    return contract

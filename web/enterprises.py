@@ -1,0 +1,48 @@
+"""Enterprises, vouchers and balances (API.md "Enterprises and vouchers")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.access import require_reader
+from projections import queries
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views, ledger_app, run
+from web.schemas import (
+    BalanceQuery, BalanceSchema, EnterpriseResponse, EnterpriseSchema, VoucherIssued, VoucherIssueSchema,
+    VoucherSchema,
+)
+
+blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="用券主体与补贴券 Enterprises and vouchers")
+
+
+@blp.post("/enterprises")
+@blp.arguments(EnterpriseSchema)
+@blp.response(201, EnterpriseResponse)
+def register_enterprise(body: dict[str, Any]) -> Any:
+    return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"), status=201,
+               revenue_fen=body.pop("revenue"), **body)
+
+
+@blp.get("/enterprises/<enterprise_id>/balance")
+@blp.arguments(BalanceQuery, location="query")
+@blp.response(200, BalanceSchema)
+def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
+    require_reader(current_actor(), enterprise_id=enterprise_id)
+    return queries.get_enterprise_balance(fresh_views(), enterprise_id, args["year"])
+
+
+@blp.post("/vouchers")
+@blp.arguments(VoucherIssueSchema)
+@blp.response(201, VoucherIssued)
+def issue_voucher(body: dict[str, Any]) -> Any:
+    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"], status=201)
+
+
+@blp.get("/vouchers/<voucher_id>")
+@blp.response(200, VoucherSchema)
+def get_voucher(voucher_id: str) -> Any:
+    voucher = queries.get_voucher(fresh_views(), voucher_id)
+    require_reader(current_actor(), enterprise_id=voucher["enterprise_id"])
+    return voucher

@@ -1,0 +1,87 @@
+"""Providers, their reviews and caps, and products (API.md "Providers and products")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.access import require_reader
+from projections import queries
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views, ledger_app, run
+from web.schemas import (
+    CapExceptionResponse, CapExceptionSchema, ProductReviewSchema, ProductSchema, ProductSubmitSchema,
+    ProviderResponse, ProviderSchema, ProviderTotalsSchema, ReasonSchema, ReviewResponse, ReviewSchema, YearQuery,
+)
+
+blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务机构与服务产品 Providers and products")
+
+
+@blp.post("/providers")
+@blp.arguments(ProviderSchema)
+@blp.response(201, ProviderResponse)
+def register_provider(body: dict[str, Any]) -> Any:
+    return run(ledger_app().register_provider, body.pop("id"), body.pop("name"), status=201,
+               revenue_last_year_fen=body.pop("revenue_last_year"), **body)
+
+
+@blp.get("/providers/<provider_id>")
+@blp.response(200, ProviderResponse)
+def get_provider(provider_id: str) -> Any:
+    require_reader(current_actor(), provider_id=provider_id)
+    return queries.get_provider(fresh_views(), provider_id)
+
+
+@blp.post("/providers/<provider_id>/reviews")
+@blp.arguments(ReviewSchema)
+@blp.response(201, ReviewResponse)
+def review_provider(body: dict[str, Any], provider_id: str) -> Any:
+    return run(ledger_app().review_provider, provider_id, body["year"], body["stage"], body["decision"],
+               body["note"], status=201)
+
+
+@blp.post("/providers/<provider_id>/termination")
+@blp.arguments(ReasonSchema)
+@blp.response(200, ProviderResponse)
+def terminate_provider(body: dict[str, Any], provider_id: str) -> Any:
+    return run(ledger_app().terminate_provider, provider_id, body["reason"])
+
+
+@blp.post("/providers/<provider_id>/cap-exceptions")
+@blp.arguments(CapExceptionSchema)
+@blp.response(201, CapExceptionResponse)
+def grant_cap_exception(body: dict[str, Any], provider_id: str) -> Any:
+    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"],
+               status=201)
+
+
+@blp.get("/providers/<provider_id>/totals")
+@blp.arguments(YearQuery, location="query")
+@blp.response(200, ProviderTotalsSchema)
+def provider_totals(args: dict[str, Any], provider_id: str) -> Any:
+    require_reader(current_actor(), provider_id=provider_id)
+    return queries.get_provider_totals(fresh_views(), provider_id, args["year"])
+
+
+@blp.post("/products")
+@blp.arguments(ProductSubmitSchema)
+@blp.response(201, ProductSchema)
+def submit_product(body: dict[str, Any]) -> Any:
+    return run(ledger_app().submit_product, body["provider_id"], body["name"], body["category"], body["price"],
+               body["description"], status=201)
+
+
+@blp.get("/products/<product_id>")
+@blp.response(200, ProductSchema)
+def get_product(product_id: str) -> Any:
+    product = queries.get_product(fresh_views(), product_id)
+    require_reader(current_actor(), provider_id=product["provider_id"])
+    return product
+
+
+@blp.post("/products/<product_id>/reviews")
+@blp.arguments(ProductReviewSchema)
+@blp.response(201, ReviewResponse)
+def review_product(body: dict[str, Any], product_id: str) -> Any:
+    return run(ledger_app().review_product, product_id, body["year"], body["stage"], body["decision"],
+               body["note"], status=201)

@@ -1,0 +1,290 @@
+"""Marshmallow schemas of the API (API.md); the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ledger.rules import CATEGORIES, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
+from web.fields import CreditCode, IsoDate, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year, Yuan
+
+NAME = validate.Length(min=1, max=200)
+
+
+class CommandResponse(Schema):
+    position = fields.Integer(metadata={"description": "global position of the last event the command recorded"})
+
+
+class TierQuotasSchema(Schema):
+    T1 = Yuan()
+    T2 = Yuan()
+    T3 = Yuan()
+    T4 = Yuan()
+
+
+class YearOpenSchema(Schema):
+    year = Year(required=True)
+    starts_on = IsoDate(required=True)
+    ends_on = IsoDate(required=True)
+    tier_quotas = fields.Nested(TierQuotasSchema)
+    diagnosis_share = Share()
+    other_share = Share()
+    deposit_share = Share()
+    provider_cap = Yuan()
+
+
+class YearParametersSchema(CommandResponse):
+    year = fields.Integer()
+    starts_on = fields.String()
+    ends_on = fields.String()
+    status = fields.String()
+    tier_quotas = fields.Dict(keys=fields.String(validate=validate.OneOf(TIERS)), values=Yuan())
+    diagnosis_share = Share()
+    other_share = Share()
+    deposit_share = Share()
+    provider_cap = Yuan()
+
+
+class YearSchema(YearParametersSchema):
+    budget = Yuan()
+    issued = Yuan()
+    unissued = Yuan(metadata={"description": "budget not yet issued (budget − issued)"})
+    vouchers = fields.Integer()
+    available = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    expired = Yuan()
+    clawed_back = Yuan()
+    settled = Yuan()
+
+
+class BudgetSchema(Schema):
+    amount = Yuan(required=True)
+    reference = Text(200, required=True, validate=NAME)
+
+
+class BudgetResponse(CommandResponse):
+    year = fields.Integer()
+    amount = Yuan()
+    reference = fields.String()
+    budget = Yuan()
+
+
+class CloseResponse(CommandResponse):
+    year = fields.Integer()
+    expired_vouchers = fields.Integer()
+    expired_amount = Yuan()
+    released_contracts = fields.Integer()
+
+
+class EnterpriseSchema(Schema):
+    id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    employees = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    revenue = Yuan(required=True)
+    registered_in_guangxi = StrictBoolean(required=True)
+    legal_person = StrictBoolean(required=True)
+    social_insurance = StrictBoolean(required=True)
+    dishonest = StrictBoolean(required=True)
+    major_violation = StrictBoolean(required=True)
+    industry_aligned = StrictBoolean(required=True)
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), load_default=list,
+                          validate=validate.Length(max=len(HONOURS)))
+
+
+class EnterpriseResponse(CommandResponse):
+    id = fields.String()
+    name = fields.String()
+    tier = fields.String()
+    eligible = fields.Boolean()
+    failed_conditions = fields.List(fields.String())
+
+
+class VoucherIssueSchema(Schema):
+    enterprise_id = CreditCode(required=True)
+    year = Year(required=True)
+    kind = fields.String(load_default="general", validate=validate.OneOf(VOUCHER_KINDS))
+
+
+class VoucherIssued(CommandResponse):
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    tier = fields.String()
+    quota = Yuan()
+
+
+class FiguresSchema(Schema):
+    quota = Yuan()
+    available = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    expired = Yuan()
+    clawed_back = Yuan()
+
+
+class VoucherSchema(FiguresSchema):
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    tier = fields.String()
+    status = fields.String()
+
+
+class BalanceQuery(Schema):
+    year = QueryYear(required=True)
+
+
+class BalanceSchema(FiguresSchema):
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    vouchers = fields.Integer()
+
+
+class DocumentSchema(Schema):
+    name = fields.String(required=True, validate=NAME)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits"))
+    size = StrictInteger(required=True, validate=validate.Range(min=0, max=10 * 1024**3))
+    uri = fields.String(required=True, validate=[validate.Length(min=1, max=1000), validate.Regexp(
+        r"^(https?|s3|oss|file)://[^\s]*$", error="must be an http(s), s3, oss or file URI")])
+
+
+class ProviderSchema(Schema):
+    id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    registered_in_guangxi = StrictBoolean(required=True)
+    entity_type = fields.String(required=True, validate=validate.OneOf(PROVIDER_ENTITY_TYPES))
+    fixed_premises = StrictBoolean(required=True)
+    years_operating = StrictInteger(required=True, validate=validate.Range(min=0, max=500))
+    core_staff_insured = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    clients_last_year = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    revenue_last_year = Yuan(required=True)
+    dishonest = StrictBoolean(required=True)
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+
+
+class ProviderResponse(CommandResponse):
+    id = fields.String()
+    name = fields.String()
+    eligible = fields.Boolean()
+    failed_conditions = fields.List(fields.String())
+    status = fields.String()
+    signed_years = fields.List(fields.Integer())
+    reason = fields.String()
+
+
+class ReviewSchema(Schema):
+    year = Year(required=True)
+    stage = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(["pass", "reject"]))
+    note = Text(2000, load_default="")
+
+
+class ReviewResponse(CommandResponse):
+    id = fields.String()
+    product_id = fields.String()
+    year = fields.Integer()
+    stage = fields.String()
+    decision = fields.String()
+    next_stage = fields.String(allow_none=True)
+    signed = fields.Boolean()
+    listed_years = fields.List(fields.Integer())
+
+
+class ReasonSchema(Schema):
+    reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CapExceptionSchema(Schema):
+    year = Year(required=True)
+    amount = Yuan(required=True)
+    reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CapExceptionResponse(CommandResponse):
+    provider_id = fields.String()
+    year = fields.Integer()
+    amount = Yuan()
+    reason = fields.String()
+    exceptions = Yuan()
+
+
+class YearQuery(Schema):
+    year = QueryYear(required=True)
+
+
+class ProviderTotalsSchema(Schema):
+    provider_id = fields.String()
+    year = fields.Integer()
+    cap = Yuan()
+    exceptions = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    settled = Yuan()
+    receivable = Yuan()
+    remaining_cap = Yuan()
+    contracts = fields.Integer()
+
+
+class ProductSubmitSchema(Schema):
+    provider_id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    price = Yuan(required=True)
+    description = Text(5000, load_default="")
+
+
+class ProductSchema(CommandResponse):
+    product_id = fields.String()
+    provider_id = fields.String()
+    name = fields.String()
+    category = fields.String()
+    price = Yuan()
+    description = fields.String()
+    listed_years = fields.List(fields.Integer())
+
+
+class ProductReviewSchema(ReviewSchema):
+    stage = fields.String(required=True, validate=validate.OneOf(["expert", "approval", "notice"]))
+
+
+class ContractProposeSchema(Schema):
+    voucher_id = fields.UUID(required=True)
+    provider_id = CreditCode(required=True)
+    product_id = fields.UUID(required=True)
+    amount = Yuan(required=True)
+    subsidy = Yuan()
+
+
+class ContractSchema(CommandResponse):
+    contract_id = fields.String()
+    status = fields.String()
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    provider_id = fields.String()
+    product_id = fields.String()
+    year = fields.Integer()
+    category = fields.String()
+    amount = Yuan()
+    subsidy = Yuan()
+    deposit = Yuan()
+    balance_due = Yuan()
+    deposit_paid = Yuan()
+    balance_paid = Yuan()
+    settled = fields.Boolean()
+    batch_id = fields.String(allow_none=True)
+    clawed_back = Yuan()
+    receivable = Yuan()
+
+
+class DepositSchema(Schema):
+    amount = Yuan(required=True)
+
+
+class CompletionSchema(Schema):
+    balance_paid = Yuan(required=True)
+
+
+class EmptySchema(Schema):
+    pass

@@ -1,0 +1,42 @@
+"""Years: the approver opens, finance funds, the operator closes (API.md "Years")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.access import require_reader
+from ledger.rules import READERS
+from projections import queries
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views, ledger_app, run
+from web.schemas import BudgetResponse, BudgetSchema, CloseResponse, YearOpenSchema, YearParametersSchema, YearSchema
+
+blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="服务年度 Service years")
+
+
+@blp.post("")
+@blp.arguments(YearOpenSchema)
+@blp.response(201, YearParametersSchema)
+def open_year(body: dict[str, Any]) -> Any:
+    return run(ledger_app().open_year, status=201, **body)
+
+
+@blp.post("/<int:year>/budget")
+@blp.arguments(BudgetSchema)
+@blp.response(201, BudgetResponse)
+def allocate_budget(body: dict[str, Any], year: int) -> Any:
+    return run(ledger_app().allocate_budget, year, body["amount"], body["reference"], status=201)
+
+
+@blp.get("/<int:year>")
+@blp.response(200, YearSchema)
+def get_year(year: int) -> Any:
+    require_reader(current_actor(), roles=READERS)
+    return queries.get_year(fresh_views(), year)
+
+
+@blp.post("/<int:year>/close")
+@blp.response(200, CloseResponse)
+def close_year(year: int) -> Any:
+    return run(ledger_app().close_year, year)
