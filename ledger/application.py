@@ -6,27 +6,60 @@ persistence settings that keep hot aggregates fast (snapshots, the aggregate cac
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Callable
 from datetime import date
 
+from eventsourcing.persistence import IntegrityError
+
+from ledger.as_of import PointInTimeQueries
+from ledger.cache import CheckedRepository, LogCheck
 from ledger.commands.base import CommandBase
+from ledger.commands.cases import CaseCommands
 from ledger.commands.contracts import ContractCommands
 from ledger.commands.credentials import CredentialCommands
 from ledger.commands.providers import ProviderCommands
+from ledger.commands.settlement import SettlementCommands
 from ledger.commands.years import YearCommands
 from ledger.domain.provider_year import ProviderYear
+from ledger.domain.settlement import SettlementBatch
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
 from ledger.persistence import Store, parse_database_url
 
 
-class VoucherLedger(ContractCommands, ProviderCommands, YearCommands, CredentialCommands, CommandBase):
+class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, ProviderCommands, YearCommands,
+                    CredentialCommands, PointInTimeQueries, CommandBase):
     """Commands of the voucher fund; queries are served by the read models in `projections/`."""
 
     name = "VoucherLedger"
     # Year gets one event per issued voucher and ProviderYear one per contract: snapshot them so
     # a command never replays a year's worth of events.
-    snapshotting_intervals = {Year: 100, ProviderYear: 100, Voucher: 50}
+    snapshotting_intervals = {Year: 100, ProviderYear: 100, Voucher: 50, SettlementBatch: 100}
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None) -> None:
+        super().__init__(env=env, clock=clock)
+        self.log_check = LogCheck(self, self.repository)
+
+    def construct_repository(self) -> CheckedRepository:
+        """The aggregate cache is checked once per command against the log (ledger/cache.py)."""
+        maxsize = int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0)
+        return CheckedRepository(event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=maxsize)
+
+    def unit_of_work(self) -> AbstractContextManager[Any]:
+        return self.log_check.unit()
+
+    def _record(self, processing_event: Any) -> Any:
+        """Record, then cache what was saved; a refused save (version conflict) forgets its aggregates."""
+        try:
+            recordings = super()._record(processing_event)
+        except IntegrityError:
+            for aggregate_id in processing_event.aggregates:
+                self.repository.forget(aggregate_id)
+            raise
+        for aggregate in processing_event.aggregates.values():
+            self.repository.remember(aggregate)
+        return recordings
 
     @classmethod
     def for_store(cls, store: Store | None = None, *, create_table: bool = True,

@@ -1,4 +1,5 @@
-"""The `voucher-ledger` command: serve, token, demo, close-year, projections.
+"""The `voucher-ledger` command: serve, token, demo, close-year, projections, batch, bench, export,
+verify-export.
 
 Messages people read on screen are in Chinese first, then English.
 """
@@ -112,11 +113,131 @@ def cmd_projections(args: argparse.Namespace) -> int:
     elif args.action == "catch-up":
         print(f"已追平 / caught up: {views.catch_up()} events")
     else:  # run: follow the log for web workers that do not run the projections themselves
+        from web.health import is_database_unavailable
+
         print("读模型跟随中 / following the log (Ctrl-C to stop)", flush=True)
         while True:
-            views.catch_up()
+            try:
+                views.catch_up()
+            except Exception as exc:  # noqa: BLE001 - a follower outlives a database restart
+                if not is_database_unavailable(exc):
+                    raise
+                print(f"数据库不可用，稍后重试 / database unavailable ({type(exc).__name__}); retrying",
+                      file=sys.stderr, flush=True)
+                time.sleep(max(args.interval, 1.0))
+                continue
             time.sleep(args.interval)
     return 0
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table aligned by display width (a Chinese character takes two columns)."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
+    from ledger.money import format_yuan
+    from projections import settlement_queries
+    from projections.runner import Views
+
+    app = _ledger()
+    views = Views(app)
+    views.catch_up()
+    if args.batch_action == "list":
+        batches = settlement_queries.list_batches(views.store, args.year)
+        if args.json:
+            print(json.dumps(batches, ensure_ascii=False, indent=2))
+            return 0
+        print(_table(["批次 Batch", "年度 Year", "名称 Name", "状态 Status", "申请 Claims", "申请金额 Claimed",
+                      "待付 Payable", "已付 Paid"],
+                     [[b["batch_id"], b["year"], b["name"], b["status"], b["claims"], format_yuan(b["claimed"]),
+                       format_yuan(b["payable"]), format_yuan(b["paid"])] for b in batches]))
+        return 0
+    if args.batch_action == "plan":
+        plan = settlement_queries.get_batch_plan(views.store, args.batch_id)
+        if args.json:
+            print(json.dumps(plan, ensure_ascii=False, indent=2))
+            return 0
+        print(f"兑付方案 Settlement plan: {plan['name']} ({plan['year']}) 状态 status={plan['status']}")
+        rows = [[p["provider_id"], p["name"], c["contract_id"], c["enterprise_id"] or "", c["category"] or "",
+                 format_yuan(c["amount"])] for p in plan["providers"] for c in p["contracts"]]
+        print(_table(["服务机构 Provider", "名称 Name", "合同 Contract", "用券企业 Enterprise", "服务类别 Category",
+                      "补贴金额 Subsidy"], rows))
+        print()
+        print(_table(["服务机构 Provider", "名称 Name", "合同数 Contracts", "应付金额 To pay"],
+                     [[p["provider_id"], p["name"], len(p["contracts"]), format_yuan(p["amount"])]
+                      for p in plan["providers"]]))
+        print(f"合计 Total: {format_yuan(plan['amount'])} 元 yuan, {plan['contracts']} 份合同 contracts")
+        return 0
+    batch = settlement_queries.get_batch(views.store, args.batch_id)
+    if args.json:
+        print(json.dumps(batch, ensure_ascii=False, indent=2))
+        return 0
+    print(f"兑付批次 Settlement batch: {batch['name']} ({batch['year']}) 状态 status={batch['status']}"
+          + (f" 付款凭证 reference={batch['reference']}" if batch["reference"] else ""))
+    print(_table(["申请 Claim", "服务机构 Provider", "状态 Status", "合同数 Contracts", "金额 Amount", "申请人 Claimed by",
+                  "审核人 Reviewed by"],
+                 [[c["claim_id"], c["provider_id"], c["status"], len(c["contract_ids"]), format_yuan(c["amount"]),
+                   c["claimed_by"], c["reviewed_by"] or ""] for c in batch["claims"]]))
+    print()
+    print(_table(["状态 Status", "申请 Claims", "合同 Contracts", "金额 Amount"],
+                 [[status, t["claims"], t["contracts"], format_yuan(t["amount"])]
+                  for status, t in batch["totals"].items()]))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Generate a year at a scale and measure it (issue 7); see ledger/bench/."""
+    from ledger.bench.run import Options, main as bench_main
+
+    if not 0.0001 <= args.scale <= 1:
+        raise SystemExit("--scale 须在 0.0001 与 1 之间 / must be between 0.0001 and 1")
+    options = Options(scale=args.scale, backend=args.backend, database_url=args.database_url, output=args.output,
+                      workdir=args.workdir, samples=args.samples, query_samples=args.query_samples, seed=args.seed,
+                      skip_http=args.skip_http, skip_audit=args.skip_audit, skip_views=args.skip_views,
+                      skip_close=args.skip_close, keep=args.keep, quiet=args.quiet,
+                      command_line="voucher-ledger bench " + " ".join(sys.argv[2:] if len(sys.argv) > 1 else []))
+    return bench_main(options)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the export (events with their chain links, manifest last) to a file (Art. 21-24)."""
+    from projections.export import export_chunks
+    from projections.runner import Views
+
+    app = _ledger()
+    views = Views(app)
+    views.catch_up(progress=_progress("追平读模型 catching up"))
+    report = None if args.quiet else _progress(f"导出 exporting {args.format}")
+    tmp = f"{args.output}.partial"
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        for chunk in export_chunks(app, views.store, args.format, year=args.year, from_position=args.from_position,
+                                   to_position=args.to_position, progress=report):
+            handle.write(chunk)
+    os.replace(tmp, args.output)  # a finished file or none: a partial export never looks complete
+    print(f"已导出 / exported to {args.output}")
+    return 0
+
+
+def cmd_verify_export(args: argparse.Namespace) -> int:
+    """Check an export offline: every hash, the links between lines, the manifest; exit 1 on a break."""
+    from projections.export_verify import verify_export
+
+    result = verify_export(args.file)
+    print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    if not result.ok and result.details:
+        print(json.dumps(result.details, ensure_ascii=False), file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +276,48 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_argument("action", choices=["run", "catch-up", "rebuild"])
     projections.add_argument("--interval", type=float, default=0.2)
     projections.set_defaults(func=cmd_projections)
+
+    batch = sub.add_parser("batch", help="兑付批次 settlement batches").add_subparsers(dest="batch_action", required=True)
+    batch_list = batch.add_parser("list", help="列出兑付批次 list batches")
+    batch_list.add_argument("--year", type=int)
+    batch_list.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+    batch_list.set_defaults(func=cmd_batch)
+    for action, text in (("show", "查看批次与申请 show a batch and its claims"),
+                         ("plan", "兑付方案：按机构与合同列出应付金额 what the batch would pay")):
+        batch_cmd = batch.add_parser(action, help=text)
+        batch_cmd.add_argument("batch_id")
+        batch_cmd.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+        batch_cmd.set_defaults(func=cmd_batch)
+
+    bench = sub.add_parser("bench", help="基准测试：按规模生成年度数据并测速 generate a year and measure it")
+    bench.add_argument("--scale", type=float, default=0.01, help="share of the design size (1 = 20,000 vouchers)")
+    bench.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    bench.add_argument("--database-url",
+                       help="an empty store to fill (default: scratch SQLite, or a throwaway PostgreSQL cluster)")
+    bench.add_argument("--output", default="bench-results", help="directory of the JSON reports")
+    bench.add_argument("--workdir", help="SQLite files here (kept) instead of a removed scratch directory")
+    bench.add_argument("--samples", type=int, default=300, help="commands per measured series")
+    bench.add_argument("--query-samples", type=int, default=300, help="requests per measured query")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--skip-http", action="store_true", help="no server process: no HTTP, export or verify")
+    bench.add_argument("--skip-audit", action="store_true", help="no export or chain verification")
+    bench.add_argument("--skip-views", action="store_true", help="no projection catch-up and rebuild")
+    bench.add_argument("--skip-close", action="store_true", help="no year close")
+    bench.add_argument("--keep", action="store_true", help="keep the scratch store (and cluster) afterwards")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(func=cmd_bench)
+    export = sub.add_parser("export", help="导出事件与审计哈希链 export events with their hash chain")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--year", type=int, help="only the events of this service year")
+    export.add_argument("--from-position", type=int, dest="from_position")
+    export.add_argument("--to-position", type=int, dest="to_position")
+    export.add_argument("--output", required=True, help="the file to write")
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
+    export.set_defaults(func=cmd_export)
+
+    verify_export = sub.add_parser("verify-export", help="离线校验导出文件 verify an export offline")
+    verify_export.add_argument("file")
+    verify_export.set_defaults(func=cmd_verify_export)
     return parser
 
 

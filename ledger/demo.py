@@ -89,7 +89,8 @@ def load_demo(app: VoucherLedger, year: int | None = None) -> dict[str, Any]:
                 app.review_product(product_id, year, stage, "pass", "演示：通过")
         products.append((provider, product_id, price))
     contracts = _demo_contracts(app, vouchers, products)
-    return {"year": year, "loaded": True, "vouchers": len(vouchers), "contracts": contracts}
+    settlement = _demo_settlement(app, year, vouchers, products, contracts)
+    return {"year": year, "loaded": True, "vouchers": len(vouchers), "contracts": contracts, **settlement}
 
 
 def _demo_contracts(app: VoucherLedger, vouchers: dict[str, str], products: list[tuple[str, str, int]]) -> dict[str, str]:
@@ -120,3 +121,67 @@ def _demo_contracts(app: VoucherLedger, vouchers: dict[str, str], products: list
             if state == "completed":
                 app.complete_contract(contract_id, signed["balance_due"])
     return states
+
+
+def _settlement_documents(contract_id: str) -> list[dict[str, Any]]:
+    import hashlib
+
+    name = f"结算材料-{contract_id[:8]}.pdf"
+    return [{"name": name, "sha256": hashlib.sha256(name.encode()).hexdigest(), "size": 204_800,
+             "uri": f"https://docs.example.gov.cn/settlements/{contract_id}.pdf"}]
+
+
+def _completed_contract(app: VoucherLedger, enterprise: str, voucher_id: str, provider: str, product_id: str,
+                        price: int) -> str:
+    with as_role("enterprise", enterprise):
+        contract_id = app.propose_contract(voucher_id, provider, product_id, yuan(price)).data["contract_id"]
+    with as_role("provider", provider):
+        signed = app.sign_contract(contract_id).data
+    with as_role("enterprise", enterprise):
+        app.pay_deposit(contract_id, signed["deposit"])
+        app.complete_contract(contract_id, signed["balance_due"])
+    return contract_id
+
+
+def _claim(app: VoucherLedger, batch_id: str, provider: str, contract_ids: list[str]) -> str:
+    with as_role("provider", provider):
+        return app.claim_settlement(batch_id, contract_ids, _settlement_documents(contract_ids[0])).data["claim_id"]
+
+
+def _demo_settlement(app: VoucherLedger, year: int, vouchers: dict[str, str], products: list[tuple[str, str, int]],
+                     states: dict[str, str]) -> dict[str, Any]:
+    """A paid batch, an open batch with a pending claim, and a sanctioned case (Art. 20, 25)."""
+    codes = list(vouchers)
+    (diag_provider, _, _), (consult_provider, consult, consult_price), (test_provider, testing, test_price), \
+        (digital_provider, digital, digital_price) = products
+    transferred = _completed_contract(app, codes[0], vouchers[codes[0]], test_provider, testing, test_price)
+    digital_contract = _completed_contract(app, codes[7], vouchers[codes[7]], digital_provider, digital, digital_price)
+    later = _completed_contract(app, codes[1], vouchers[codes[1]], consult_provider, consult, consult_price)
+    # The first batch of the year: claimed, reviewed, approved, noticed without objection and paid.
+    with as_role("operator"):
+        paid_batch = app.open_settlement(year, f"{year}年第一批兑付").data["batch_id"]
+    claims = [_claim(app, paid_batch, diag_provider, [states["completed"]]),
+              _claim(app, paid_batch, test_provider, [transferred]),
+              _claim(app, paid_batch, digital_provider, [digital_contract])]
+    with as_role("operator"):
+        for claim_id in claims:
+            app.review_claim(paid_batch, claim_id, "approve", "演示：结算材料核对无误")
+    with as_role("approver"):
+        app.approve_settlement(paid_batch, "演示：结算方案审定")
+    with as_role("operator"):
+        app.record_settlement_notice(paid_batch, "no_objection", "演示：公示期满无异议")
+    with as_role("finance"):
+        app.pay_settlement(paid_batch, f"桂财工兑〔{year}〕1号")
+    # A sanctioned case: the supervisor finds the voucher was sold; the centre claws the paid subsidy
+    # back (a receivable from the provider), revokes the enterprise and records bad credit.
+    with as_role("supervisor"):
+        case_id = app.file_case("enterprise", codes[0], "transfer", [transferred],
+                                "演示：第三方监理发现服务券被转让").data["case_id"]
+    with as_role("operator"):
+        app.sanction_case(case_id, [transferred], revoke_enterprise=True, note="演示：追回补贴并取消领券资格")
+    # The second batch stays open: one claim awaits review.
+    with as_role("operator"):
+        open_batch = app.open_settlement(year, f"{year}年第二批兑付").data["batch_id"]
+    _claim(app, open_batch, consult_provider, [later])
+    return {"batches": {"paid": paid_batch, "open": open_batch}, "case": case_id}
+

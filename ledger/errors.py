@@ -73,6 +73,12 @@ class ConcurrencyConflict(LedgerError):
     code = "CONCURRENCY_CONFLICT"
 
 
+class StaleRead(ConcurrencyConflict):
+    """Raised when aggregates loaded one after another disagree (a contract holding a reservation its voucher
+    or provider year no longer shows): another command committed in between, so the command is retried
+    like a version conflict, and answered CONCURRENCY_CONFLICT only if that keeps happening."""
+
+
 class IdempotencyKeyReused(LedgerError):
     """Raised when an Idempotency-Key is presented again with a different request."""
 
@@ -191,3 +197,15 @@ class SegregationOfDuties(LedgerError):
     """Raised when an actor would approve, pay or sanction what they themselves claimed, reviewed or filed."""
 
     code = "SEGREGATION_OF_DUTIES"
+
+
+class YearMismatch(LedgerError):
+    """Raised when a settlement claim names a contract of another year than the batch's (Art. 18-19: no use across years)."""
+
+    code = "YEAR_MISMATCH"
+
+
+class RecoveryAboveReceivable(LedgerError):
+    """Raised when more is recorded as recovered than the provider owes after a clawback (Art. 25)."""
+
+    code = "RECOVERY_ABOVE_RECEIVABLE"

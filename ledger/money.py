@@ -24,7 +24,7 @@ def parse_yuan(text: object) -> int:
     """Parse a two-decimal yuan string ("50000.00") into fen; anything else is refused."""
     if not isinstance(text, str):
         raise MoneyFormatError("must be a string of yuan with exactly two decimals, e.g. \"50000.00\"")
-    match = _YUAN.match(text)
+    match = _YUAN.fullmatch(text)  # fullmatch: `$` alone would let a trailing newline through
     if match is None:
         raise MoneyFormatError("must be a non-negative amount of yuan with exactly two decimals, e.g. \"50000.00\"")
     return int(match.group(1)) * FEN_PER_YUAN + int(match.group(2))
@@ -46,7 +46,7 @@ def yuan(amount: int | str) -> int:
 
 def parse_share(text: object) -> int:
     """Parse a decimal share string ("0.80") into basis points (8000); at most four decimals, 0..1."""
-    if not isinstance(text, str) or _SHARE.match(text) is None:
+    if not isinstance(text, str) or _SHARE.fullmatch(text) is None:
         raise MoneyFormatError("must be a decimal string between 0 and 1, e.g. \"0.80\"")
     try:
         value = Decimal(text)

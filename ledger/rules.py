@@ -138,8 +138,13 @@ GUANGXI_DIVISION_PREFIX = "45"
 
 
 def valid_credit_code(code: object) -> bool:
-    """True for an 18-character unified social credit code with a correct check character."""
-    return isinstance(code, str) and len(code) == 18 and code == code.strip().upper() and uscc.is_valid(code)
+    """True for an 18-character unified social credit code with a correct check character.
+
+    ASCII letters and digits only: python-stdnum folds full-width digits ("９１...") into ASCII before
+    checking, so without this one enterprise could be registered again under a look-alike id.
+    """
+    return (isinstance(code, str) and len(code) == 18 and code.isascii() and code.isalnum()
+            and code == code.upper() and uscc.is_valid(code))
 
 
 def credit_code_in_guangxi(code: str) -> bool:
@@ -254,3 +259,12 @@ PRODUCT_REVIEW_STAGES = (
 
 # Violations (Art. 25).
 VIOLATIONS = ("transfer", "fake_transaction", "complaint", "audit_mismatch", "non_cooperation")
+# The item of Art. 25 each violation falls under, in the measures' words (recorded on cases and credit records).
+VIOLATION_ARTICLES = {
+    "transfer": ("Art. 25(1)", "转让、赠送和买卖服务券"),
+    "fake_transaction": ("Art. 25(2)", "虚假交易、串通套现（伪造服务券合同或提高合同金额等）"),
+    "complaint": ("Art. 25(3)", "用券主体投诉产生较大不良影响"),
+    "audit_mismatch": ("Art. 25(4)", "自查报告和审计报告结果严重不相符"),
+    "non_cooperation": ("Art. 25(5)", "不配合监督和检查"),
+}
+CASE_SUBJECT_TYPES = ("enterprise", "provider")

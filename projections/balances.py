@@ -29,36 +29,47 @@ table(
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
 
 
+def voucher_year(db: Any, voucher_id: Any) -> int | None:
+    """A voucher's year (it never changes): remembered when issued, else read once per process."""
+    key = str(voucher_id)
+
+    def load() -> int | None:
+        row = db.row("vl_vouchers", "voucher_id", key)
+        return None if row is None else int(row["year"])
+
+    return db.fact("voucher_year", key, load)
+
+
 def _move(db: Any, voucher_id: Any, **deltas: int) -> None:
-    """Apply the same signed movements to a voucher and to its year's totals."""
-    sets = ", ".join(f"{name} = {name} + ?" for name in deltas)
-    values = list(deltas.values())
-    db.execute(f"UPDATE vl_vouchers SET {sets} WHERE voucher_id = ?", [*values, str(voucher_id)])
-    db.execute(
-        f"UPDATE vl_years SET {sets} WHERE year = (SELECT year FROM vl_vouchers WHERE voucher_id = ?)",
-        [*values, str(voucher_id)],
-    )
+    """Apply the same signed movements to a voucher and to its year's totals (batched per page)."""
+    db.add("vl_vouchers", "voucher_id", str(voucher_id), **deltas)
+    year = voucher_year(db, voucher_id)
+    if year is not None:
+        db.add("vl_years", "year", year, **deltas)
 
 
 @handles(Year.Opened)
 def year_opened(db: Any, e: Year.Opened, position: int) -> None:
-    db.execute(
-        "INSERT INTO vl_years (year, starts_on, ends_on, parameters, status, budget, issued, vouchers, available, "
-        "reserved, used, expired, clawed_back, settled) VALUES (?, ?, ?, ?, 'open', 0, 0, 0, 0, 0, 0, 0, 0, 0)",
-        [e.year, e.starts_on, e.ends_on, json.dumps(e.parameters, sort_keys=True)],
-    )
+    db.insert("vl_years", "year", year=e.year, starts_on=e.starts_on, ends_on=e.ends_on,
+              parameters=json.dumps(e.parameters, sort_keys=True), status="open", budget=0, issued=0, vouchers=0,
+              available=0, reserved=0, used=0, expired=0, clawed_back=0, settled=0)
 
 
 @handles(Year.BudgetAllocated)
 def budget_allocated(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_years SET budget = budget + ? WHERE year = ?", [e.amount_fen, _year_of(db, e.originator_id)])
+    db.add("vl_years", "year", _year_of(db, e.originator_id), budget=e.amount_fen)
 
 
 def _year_of(db: Any, year_id: Any) -> int:
     # Year ids are uuid5 of the year number; the registry keeps the mapping for the other events.
-    row = db.one("SELECT year FROM vl_year_ids WHERE year_id = ?", [str(year_id)])
-    assert row is not None, f"unknown year stream {year_id}"
-    return int(row["year"])
+    key = str(year_id)
+
+    def load() -> int:
+        row = db.row("vl_year_ids", "year_id", key)
+        assert row is not None, f"unknown year stream {year_id}"
+        return int(row["year"])
+
+    return int(db.fact("year_of", key, load))
 
 
 table("CREATE TABLE IF NOT EXISTS vl_year_ids (year_id TEXT PRIMARY KEY, year INTEGER NOT NULL)")
@@ -66,34 +77,32 @@ table("CREATE TABLE IF NOT EXISTS vl_year_ids (year_id TEXT PRIMARY KEY, year IN
 
 @handles(Year.Opened)
 def year_id_known(db: Any, e: Year.Opened, position: int) -> None:
-    db.execute("INSERT INTO vl_year_ids (year_id, year) VALUES (?, ?)", [str(e.originator_id), e.year])
+    db.insert("vl_year_ids", "year_id", year_id=str(e.originator_id), year=e.year)
+    db.remember("year_of", str(e.originator_id), e.year)
 
 
 @handles(Year.QuotaCommitted)
 def quota_committed(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_years SET issued = issued + ?, vouchers = vouchers + 1 WHERE year = ?",
-               [e.quota_fen, _year_of(db, e.originator_id)])
+    db.add("vl_years", "year", _year_of(db, e.originator_id), issued=e.quota_fen, vouchers=1)
 
 
 @handles(Year.ClosingStarted)
 def year_closing(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_years SET status = 'closing' WHERE year = ?", [_year_of(db, e.originator_id)])
+    db.update("vl_years", "year", _year_of(db, e.originator_id), status="closing")
 
 
 @handles(Year.Closed)
 def year_closed(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_years SET status = 'closed' WHERE year = ?", [_year_of(db, e.originator_id)])
+    db.update("vl_years", "year", _year_of(db, e.originator_id), status="closed")
 
 
 @handles(Voucher.Issued)
 def voucher_issued(db: Any, e: Voucher.Issued, position: int) -> None:
-    db.execute(
-        "INSERT INTO vl_vouchers (voucher_id, enterprise_id, year, kind, tier, quota, available, reserved, used, "
-        "expired, clawed_back, status, issued_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 'active', ?, ?)",
-        [str(e.originator_id), e.enterprise_id, e.year, e.kind, e.tier, e.quota_fen, e.quota_fen,
-         e.timestamp.isoformat(), position],
-    )
-    db.execute("UPDATE vl_years SET available = available + ? WHERE year = ?", [e.quota_fen, e.year])
+    db.insert("vl_vouchers", "voucher_id", voucher_id=str(e.originator_id), enterprise_id=e.enterprise_id,
+              year=e.year, kind=e.kind, tier=e.tier, quota=e.quota_fen, available=e.quota_fen, reserved=0, used=0,
+              expired=0, clawed_back=0, status="active", issued_at=e.timestamp.isoformat(), position=position)
+    db.remember("voucher_year", str(e.originator_id), e.year)
+    db.add("vl_years", "year", e.year, available=e.quota_fen)
 
 
 @handles(Voucher.Reserved)
@@ -119,4 +128,4 @@ def voucher_clawed_back(db: Any, e: Any, position: int) -> None:
 @handles(Voucher.Expired)
 def voucher_expired(db: Any, e: Any, position: int) -> None:
     _move(db, e.originator_id, available=-e.amount_fen, expired=e.amount_fen)
-    db.execute("UPDATE vl_vouchers SET status = 'expired' WHERE voucher_id = ?", [str(e.originator_id)])
+    db.update("vl_vouchers", "voucher_id", str(e.originator_id), status="expired")

@@ -22,21 +22,18 @@ table(
 
 
 def _update(db: Any, e: Any, position: int, **values: Any) -> None:
-    sets = ", ".join(f"{name} = ?" for name in values)
-    db.execute(f"UPDATE vl_contracts SET {sets}, updated_at = ?, position = ? WHERE contract_id = ?",
-               [*values.values(), e.timestamp.isoformat(), position, str(e.originator_id)])
+    db.update("vl_contracts", "contract_id", str(e.originator_id), **values, updated_at=e.timestamp.isoformat(),
+              position=position)
 
 
 @handles(Contract.Proposed)
 def contract_proposed(db: Any, e: Any, position: int) -> None:
-    db.execute(
-        "INSERT INTO vl_contracts (contract_id, voucher_id, enterprise_id, provider_id, product_id, year, category, "
-        "amount, subsidy_asked, subsidy, deposit, balance_due, deposit_paid, balance_paid, status, settled, batch_id, "
-        "clawed_back, receivable, proposed_at, updated_at, position) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'proposed', 0, NULL, 0, 0, ?, ?, ?)",
-        [str(e.originator_id), e.voucher_id, e.enterprise_id, e.provider_id, e.product_id, e.year, e.category,
-         e.amount_fen, e.subsidy_asked_fen, e.timestamp.isoformat(), e.timestamp.isoformat(), position],
-    )
+    db.insert("vl_contracts", "contract_id", contract_id=str(e.originator_id), voucher_id=e.voucher_id,
+              enterprise_id=e.enterprise_id, provider_id=e.provider_id, product_id=e.product_id, year=e.year,
+              category=e.category, amount=e.amount_fen, subsidy_asked=e.subsidy_asked_fen, subsidy=0, deposit=0,
+              balance_due=0, deposit_paid=0, balance_paid=0, status="proposed", settled=0, batch_id=None,
+              clawed_back=0, receivable=0, proposed_at=e.timestamp.isoformat(), updated_at=e.timestamp.isoformat(),
+              position=position)
 
 
 @handles(Contract.Signed)

@@ -12,4 +12,4 @@ table("CREATE TABLE IF NOT EXISTS vl_idempotency (record_id TEXT PRIMARY KEY, po
 
 @handles(IdempotencyRecord.Recorded)
 def key_recorded(db: Any, e: Any, position: int) -> None:
-    db.execute("INSERT INTO vl_idempotency (record_id, position) VALUES (?, ?)", [str(e.originator_id), position])
+    db.insert("vl_idempotency", "record_id", record_id=str(e.originator_id), position=position)

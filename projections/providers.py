@@ -28,12 +28,13 @@ table(
 
 @handles(Provider.Applied)
 def provider_applied(db: Any, e: Any, position: int) -> None:
-    db.execute("INSERT INTO vl_providers (provider_id, name, status, signed_years, position) VALUES (?, ?, 'applied', '', ?)",
-               [e.code, e.name, position])
+    db.insert("vl_providers", "provider_id", provider_id=e.code, name=e.name, status="applied", signed_years="",
+              position=position)
 
 
 def _provider_code(db: Any, stream_id: Any) -> str:
-    return str(db.one("SELECT code FROM vl_provider_ids WHERE stream_id = ?", [str(stream_id)])["code"])
+    key = str(stream_id)
+    return str(db.fact("provider_code", key, lambda: db.row("vl_provider_ids", "stream_id", key)["code"]))
 
 
 table("CREATE TABLE IF NOT EXISTS vl_provider_ids (stream_id TEXT PRIMARY KEY, code TEXT NOT NULL)")
@@ -41,35 +42,31 @@ table("CREATE TABLE IF NOT EXISTS vl_provider_ids (stream_id TEXT PRIMARY KEY, c
 
 @handles(Provider.Applied)
 def provider_id_known(db: Any, e: Any, position: int) -> None:
-    db.execute("INSERT INTO vl_provider_ids (stream_id, code) VALUES (?, ?)", [str(e.originator_id), e.code])
+    db.insert("vl_provider_ids", "stream_id", stream_id=str(e.originator_id), code=e.code)
+    db.remember("provider_code", str(e.originator_id), e.code)
 
 
 @handles(Provider.Signed)
 def provider_signed(db: Any, e: Any, position: int) -> None:
     code = _provider_code(db, e.originator_id)
-    row = db.one("SELECT signed_years FROM vl_providers WHERE provider_id = ?", [code])
+    row = db.row("vl_providers", "provider_id", code)
     years = sorted({*(int(y) for y in row["signed_years"].split(",") if y), e.year})
-    db.execute("UPDATE vl_providers SET status = 'signed', signed_years = ? WHERE provider_id = ?",
-               [",".join(map(str, years)), code])
+    db.update("vl_providers", "provider_id", code, status="signed", signed_years=",".join(map(str, years)))
 
 
 @handles(Provider.Terminated)
 def provider_terminated(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_providers SET status = 'terminated' WHERE provider_id = ?", [_provider_code(db, e.originator_id)])
+    db.update("vl_providers", "provider_id", _provider_code(db, e.originator_id), status="terminated")
 
 
 @handles(ProviderYear.Opened)
 def provider_year_opened(db: Any, e: Any, position: int) -> None:
-    db.execute(
-        "INSERT INTO vl_provider_years (stream_id, provider_id, year, cap, exceptions, reserved, used, settled, "
-        "receivable, contracts) VALUES (?, ?, ?, ?, 0, 0, 0, 0, 0, 0)",
-        [str(e.originator_id), e.provider_id, e.year, e.cap_fen],
-    )
+    db.insert("vl_provider_years", "stream_id", stream_id=str(e.originator_id), provider_id=e.provider_id,
+              year=e.year, cap=e.cap_fen, exceptions=0, reserved=0, used=0, settled=0, receivable=0, contracts=0)
 
 
 def _provider_year(db: Any, stream_id: Any, **deltas: int) -> None:
-    sets = ", ".join(f"{name} = {name} + ?" for name in deltas)
-    db.execute(f"UPDATE vl_provider_years SET {sets} WHERE stream_id = ?", [*deltas.values(), str(stream_id)])
+    db.add("vl_provider_years", "stream_id", str(stream_id), **deltas)
 
 
 @handles(ProviderYear.ExceptionGranted)
@@ -109,13 +106,12 @@ def provider_recovered(db: Any, e: Any, position: int) -> None:
 
 @handles(Product.Submitted)
 def product_submitted(db: Any, e: Any, position: int) -> None:
-    db.execute("INSERT INTO vl_products (product_id, provider_id, name, category, price, listed_years) "
-               "VALUES (?, ?, ?, ?, ?, '')", [str(e.originator_id), e.provider_id, e.name, e.category, e.price_fen])
+    db.insert("vl_products", "product_id", product_id=str(e.originator_id), provider_id=e.provider_id, name=e.name,
+              category=e.category, price=e.price_fen, listed_years="")
 
 
 @handles(Product.Listed)
 def product_listed(db: Any, e: Any, position: int) -> None:
-    row = db.one("SELECT listed_years FROM vl_products WHERE product_id = ?", [str(e.originator_id)])
+    row = db.row("vl_products", "product_id", str(e.originator_id))
     years = sorted({*(int(y) for y in row["listed_years"].split(",") if y), e.year})
-    db.execute("UPDATE vl_products SET listed_years = ? WHERE product_id = ?",
-               [",".join(map(str, years)), str(e.originator_id)])
+    db.update("vl_products", "product_id", str(e.originator_id), listed_years=",".join(map(str, years)))

@@ -10,6 +10,7 @@ from typing import Any, Callable
 Handler = Callable[[Any, Any, int], None]
 
 HANDLERS: dict[type, list[Handler]] = {}
+ALL_HANDLERS: list[Handler] = []  # run for every event, after the event class's own handlers
 TABLES: list[str] = []
 INDEXES: list[str] = []
 
@@ -25,6 +26,15 @@ def handles(*event_classes: type) -> Callable[[Handler], Handler]:
     return register
 
 
+def handles_all(handler: Handler) -> Handler:
+    """Register a handler for every event, whatever its class (the audit chain, the trace index).
+
+    It runs after the handlers registered for the event's class, so it sees their writes.
+    """
+    ALL_HANDLERS.append(handler)
+    return handler
+
+
 def table(ddl: str, *indexes: str) -> None:
     """Declare a read-model table (portable DDL) and its indexes."""
     TABLES.append(ddl)
@@ -32,4 +42,5 @@ def table(ddl: str, *indexes: str) -> None:
 
 
 def handlers_for(event_class: type) -> list[Handler]:
-    return HANDLERS.get(event_class, [])
+    """The event class's own handlers, then those for every event."""
+    return [*HANDLERS.get(event_class, []), *ALL_HANDLERS]

@@ -14,7 +14,9 @@ from typing import Any, Callable
 from eventsourcing.persistence import IntegrityError
 
 # Import the view modules so their handlers and tables are registered.
-from projections import balances, contracts, idempotency, providers  # noqa: F401
+from projections import balances, contracts, enterprises, idempotency, monthly, providers, settlement  # noqa: F401
+# The audit chain, the trace index and the years' history: run for every event, after its own handlers.
+from projections import chain, history, trace  # noqa: F401,E402
 from projections.store import ViewStore, open_view_store
 
 PAGE_SIZE = 500

@@ -6,9 +6,9 @@ one transaction, so each event is applied exactly once and a crash resumes where
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
@@ -16,6 +16,7 @@ from psycopg.sql import SQL
 
 from ledger.persistence import Store
 from projections import registry
+from projections.batch import PageWrites, remember, remembered
 
 VIEWS_NAME = "ledgerviews"
 
@@ -23,18 +24,67 @@ VIEWS_NAME = "ledgerviews"
 class Db:
     """One open transaction on the read models, with `?` placeholders on both backends."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: str, memo: dict[str, Any] | None = None) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        # `memo`: the store's process-wide cache, for facts that never change once written (the
+        # trace index's stream facts); `page`: scratch space for this one transaction.
+        self.memo: dict[str, Any] = {} if memo is None else memo
+        self.page: dict[Any, Any] = {}
+        self._deferred: dict[str, list[tuple[Any, ...]]] = {}
+        # Row changes written in batches when the page ends (projections/batch.py, issue 7).
+        self.writes = PageWrites(cursor, dialect)
 
     def sql(self, statement: str) -> Any:
         return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.writes.before(statement)
         self.cursor.execute(self.sql(statement), tuple(params))
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.writes.before(statement)
         self.cursor.executemany(self.sql(statement), [tuple(r) for r in rows])
+
+    # Batched row changes (projections/batch.py): merged per row, written once per page.
+
+    def insert(self, table: str, key: str, /, **row: Any) -> None:
+        """Insert a row whose primary key is the column `key`."""
+        self.writes.insert(table, key, row)
+
+    def update(self, table: str, key: str, value: Any, /, **values: Any) -> None:
+        """Set columns of the row whose `key` column is `value`."""
+        self.writes.update(table, key, value, values)
+
+    def add(self, table: str, key: str, value: Any, /, **deltas: int) -> None:
+        """Add to counters of the row whose `key` column is `value`."""
+        self.writes.add(table, key, value, deltas)
+
+    def accumulate(self, table: str, keys: dict[str, Any], /, **deltas: int) -> None:
+        """Add to counters of the row with these key columns, created with the deltas if new."""
+        self.writes.accumulate(table, keys, deltas)
+
+    def row(self, table: str, key: str, value: Any) -> dict[str, Any] | None:
+        """The row as it stands with the page's pending changes (read-only), or None."""
+        return self.writes.row(table, key, value)
+
+    def fact(self, kind: str, key: Any, load: Callable[[], Any]) -> Any:
+        """A fact that never changes once written (a voucher's year), loaded once per process."""
+        return remembered(self.memo, kind, key, load)
+
+    def remember(self, kind: str, key: Any, value: Any) -> None:
+        remember(self.memo, kind, key, value)
+
+    def defer(self, statement: str, row: Sequence[Any]) -> None:
+        """Queue an insert nobody reads within the page; `flush` runs the queue as batches."""
+        self._deferred.setdefault(statement, []).append(tuple(row))
+
+    def flush(self) -> None:
+        self.writes.flush()
+        for statement, rows in self._deferred.items():
+            if rows:
+                self.writes.insert_many(statement, rows)
+        self._deferred.clear()
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         self.execute(statement, params)
@@ -52,13 +102,35 @@ class ViewStore:
     dialect = "sqlite"
 
     def apply_page(self, events: Sequence[tuple[Any, int]], application_name: str, last_position: int) -> None:
-        """Apply events (with their positions) and track `last_position`, all in one transaction."""
+        """Apply events (with their positions) and track `last_position`, all in one transaction.
+
+        Refused with IntegrityError, changing nothing, if any event of the page was already applied.
+        """
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            db = Db(cursor, self.dialect)
+            # One applier at a time, across processes: two followers applying pages concurrently would
+            # otherwise deadlock on the read-model rows (PostgreSQL), and the tracking upsert alone only
+            # refuses a page that ends at or before the tracked position, not one that overlaps it.
+            self._lock_for_page(cursor, application_name)
+            applied = self._max_tracking_id(application_name, cursor) or 0  # type: ignore[attr-defined]
+            if events and events[0][1] <= applied:
+                raise IntegrityError(f"events up to position {applied} are already applied")
+            db = Db(cursor, self.dialect, memo=self.memo)
             for domain_event, position in events:
                 for handler in registry.handlers_for(type(domain_event)):
                     handler(db, domain_event, position)
+            db.flush()
             self._insert_tracking(cursor, Tracking(application_name, last_position))  # type: ignore[attr-defined]
+
+    def _lock_for_page(self, cursor: Any, application_name: str) -> None:
+        """Serialise page application across processes (per backend)."""
+        raise NotImplementedError
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        """A cache for facts that never change once written; emptied when the views are dropped."""
+        if "_memo" not in self.__dict__:
+            self.__dict__["_memo"] = {}
+        return self.__dict__["_memo"]
 
     def read(self) -> "_ReadTransaction":
         return _ReadTransaction(self)
@@ -90,6 +162,12 @@ class _ReadTransaction:
 class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
     dialect = "sqlite"
 
+    def _lock_for_page(self, cursor: Any, application_name: str) -> None:
+        # A write as the first statement takes SQLite's write lock now (waiting out the busy timeout),
+        # before any read could pin a snapshot that a later write would find stale.
+        cursor.execute("UPDATE tracking SET notification_id = notification_id WHERE application_name = ?",
+                       (application_name,))
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *registry.TABLES, *registry.INDEXES]
 
@@ -97,11 +175,18 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             for name in self.table_names():
                 cursor.execute(f"DROP TABLE IF EXISTS {name}")
-            cursor.execute("DELETE FROM tracking")
+            # Keep the library's migration marker row (see PostgresViewStore.drop_all).
+            cursor.execute("DELETE FROM tracking WHERE application_name <> ?", (self.table_migration_identifier,))
+        self.memo.clear()
 
 
 class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
     dialect = "postgres"
+
+    def _lock_for_page(self, cursor: Any, application_name: str) -> None:
+        # Held until the transaction ends; the key is this database's read models of that application.
+        cursor.execute(SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"),  # type: ignore[arg-type]
+                       (f"{VIEWS_NAME}:{application_name}",))
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -112,7 +197,11 @@ class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             for name in self.table_names():
                 cursor.execute(SQL(f"DROP TABLE IF EXISTS {name}"))  # type: ignore[arg-type]
-            cursor.execute(SQL(f"DELETE FROM {self.tracking_table_name}"))  # type: ignore[arg-type]
+            # Keep the library's migration marker row: without it, create_table takes the table for
+            # an old multi-row one and renames it away (bkup1_...), which fails on the next rebuild.
+            cursor.execute(SQL(f"DELETE FROM {self.tracking_table_name} WHERE application_name <> %s"),  # type: ignore[arg-type]
+                           (self.table_migration_identifier,))
+        self.memo.clear()
 
 
 def open_view_store(store: Store, create_table: bool = True) -> ViewStore:

@@ -137,3 +137,15 @@ class Scenario:
             if state == "completed":
                 self.app.complete_contract(contract_id, signed["balance_due"])
         return contract_id
+
+
+def revoke_holder(app: VoucherLedger, code: str, note: str = "test: eligibility revoked (Art. 25)") -> None:
+    """Revoke an enterprise's eligibility through the application's own aggregate and save.
+
+    Sanctions (issue 4) bring the real command; until then the operator records the revocation
+    directly, so tests can create the HOLDER_REVOKED state.
+    """
+    with as_role("operator"):
+        enterprise = app.get_enterprise(code)
+        enterprise.revoke(case_id="test-case", violation="fake_transaction", note=note)
+        app.save(enterprise)

@@ -10,7 +10,7 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
-    BalanceQuery, BalanceSchema, EnterpriseResponse, EnterpriseSchema, VoucherIssued, VoucherIssueSchema,
+    AsOfQuery, BalanceQuery, BalanceSchema, EnterpriseResponse, EnterpriseSchema, VoucherIssued, VoucherIssueSchema,
     VoucherSchema,
 )
 
@@ -30,6 +30,8 @@ def register_enterprise(body: dict[str, Any]) -> Any:
 @blp.response(200, BalanceSchema)
 def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
     require_reader(current_actor(), enterprise_id=enterprise_id)
+    if args.get("as_of") is not None:  # as it stood then, folded from the vouchers' own events
+        return ledger_app().enterprise_balance_as_of(enterprise_id, args["year"], args["as_of"])
     return queries.get_enterprise_balance(fresh_views(), enterprise_id, args["year"])
 
 
@@ -41,8 +43,12 @@ def issue_voucher(body: dict[str, Any]) -> Any:
 
 
 @blp.get("/vouchers/<voucher_id>")
+@blp.arguments(AsOfQuery, location="query")
 @blp.response(200, VoucherSchema)
-def get_voucher(voucher_id: str) -> Any:
-    voucher = queries.get_voucher(fresh_views(), voucher_id)
+def get_voucher(args: dict[str, Any], voucher_id: str) -> Any:
+    if args.get("as_of") is not None:
+        voucher = ledger_app().voucher_as_of(voucher_id, args["as_of"])
+    else:
+        voucher = queries.get_voucher(fresh_views(), voucher_id)
     require_reader(current_actor(), enterprise_id=voucher["enterprise_id"])
     return voucher

@@ -125,3 +125,164 @@ def QueryYear(**kwargs: Any) -> fields.Integer:
     from marshmallow.validate import Range
 
     return fields.Integer(strict=False, validate=Range(min=2000, max=2100), **kwargs)
+
+
+# -- Hostile input (issue 8): refused as 400 before any schema or command sees it ----------------
+
+MAX_JSON_DEPTH = 20  # the deepest body of the API nests 3 levels; a parser bomb nests thousands
+MAX_JSON_NODES = 20_000  # values in one body: far above any real request, far below a 1 MiB array bomb
+_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+# Bidirectional embeddings, overrides and isolates: they make text read other than it is stored
+# ("Trojan Source"), e.g. a note whose figures appear reversed to the reviewer.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string may not be stored: NUL and other control characters, lone UTF-16 surrogates.
+
+    PostgreSQL TEXT cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8 at all, so
+    both would fail deep in the store as a 500; other control characters hide text from reviewers.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogates)"
+    if not _CONTROL.isdisjoint(value):
+        return "must not contain NUL or other control characters"
+    if not _BIDI.isdisjoint(value):
+        return "must not contain bidirectional override characters"
+    return None
+
+
+class PlainName:
+    """A registered name (登记名称) or reference: letters, marks, digits, punctuation and spaces only.
+
+    No emoji or other symbols, no invisible format characters, no private-use or unassigned code
+    points: a name must read the same on the screen, in an export and in the public notice (公示).
+    """
+
+    ALLOWED = ("L", "M", "N", "P", "Zs")
+
+    def __call__(self, value: Any) -> Any:
+        import unicodedata
+
+        if isinstance(value, str):
+            for char in value:
+                if not unicodedata.category(char).startswith(self.ALLOWED):
+                    raise ValidationError(f"must contain only letters, digits, punctuation and spaces "
+                                          f"(not U+{ord(char):04X})")
+        return value
+
+
+def json_problems(document: Any) -> dict[str, list[str]]:
+    """Walk a parsed JSON body iteratively: depth, size and every string (keys too) checked."""
+    stack: list[tuple[Any, int, str]] = [(document, 1, "body")]
+    nodes = 0
+    while stack:
+        value, depth, where = stack.pop()
+        nodes += 1
+        if depth > MAX_JSON_DEPTH:
+            return {"body": [f"nested deeper than {MAX_JSON_DEPTH} levels"]}
+        if nodes > MAX_JSON_NODES:
+            return {"body": [f"more than {MAX_JSON_NODES} values"]}
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                return {where: [problem]}
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = text_problem(key)
+                if problem:
+                    return {"body": [f"a field name {problem}"]}
+                stack.append((item, depth + 1, key))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, where) for item in value)
+    return {}
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Parse a request body, turning every way it can fail into a ValidationError (→ 400)."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValidationError({"body": [f"nested deeper than {MAX_JSON_DEPTH} levels"]}) from None
+    except ValueError:  # includes UnicodeDecodeError: the body is not UTF-8 JSON
+        raise ValidationError({"body": ["must be a JSON document"]}) from None
+
+
+def safe_document_uri(value: str) -> bool:
+    """A document reference that points nowhere it should not: no `..` however encoded (Art. 13).
+
+    http(s), s3 and oss URIs need a host; file URIs an absolute path (`file:///...`). The ledger never
+    opens these, but a reference like `file://../../etc/passwd` must not be recorded as evidence.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    if not isinstance(value, str) or text_problem(value) or "\\" in value:
+        return False
+    decoded = value
+    for _ in range(3):  # %252e%252e → %2e%2e → ..
+        decoded = unquote(decoded)
+    if "\\" in decoded or text_problem(decoded):
+        return False
+    try:
+        parts = urlsplit(decoded)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https", "s3", "oss", "file"):
+        return False
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            return False
+    elif not parts.netloc or parts.netloc.startswith("."):
+        return False
+    return not any(segment in ("..", ".") for segment in parts.path.split("/"))
+
+
+class DocumentUri(fields.String):
+    """A document's URI: http(s)://host/..., s3://bucket/..., oss://bucket/... or file:///abs/path."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).update({"minLength": 1, "maxLength": 1000,
+                                                  "pattern": r"^(https?|s3|oss|file)://[^\s]*$",
+                                                  "example": "https://docs.example.org/licence.pdf"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not 1 <= len(text) <= 1000 or not safe_document_uri(text):
+            raise ValidationError("must be an http(s), s3 or oss URI with a host, or file:/// with an absolute "
+                                  "path, and no '..' segments")
+        return text
+
+
+class Instant(fields.Field):
+    """An ISO 8601 instant with its UTC offset ("2026-06-01T09:30:00+08:00" or "...Z"); none is refused.
+
+    Without an offset the instant would depend on the server's time zone, so it is a 400.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).update({"type": "string", "format": "date-time",
+                                                  "example": "2026-06-01T09:30:00+08:00"})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else (value if isinstance(value, str) else value.isoformat())
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        message = "must be an ISO 8601 instant with offset, e.g. 2026-06-01T09:30:00+08:00"
+        if isinstance(value, str) and len(value) > 6 and value[-6] == " " and value[-5:-3].isdigit():
+            # An unencoded "+" in a query string arrives as a space: "...T09:30:00 08:00" meant +08:00.
+            value = value[:-6] + "+" + value[-5:]
+        if not isinstance(value, str) or not 10 < len(value) <= 40 or "T" not in value.upper():
+            raise ValidationError(message)
+        try:
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(message) from None
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValidationError(message)
+        return instant

@@ -26,8 +26,14 @@ def healthz() -> Any:
     views = current_app.extensions["ledger_views"]
     body: dict[str, Any] = {"store": app.store.backend}
     try:
+        # One round trip first, without the library's retries (ten attempts, each waiting up to the
+        # pool timeout): a health check must say "unavailable" at once, not after a minute.
+        with app.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT 1")
         head = app.recorder.max_notification_id() or 0
-        body.update(status="ok", position=head, views_position=views.position)
+        # conflicts_retried: version conflicts this process retried inside the service (never seen by clients).
+        body.update(status="ok", position=head, views_position=views.position,
+                    conflicts_retried=app.conflicts_retried)
         return jsonify(body)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the store is "unhealthy"
         body.update(status="unavailable", error=type(exc).__name__)

@@ -11,7 +11,8 @@ from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
     CapExceptionResponse, CapExceptionSchema, ProductReviewSchema, ProductSchema, ProductSubmitSchema,
-    ProviderResponse, ProviderSchema, ProviderTotalsSchema, ReasonSchema, ReviewResponse, ReviewSchema, YearQuery,
+    ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema, ReasonSchema, ReviewResponse,
+    ReviewSchema,
 )
 
 blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务机构与服务产品 Providers and products")
@@ -56,10 +57,12 @@ def grant_cap_exception(body: dict[str, Any], provider_id: str) -> Any:
 
 
 @blp.get("/providers/<provider_id>/totals")
-@blp.arguments(YearQuery, location="query")
+@blp.arguments(ProviderTotalsQuery, location="query")
 @blp.response(200, ProviderTotalsSchema)
 def provider_totals(args: dict[str, Any], provider_id: str) -> Any:
     require_reader(current_actor(), provider_id=provider_id)
+    if args.get("as_of") is not None:  # folded from the provider's year's own events
+        return ledger_app().provider_totals_as_of(provider_id, args["year"], args["as_of"])
     return queries.get_provider_totals(fresh_views(), provider_id, args["year"])
 
 

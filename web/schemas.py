@@ -5,9 +5,24 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ledger.rules import CATEGORIES, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
-from web.fields import CreditCode, IsoDate, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year, Yuan
+from web.fields import (
+    CreditCode, DocumentUri, Instant, IsoDate, PlainName, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year,
+    Yuan,
+)
 
-NAME = validate.Length(min=1, max=200)
+NAME = [validate.Length(min=1, max=200), PlainName()]
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "UPPER_SNAKE error code (API.md, Errors)"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True, metadata={"description": "field → messages, or the rule's figures"})
+
+
+class ErrorSchema(Schema):
+    """The one error body of the API: {"error": {"code", "message", "details"}} (API.md, Errors)."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
 
 
 class CommandResponse(Schema):
@@ -45,6 +60,7 @@ class YearParametersSchema(CommandResponse):
 
 
 class YearSchema(YearParametersSchema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
     budget = Yuan()
     issued = Yuan()
     unissued = Yuan(metadata={"description": "budget not yet issued (budget − issued)"})
@@ -115,6 +131,7 @@ class VoucherIssued(CommandResponse):
 
 
 class FiguresSchema(Schema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
     quota = Yuan()
     available = Yuan()
     reserved = Yuan()
@@ -132,8 +149,16 @@ class VoucherSchema(FiguresSchema):
     status = fields.String()
 
 
+AS_OF = {"description": "ISO 8601 instant with offset: the figures as they stood then (audit, Art. 21-24)"}
+
+
+class AsOfQuery(Schema):
+    as_of = Instant(metadata=AS_OF)
+
+
 class BalanceQuery(Schema):
     year = QueryYear(required=True)
+    as_of = Instant(metadata=AS_OF)
 
 
 class BalanceSchema(FiguresSchema):
@@ -146,8 +171,7 @@ class DocumentSchema(Schema):
     name = fields.String(required=True, validate=NAME)
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits"))
     size = StrictInteger(required=True, validate=validate.Range(min=0, max=10 * 1024**3))
-    uri = fields.String(required=True, validate=[validate.Length(min=1, max=1000), validate.Regexp(
-        r"^(https?|s3|oss|file)://[^\s]*$", error="must be an http(s), s3, oss or file URI")])
+    uri = DocumentUri(required=True)
 
 
 class ProviderSchema(Schema):
@@ -214,7 +238,12 @@ class YearQuery(Schema):
     year = QueryYear(required=True)
 
 
+class ProviderTotalsQuery(YearQuery):
+    as_of = Instant(metadata=AS_OF)
+
+
 class ProviderTotalsSchema(Schema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
     provider_id = fields.String()
     year = fields.Integer()
     cap = Yuan()

@@ -6,11 +6,13 @@ from typing import Any
 
 from ledger.access import require_reader
 from ledger.rules import READERS
-from projections import queries
+from projections import history, queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import BudgetResponse, BudgetSchema, CloseResponse, YearOpenSchema, YearParametersSchema, YearSchema
+from web.schemas import (
+    AsOfQuery, BudgetResponse, BudgetSchema, CloseResponse, YearOpenSchema, YearParametersSchema, YearSchema,
+)
 
 blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="服务年度 Service years")
 
@@ -30,9 +32,12 @@ def allocate_budget(body: dict[str, Any], year: int) -> Any:
 
 
 @blp.get("/<int:year>")
+@blp.arguments(AsOfQuery, location="query")
 @blp.response(200, YearSchema)
-def get_year(year: int) -> Any:
+def get_year(args: dict[str, Any], year: int) -> Any:
     require_reader(current_actor(), roles=READERS)
+    if args.get("as_of") is not None:  # the year's totals as they stood then (projections/history.py)
+        return history.get_year_as_of(fresh_views(), year, args["as_of"])
     return queries.get_year(fresh_views(), year)
 
 

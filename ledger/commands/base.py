@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -48,14 +49,18 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
     @functools.wraps(method)
     def run(self: "CommandBase", *args: Any, **kwargs: Any) -> CommandResult:
         for attempt in range(CONFLICT_ATTEMPTS):
-            replay = self._replay_idempotent()
-            if replay is not None:
-                return replay
-            try:
-                return method(self, *args, **kwargs)
-            except IntegrityError:
-                self.conflicts_retried += 1
-                continue
+            # One attempt is one unit of work: the aggregate cache is checked against the log once.
+            with self.unit_of_work() as unit:
+                replay = self._replay_idempotent()
+                if replay is not None:
+                    return replay
+                try:
+                    return method(self, *args, **kwargs)
+                except (IntegrityError, errors.StaleRead):
+                    # StaleRead: our aggregates were loaded on either side of another command's commit.
+                    unit.failed()  # reload whatever this attempt read
+                    self.conflicts_retried += 1
+                    continue
         raise errors.ConcurrencyConflict(
             "the subject was changed concurrently; try again", {"attempts": CONFLICT_ATTEMPTS}
         )
@@ -77,6 +82,11 @@ def require_subject(actor: Actor, subject: str) -> None:
         raise errors.Forbidden("this belongs to another subject", {"role": actor.role})
 
 
+class _NoUnit:
+    def failed(self) -> None:
+        """Nothing to forget without a cache."""
+
+
 class CommandBase(Application):
     """Loading, clock and commit helpers for the command mixins."""
 
@@ -89,6 +99,11 @@ class CommandBase(Application):
     def today(self) -> date:
         """Today in China Standard Time: the years' windows are Chinese calendar dates."""
         return self.clock()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Any]:
+        """One attempt of a command (VoucherLedger checks its aggregate cache here, ledger/cache.py)."""
+        yield _NoUnit()
 
     def _load(self, aggregate_id: UUID | str, what: str, key: object) -> Any:
         if not isinstance(aggregate_id, UUID):

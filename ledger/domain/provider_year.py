@@ -67,7 +67,7 @@ class ProviderYear(LedgerAggregate):
 
     def release(self, contract_id: str, reason: str) -> None:
         """Free a terminated contract's share of the cap."""
-        self._released(contract_id=contract_id, amount_fen=self.reserved[contract_id], reason=reason)
+        self._released(contract_id=contract_id, amount_fen=self._reservation(contract_id), reason=reason)
 
     @event("Released")
     def _released(self, contract_id: str, amount_fen: int, reason: str) -> None:
@@ -75,7 +75,14 @@ class ProviderYear(LedgerAggregate):
 
     def use(self, contract_id: str) -> None:
         """A completed contract's reservation becomes used; it stays live against the cap."""
-        self._used(contract_id=contract_id, amount_fen=self.reserved[contract_id])
+        self._used(contract_id=contract_id, amount_fen=self._reservation(contract_id))
+
+    def _reservation(self, contract_id: str) -> int:
+        if contract_id not in self.reserved:
+            # The contract was read as holding a reservation that this year, read later, no longer has.
+            raise errors.StaleRead("the contract holds no reservation on this provider's year",
+                                   {"contract_id": contract_id})
+        return self.reserved[contract_id]
 
     @event("Used")
     def _used(self, contract_id: str, amount_fen: int) -> None:

@@ -63,7 +63,7 @@ class Voucher(LedgerAggregate):
         """Release a terminated contract's reservation back to available (Art. 28)."""
         amount = self.reservations.get(contract_id)
         if amount is None:
-            raise errors.InvalidState("the contract holds no reservation on this voucher", {"contract_id": contract_id})
+            raise errors.StaleRead("the contract holds no reservation on this voucher", {"contract_id": contract_id})
         self._released(contract_id=contract_id, amount_fen=amount, reason=reason)
         return amount
 
@@ -77,7 +77,7 @@ class Voucher(LedgerAggregate):
         """Turn a completed contract's reservation into a deduction (核销)."""
         amount = self.reservations.get(contract_id)
         if amount is None:
-            raise errors.InvalidState("the contract holds no reservation on this voucher", {"contract_id": contract_id})
+            raise errors.StaleRead("the contract holds no reservation on this voucher", {"contract_id": contract_id})
         self._used(contract_id=contract_id, amount_fen=amount)
         return amount
 
@@ -92,7 +92,7 @@ class Voucher(LedgerAggregate):
         """Move a used subsidy into clawed_back; the holder does not get quota back (Art. 25)."""
         amount = self.uses.get(contract_id)
         if amount is None:
-            raise errors.InvalidState("the contract used nothing from this voucher", {"contract_id": contract_id})
+            raise errors.StaleRead("the contract used nothing from this voucher", {"contract_id": contract_id})
         self._clawed_back(contract_id=contract_id, amount_fen=amount, case_id=case_id)
         return amount
 

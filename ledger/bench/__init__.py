@@ -1,0 +1,13 @@
+"""The benchmark harness (issue 7): `voucher-ledger bench` / `scripts/bench`.
+
+Generates a realistic year through the ledger's own commands at a chosen scale, on SQLite or
+PostgreSQL, then measures command throughput (in-process and over HTTP against a real waitress
+server), query latency, read-model catch-up and rebuild, the audit export and chain verification,
+and the year close — every figure also as a ratio against the database's own floor measured in
+the same run. Like `ledger/cli.py` it is a composition root: it may use `projections` and the
+HTTP server, which the rest of `ledger/` never does.
+
+Modules: plan (the year's mix), world (what was made; running commands), generate, settlement
+(batches and sanctions, feature-detected), material (fresh subjects for measured commands),
+floor, app_commands, views_bench, server, http_bench, audit, report, run.
+"""

@@ -1,0 +1,136 @@
+"""The database's own floor, measured in the same run: what the figures are ratios against.
+
+- `insert`: plain single-row INSERT transactions per second into a scratch table, with the plain
+  driver (stdlib sqlite3 in WAL mode like the library's recorder, or psycopg in autocommit mode);
+- `log_read`: rows per second read from the application's notification log in pages through
+  `recorder.select_notifications`, without decoding them into events.
+
+Each is the median of a few short rounds, because these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import statistics
+import time
+from typing import Any
+
+from ledger.bench.timing import percentile
+from ledger.persistence import Store
+
+SCRATCH_TABLE = "bench_floor_scratch"
+PAYLOAD = os.urandom(320)  # about the size of one stored event's state
+ROUNDS = 3
+LOG_PAGE = 1000
+
+
+def insert_rate(store: Store, seconds: float = 1.0, rounds: int = ROUNDS) -> dict[str, Any]:
+    """Single-row insert transactions per second with the plain driver (median of rounds)."""
+    rates = [_insert_round(store, seconds) for _ in range(rounds)]
+    return {"ops_per_s": round(statistics.median(rates), 1), "rounds": [round(r, 1) for r in rates],
+            "driver": "sqlite3" if store.backend == "sqlite" else "psycopg"}
+
+
+def _insert_round(store: Store, seconds: float) -> float:
+    if store.backend == "sqlite":
+        return _sqlite_inserts(store, seconds)
+    return _postgres_inserts(store, seconds)
+
+
+def point_read_latency(store: Store, app: Any, count: int = 2000) -> dict[str, Any]:
+    """p50/p99 of a primary-key SELECT of one stored event with the plain driver: a query's floor."""
+    head = app.recorder.max_notification_id() or 1
+    keys = [1 + (i * 7919) % head for i in range(count)]
+    samples: list[float] = []
+    if store.backend == "sqlite":
+        assert store.sqlite_path is not None
+        conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
+        try:
+            for key in keys:
+                started = time.perf_counter()
+                conn.execute("SELECT * FROM stored_events WHERE rowid = ?", (key,)).fetchone()
+                samples.append(time.perf_counter() - started)
+        finally:
+            conn.close()
+    else:
+        import psycopg
+
+        statement = f"SELECT * FROM {app.recorder.events_table_name} WHERE notification_id = %s"
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            for key in keys:
+                started = time.perf_counter()
+                conn.execute(statement, (key,), prepare=True).fetchone()
+                samples.append(time.perf_counter() - started)
+    return {"p50_ms": round(percentile(samples, 0.5) * 1000, 4), "p99_ms": round(percentile(samples, 0.99) * 1000, 4),
+            "count": count, "driver": "sqlite3" if store.backend == "sqlite" else "psycopg"}
+
+
+def _sqlite_inserts(store: Store, seconds: float) -> float:
+    assert store.sqlite_path is not None
+    path = os.path.join(os.path.dirname(os.path.abspath(store.sqlite_path)), "bench-floor.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH_TABLE} (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
+        count, started = 0, time.perf_counter()
+        deadline = started + seconds
+        while True:
+            conn.execute("BEGIN")
+            conn.execute(f"INSERT INTO {SCRATCH_TABLE} (payload) VALUES (?)", (PAYLOAD,))
+            conn.execute("COMMIT")
+            count += 1
+            if count % 50 == 0 and time.perf_counter() >= deadline:
+                break
+        return count / (time.perf_counter() - started)
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(path + suffix)
+            except FileNotFoundError:
+                pass
+
+
+def _postgres_inserts(store: Store, seconds: float) -> float:
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH_TABLE} (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL)")
+        try:
+            count, started = 0, time.perf_counter()
+            deadline = started + seconds
+            while True:
+                # Autocommit: each statement is its own durable transaction, the simplest there is.
+                conn.execute(f"INSERT INTO {SCRATCH_TABLE} (payload) VALUES (%s)", (PAYLOAD,), prepare=True)
+                count += 1
+                if count % 50 == 0 and time.perf_counter() >= deadline:
+                    break
+            return count / (time.perf_counter() - started)
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+
+
+def log_read_rate(app: Any, rounds: int = ROUNDS, page: int = LOG_PAGE, limit: int | None = None) -> dict[str, Any]:
+    """Rows per second of the whole notification log read in pages, undecoded (median of rounds)."""
+    rates, rows = [], 0
+    for _ in range(rounds):
+        rows, seconds = read_log(app, page, limit)
+        rates.append(rows / seconds if seconds > 0 else 0.0)
+    return {"rows_per_s": round(statistics.median(rates), 1), "rows": rows, "page": page,
+            "rounds": [round(r, 1) for r in rates]}
+
+
+def read_log(app: Any, page: int = LOG_PAGE, limit: int | None = None) -> tuple[int, float]:
+    """Read the log from the start: (rows, seconds)."""
+    rows, last = 0, 0
+    started = time.perf_counter()
+    while True:
+        notifications = app.recorder.select_notifications(start=last, limit=page, inclusive_of_start=False)
+        if not notifications:
+            break
+        rows += len(notifications)
+        last = notifications[-1].id
+        if limit is not None and rows >= limit:
+            break
+    return rows, time.perf_counter() - started

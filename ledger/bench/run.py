@@ -1,0 +1,241 @@
+"""`voucher-ledger bench`: generate a year at a scale, measure, write the JSON report and the table.
+
+Stores: --database-url (an empty store the bench may fill, SQLite or PostgreSQL); else SQLite in
+a scratch directory (removed afterwards unless --keep or --workdir), or a throwaway PostgreSQL
+cluster started with scripts/start-postgres and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from contextlib import contextmanager
+
+from ledger.bench import report as reporting
+from ledger.bench import timing
+from ledger.bench.floor import insert_rate, log_read_rate, point_read_latency
+from ledger.bench.plan import Plan, Sizes
+from ledger.bench.timing import stage
+from ledger.persistence import Store, parse_database_url
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Options:
+    """What to run; the defaults are the full harness at 1% of the design size on SQLite."""
+
+    scale: float = 0.01
+    backend: str = "sqlite"
+    database_url: str | None = None
+    output: str = "bench-results"
+    workdir: str | None = None
+    samples: int = 300
+    query_samples: int = 300
+    seed: int = 7
+    skip_http: bool = False
+    skip_audit: bool = False
+    skip_views: bool = False
+    skip_close: bool = False
+    keep: bool = False
+    quiet: bool = False
+    command_line: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def scratch_store(options: Options) -> Iterator[Store]:
+    """The store the bench fills: given, or made for the run and removed afterwards."""
+    if options.database_url:
+        store = parse_database_url(options.database_url)
+        if store.backend != options.backend:
+            raise SystemExit(f"--database-url is a {store.backend} URL but --backend is {options.backend}")
+        yield store
+        return
+    if options.backend == "sqlite":
+        workdir = options.workdir or tempfile.mkdtemp(prefix="vl-bench-")
+        os.makedirs(workdir, exist_ok=True)
+        try:
+            yield parse_database_url(f"sqlite:///{os.path.abspath(workdir)}/ledger.db")
+        finally:
+            if not options.keep and not options.workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return
+    cluster = tempfile.mkdtemp(prefix="vl-bench-pg-")
+    try:
+        stage("启动临时 PostgreSQL starting a throwaway PostgreSQL cluster")
+        admin = subprocess.run([str(REPO / "scripts" / "start-postgres"), cluster], check=True, text=True,
+                               stdout=subprocess.PIPE).stdout.strip().splitlines()[-1]
+        yield parse_database_url(admin)
+    finally:
+        if not options.keep:
+            subprocess.run([str(REPO / "scripts" / "start-postgres"), "--stop", cluster], check=False)
+        else:
+            sys.stderr.write(f"PostgreSQL cluster kept in {cluster} (stop: scripts/start-postgres --stop {cluster})\n")
+
+
+def _phase(report: dict[str, Any], name: str, run: Callable[[], Any]) -> Any:
+    """Run one measured phase; a failure is recorded in the report rather than losing the run."""
+    try:
+        result = run()
+    except Exception as exc:  # noqa: BLE001 - the report says what failed; the other phases still run
+        traceback.print_exc()
+        report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return None
+    report[name] = result
+    return result
+
+
+def run(options: Options) -> dict[str, Any]:
+    from ledger.application import VoucherLedger
+    from ledger.bench import app_commands, generate, views_bench
+    from ledger.bench.material import Material
+    from ledger.bench.world import Driver
+    from ledger.commands.base import CHINA
+
+    timing.QUIET = options.quiet
+    year = datetime.now(CHINA).year
+    sizes = Sizes.at(options.scale)
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}
+    with scratch_store(options) as store:
+        app = VoucherLedger.for_store(store)
+        try:
+            if app.recorder.max_notification_id():
+                raise SystemExit("基准测试需要空库 / the bench needs an empty store: "
+                                 f"{store.url} already holds events")
+            report["floor"] = {"insert": insert_rate(store)}
+            began = time.perf_counter()
+            world, phases = generate.generate(app, sizes, year, seed=options.seed)
+            seconds = time.perf_counter() - began
+            events = app.recorder.max_notification_id() or 0
+            report["generation"] = _generation(world, phases, seconds, events)
+            plan = Plan(options.seed + 1)
+            material = Material(Driver(app, world), plan)
+            report["floor"]["insert_after_generation"] = insert_rate(store)
+            _phase(report, "app_commands", lambda: app_commands.measure(material, options.samples))
+            report["floor"]["log_read"] = log_read_rate(app)
+            report["floor"]["point_read"] = point_read_latency(store, app)
+            if options.skip_views:
+                options.skipped.append("projections")
+            else:
+                _phase(report, "projections", lambda: views_bench.measure(app))
+            if options.skip_http:
+                options.skipped.append("http")
+            else:
+                try:
+                    _http(report, options, store, material, plan)
+                except Exception as exc:  # noqa: BLE001 - e.g. the server did not start: say so, go on
+                    traceback.print_exc()
+                    for section in ("http_commands", "http_queries", "audit"):
+                        report.setdefault(section, {"error": f"{type(exc).__name__}: {exc}"})
+            if options.skip_close:
+                options.skipped.append("year_close")
+            else:
+                _phase(report, "year_close",
+                       lambda: views_bench.close_year(app, year, material.driver.actor("operator")))
+            report["meta"]["events"] = app.recorder.max_notification_id() or 0
+        finally:
+            app.close()
+    report["meta"]["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    report["meta"]["load_average_end"] = list(os.getloadavg())
+    report["meta"]["skipped"] = options.skipped
+    reporting.add_ratios(report)
+    report["targets"] = reporting.targets(report)
+    return report
+
+
+def _http(report: dict[str, Any], options: Options, store: Store, material: Any, plan: Plan) -> None:
+    from ledger.bench import audit, http_bench
+    from ledger.bench.server import Client, Server
+
+    log = os.path.join(options.output, "bench-server.log")
+    os.makedirs(options.output, exist_ok=True)
+    tokens = http_bench.Tokens(material)
+    auditor = tokens("auditor")
+    stage("启动服务 starting voucher-ledger serve (waitress)")
+    with Server(store.url, log) as server:
+        client = Client(server.port)
+        try:
+            report["floor"]["http_healthz"] = http_bench.healthz(client, options.query_samples)
+            paths = http_bench.openapi_paths(client)
+            _phase(report, "http_commands", lambda: http_bench.commands(client, material, tokens, options.samples))
+            _phase(report, "http_queries", lambda: http_bench.queries(
+                client, material, tokens, options.query_samples, paths, random.Random(options.seed)))
+        finally:
+            client.close()
+    if options.skip_audit:
+        options.skipped.append("audit")
+        return
+    if audit.EXPORT_PATH not in paths and audit.VERIFY_PATH not in paths:
+        report["audit"] = {"skipped": "no /api/v1/export or /api/v1/audit/verify route on this server"}
+        return
+    stage("启动新服务进程以测导出内存 fresh server for the export's memory")
+    events = material.driver.app.recorder.max_notification_id() or 0
+    report["audit"] = {}
+    with Server(store.url, log) as server:
+        client = Client(server.port)
+        try:
+            if audit.EXPORT_PATH in paths:
+                _phase(report["audit"], "export", lambda: audit.export(server, client, auditor, events))
+            else:
+                report["audit"]["export"] = {"skipped": "no /api/v1/export route"}
+            if audit.VERIFY_PATH in paths:
+                _phase(report["audit"], "verify", lambda: audit.verify(client, auditor))
+            else:
+                report["audit"]["verify"] = {"skipped": "no /api/v1/audit/verify route"}
+        finally:
+            client.close()
+
+
+def _generation(world: Any, phases: dict, seconds: float, events: int) -> dict[str, Any]:
+    from collections import Counter
+
+    return {
+        "seconds": round(seconds, 2), "commands": world.commands, "events": events,
+        "commands_per_s": round(world.commands / seconds, 1) if seconds else 0.0,
+        "events_per_s": round(events / seconds, 1) if seconds else 0.0,
+        "vouchers": len(world.vouchers), "enterprises": len(world.enterprises),
+        "providers_signed": len(world.providers), "products_listed": len(world.products),
+        "contracts": len(world.contracts), "contracts_by_status": dict(Counter(c.status for c in world.contracts)),
+        "batches": len(world.batches), "cases": len(world.cases), "refusals": dict(world.refusals),
+        "phases": phases,
+    }
+
+
+def _meta(options: Options, sizes: Sizes, started_at: str, year: int) -> dict[str, Any]:
+    import eventsourcing
+    import psycopg
+
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "scale": options.scale, "backend": options.backend, "year": year, "started_at": started_at,
+        "command": options.command_line, "sizes": sizes.__dict__, "events": 0, "seed": options.seed,
+        "samples": options.samples, "query_samples": options.query_samples,
+        "python": platform.python_version(), "eventsourcing": getattr(eventsourcing, "__version__", "9.5.x"),
+        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})", "cpus": os.cpu_count(),
+        "load_average_start": list(os.getloadavg()), "git_commit": commit, "host": platform.node(),
+    }
+
+
+def main(options: Options) -> int:
+    report = run(options)
+    path = reporting.write(report, options.output)
+    print(reporting.table(report))
+    print(f"报告 report: {path}")
+    return 0

@@ -1,0 +1,66 @@
+"""Read models: catch-up over the whole generated log, then a full rebuild (drop, create, replay).
+
+Both go through `projections.runner.Views` exactly as `voucher-ledger projections catch-up` and
+`... rebuild` do, with the same page size and one transaction per page.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ledger.bench.timing import Progress, stage
+
+
+def measure(app: Any) -> dict[str, Any]:
+    from projections.runner import Views
+
+    stage("读模型 read models: catch-up and rebuild")
+    head = app.recorder.max_notification_id() or 0
+    views = Views(app)
+    try:
+        bar = Progress("追平 catch-up (position)", head)
+        started = time.perf_counter()
+        applied = views.catch_up(progress=lambda done, total: _to(bar, done))
+        catch_up_s = time.perf_counter() - started
+        bar.finish()
+        bar = Progress("重建 rebuild (position)", head)
+        started = time.perf_counter()
+        rebuilt = views.rebuild(progress=lambda done, total: _to(bar, done))
+        rebuild_s = time.perf_counter() - started
+        bar.finish()
+    finally:
+        views.close()
+    return {
+        "catch_up": {"events": applied, "seconds": round(catch_up_s, 3),
+                     "events_per_s": round(applied / catch_up_s, 1) if catch_up_s > 0 else 0.0},
+        "rebuild": {"events": rebuilt, "seconds": round(rebuild_s, 3),
+                    "events_per_s": round(rebuilt / rebuild_s, 1) if rebuild_s > 0 else 0.0},
+    }
+
+
+def _to(bar: Progress, done: int) -> None:
+    bar.advance(done - bar.done)
+
+
+def close_year(app: Any, year: int, operator: Any) -> dict[str, Any]:
+    """Year close of every voucher (期满作废), through the command the CLI runs."""
+    import uuid
+
+    from ledger.context import acting
+
+    stage(f"年度结转 year close {year}")
+    bar = Progress("年度结转 close (vouchers)", 0)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        _to(bar, done)
+
+    with acting(operator, request_id=uuid.uuid4().hex):
+        result = app.close_year(year, progress=progress)
+    seconds = time.perf_counter() - started
+    bar.finish()
+    vouchers = int(result.data["expired_vouchers"])
+    return {"vouchers": vouchers, "released_contracts": int(result.data["released_contracts"]),
+            "seconds": round(seconds, 3), "vouchers_per_s": round(vouchers / seconds, 1) if seconds > 0 else 0.0}

@@ -1,0 +1,199 @@
+"""The aggregate cache, checked against the event log once per command instead of once per aggregate.
+
+The library's cache "fast-forwards" every cached aggregate it hands out: one query per aggregate,
+seven for a contract signature. Here a command first reads the log's new notifications since the
+last check (usually just its own previous command's events) and evicts every cached aggregate
+that another writer — a second web worker, the command line — has moved on; for the rest of that
+command, cached aggregates are used as they are. Outside a command (authentication, scripts) the
+library's fast-forward applies as before.
+
+Correctness rests on two facts of the library's recorders: notification ids are issued in commit
+order (the PostgreSQL recorder locks the table for each insert; SQLite has one writer), so reading
+the log past the last seen id misses nothing committed; and a save checks every aggregate's
+version, so a cached aggregate that went stale after the check makes that save fail with a
+version conflict — the aggregates of a failed save are evicted and the command retries.
+
+Aggregates are kept pickled: each `get` unpickles a private copy (cheaper than the library's
+deepcopy, and smaller in memory); the cache keeps the newest version it has seen of each.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+
+# Notifications read per check; after this many pages the cache is simply emptied.
+CHECK_PAGE = 1_000
+CHECK_PAGES = 10
+
+
+
+class Unit:
+    """One checked attempt of a command: the aggregates it read, forgotten if the attempt failed."""
+
+    def __init__(self, repository: "CheckedRepository") -> None:
+        self.repository = repository
+        self.loaded: set[Any] = set()
+
+    def failed(self) -> None:
+        for aggregate_id in self.loaded:
+            self.repository.forget(aggregate_id)
+
+
+_unit: ContextVar[Unit | None] = ContextVar("voucher_ledger_cache_unit", default=None)
+
+
+class PickledLRU:
+    """Least-recently-used map of aggregate id -> (version, pickled aggregate); thread-safe."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[Any, tuple[int, bytes]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> tuple[int, bytes] | None:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+            return entry
+
+    def put_if_newer(self, key: Any, version: int, blob: bytes) -> None:
+        """Keep the newest version: a slower thread never puts back an older one."""
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None and entry[0] > version:
+                return
+            self.entries[key] = (version, blob)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.maxsize:
+                self.entries.popitem(last=False)
+
+    def evict_if_older(self, key: Any, version: int) -> None:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None and entry[0] < version:
+                del self.entries[key]
+
+    def evict(self, key: Any) -> None:
+        with self.lock:
+            self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _dumps(aggregate: Any) -> bytes:
+    return pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)
+
+
+class CheckedRepository(Repository):
+    """A repository whose cache is trusted inside a checked unit of work (see `LogCheck`)."""
+
+    def __init__(self, *args: Any, cache_maxsize: int = 0, **kwargs: Any) -> None:
+        # The library's own cache stays off: this class keeps the pickled one below.
+        super().__init__(*args, cache_maxsize=None, **kwargs)
+        self.pickled = PickledLRU(cache_maxsize) if cache_maxsize > 0 else None
+
+    def get(self, aggregate_id: Any, *, version: int | None = None, projector_func: Any = project_aggregate,
+            fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
+        if version is not None or self.pickled is None:
+            return self._reconstruct_aggregate(aggregate_id, version, projector_func)
+        entry = self.pickled.get(aggregate_id)
+        if entry is None:
+            aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+            self.remember(aggregate)
+            return aggregate  # already a private copy: the cache keeps its own pickled one
+        aggregate = pickle.loads(entry[1])
+        unit = _unit.get()
+        if unit is not None:
+            unit.loaded.add(aggregate_id)
+        else:
+            # Not inside a checked command: bring the copy up to date from the store, as the library does.
+            new_events = list(self.event_store.get(originator_id=aggregate_id, gt=aggregate.version))
+            if new_events:
+                aggregate = projector_func(aggregate, new_events)
+                if aggregate is None:
+                    raise AggregateNotFoundError(aggregate_id)
+                self.remember(aggregate)
+        return aggregate
+
+    def remember(self, aggregate: Any) -> None:
+        """Keep (a pickled copy of) an aggregate as recorded; pending events are never kept."""
+        if self.pickled is None or getattr(aggregate, "_pending_events", None):
+            return
+        try:
+            blob = _dumps(aggregate)
+        except (pickle.PicklingError, TypeError, AttributeError):  # an unpicklable attribute: do not cache it
+            self.forget(aggregate.id)
+            return
+        self.pickled.put_if_newer(aggregate.id, aggregate.version, blob)
+
+    def forget(self, aggregate_id: Any) -> None:
+        if self.pickled is not None:
+            self.pickled.evict(aggregate_id)
+
+    def __contains__(self, item: Any) -> bool:
+        try:
+            self.get(item)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+
+class LogCheck:
+    """Evicts cached aggregates that other writers changed, by reading the log past the last check."""
+
+    def __init__(self, app: Any, repository: CheckedRepository) -> None:
+        self.app = app
+        self.repository = repository
+        self.lock = threading.Lock()
+        # Constructed before anything is cached: whatever is cached later is at least this recent.
+        self.seen = app.recorder.max_notification_id() or 0
+
+    def check(self) -> None:
+        cache = self.repository.pickled
+        if cache is None:
+            return
+        with self.lock:
+            start = self.seen
+        last = start
+        for _ in range(CHECK_PAGES):
+            page = self.app.recorder.select_notifications(start=last, limit=CHECK_PAGE, inclusive_of_start=False)
+            for notification in page:
+                cache.evict_if_older(notification.originator_id, notification.originator_version)
+            if page:
+                last = page[-1].id
+            if len(page) < CHECK_PAGE:
+                break
+        else:
+            # Far behind (a bulk load by another process): start afresh rather than read it all.
+            cache.clear()
+            last = self.app.recorder.max_notification_id() or last
+        with self.lock:
+            self.seen = max(self.seen, last)
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        """One attempt of a command: check once, then trust the cache until it ends."""
+        outer = _unit.get()
+        if outer is not None:  # a command run by a command: the outer check stands
+            yield outer
+            return
+        self.check()
+        unit = Unit(self.repository)
+        token = _unit.set(unit)
+        try:
+            yield unit
+        finally:
+            _unit.reset(token)

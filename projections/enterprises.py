@@ -1,0 +1,98 @@
+"""The enterprises (用券主体) by credit code and name, and the console's other look-ups (Art. 5, 9, 16, 25)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger import errors
+from ledger.domain.enterprise import Enterprise
+from ledger.rules import tier_for
+from projections import registry
+from projections.queries import _contract
+from projections.registry import handles, table
+
+table(
+    "CREATE TABLE IF NOT EXISTS vl_enterprises (enterprise_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "
+    "name TEXT NOT NULL, tier TEXT NOT NULL, revoked INTEGER NOT NULL, registered_at TEXT NOT NULL, "
+    "position BIGINT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS vl_enterprises_stream ON vl_enterprises (stream_id)",
+)
+
+SEARCH_LIMIT = 50
+# The newest contracts of a year, for the dashboard, without sorting the whole contracts table.
+registry.INDEXES.append("CREATE INDEX IF NOT EXISTS vl_contracts_year_position ON vl_contracts (year, position)")
+
+
+@handles(Enterprise.Registered)
+def enterprise_registered(db: Any, e: Any, position: int) -> None:
+    db.insert("vl_enterprises", "enterprise_id", enterprise_id=e.code, stream_id=str(e.originator_id), name=e.name,
+              tier=tier_for(e.honours), revoked=0, registered_at=e.timestamp.isoformat(), position=position)
+
+
+@handles(Enterprise.Revoked)
+def enterprise_revoked(db: Any, e: Any, position: int) -> None:
+    db.execute("UPDATE vl_enterprises SET revoked = 1 WHERE stream_id = ?", [str(e.originator_id)])
+
+
+def _enterprise(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["enterprise_id"], "name": row["name"], "tier": row["tier"], "revoked": bool(row["revoked"]),
+            "registered_at": row["registered_at"]}
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` literally anywhere (wildcards in the query are escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_enterprises(store: Any, q: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """Enterprises whose credit code starts with `q` (any case) or whose name contains it."""
+    q = q.strip()
+    rows = store.query(
+        "SELECT * FROM vl_enterprises WHERE enterprise_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "
+        f"ORDER BY enterprise_id LIMIT {int(limit)}",
+        [_like(q.upper())[1:], _like(q)],
+    )
+    return [_enterprise(r) for r in rows]
+
+
+def search_providers(store: Any, q: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """Providers whose credit code starts with `q` (any case) or whose name contains it."""
+    q = q.strip()
+    rows = store.query(
+        "SELECT provider_id, name, status, signed_years FROM vl_providers "
+        "WHERE provider_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "
+        f"ORDER BY provider_id LIMIT {int(limit)}",
+        [_like(q.upper())[1:], _like(q)],
+    )
+    return [{"id": r["provider_id"], "name": r["name"], "status": r["status"],
+             "signed_years": [int(y) for y in r["signed_years"].split(",") if y]} for r in rows]
+
+
+def get_enterprise(store: Any, enterprise_id: str) -> dict[str, Any]:
+    row = store.query_one("SELECT * FROM vl_enterprises WHERE enterprise_id = ?", [enterprise_id])
+    if row is None:
+        raise errors.NotFound(f"no enterprise {enterprise_id}", {"id": enterprise_id})
+    return _enterprise(row)
+
+
+def names(store: Any, table_name: str, key: str, ids: set[str]) -> dict[str, str]:
+    """Names of the given enterprises, providers or products, for labelling lists."""
+    assert (table_name, key) in {("vl_enterprises", "enterprise_id"), ("vl_providers", "provider_id"),
+                                 ("vl_products", "product_id")}
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = store.query(f"SELECT {key} AS id, name FROM {table_name} WHERE {key} IN ({marks})", sorted(ids))
+    return {r["id"]: r["name"] for r in rows}
+
+
+def latest_contracts(store: Any, year: int, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """A year's contracts most recently changed first, of one status if given."""
+    clauses, params = ["year = ?"], [year]
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    rows = store.query(f"SELECT * FROM vl_contracts WHERE {' AND '.join(clauses)} ORDER BY position DESC "
+                       f"LIMIT {int(limit)}", params)
+    return [_contract(r) for r in rows]

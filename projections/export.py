@@ -1,0 +1,117 @@
+"""The export for the supervisor and auditors: events with their chain links, streamed (Art. 21-24).
+
+`export_chunks(...)` yields text in pages: each page of events is read from the store through the
+recorder, decoded with the application's mapper into canonical records (`projections/canonical.py`)
+and joined with the chain links of the same positions, so memory stays flat however large the
+store. The export stops at the chain's head when it starts: a consistent prefix of the log.
+
+Formats
+- `jsonl`: one JSON object per line with `position, recorded_at, stream, stream_type, version,
+  type, actor_role, actor_id, data, prev_hash, hash` (in that order; `data` an object), then one
+  last line `{"manifest": {"count", "first_position", "last_position", "head_hash", "filter",
+  "chain_head"}}`. `head_hash` is the hash of the last exported event; `chain_head` the store's
+  chain head when the export started.
+- `csv`: UTF-8 with a byte-order mark (so spreadsheet programs read the Chinese), a header row of
+  Chinese-first labels ("位置 position", ...), one row per event with `data` as canonical JSON,
+  and a last row whose first cell is `#manifest` and whose second cell is the manifest JSON.
+
+Filters: `year` keeps the events filed under that year in the trace index (its opening and budget,
+its vouchers, contracts, providers' years, reviews, batches, and cases naming its contracts);
+`from_position`/`to_position` bound the range. An unfiltered range is one unbroken chain (each
+`prev_hash` is the previous line's `hash`); a year-filtered export verifies line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Callable, Iterator
+
+from projections import canonical, chain, eventlog, trace
+from projections.store import ViewStore
+
+FORMATS = ("jsonl", "csv")
+MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+PAGE_SIZE = 500
+
+Progress = Callable[[int, int], None]
+
+
+def _pages(app: Any, store: ViewStore, year: int | None, after: int, stop: int) -> Iterator[list[tuple[Any, Any]]]:
+    """Pages of (record, link) in position order."""
+    if year is None:
+        for records in eventlog.iter_records(app, after=after, stop=stop, page_size=PAGE_SIZE):
+            if not records:
+                continue
+            first, last = _position(records[0]), _position(records[-1])
+            links = chain.links_between(store, first, last)
+            yield [(record, links.get(_position(record))) for record in records]
+        return
+    for positions in trace.iter_subject_positions(store, "year", str(year), after, stop, page_size=PAGE_SIZE):
+        found = eventlog.records_at(app, positions)
+        links = chain.links_at(store, positions)
+        yield [(found[p], links.get(p)) for p in positions if p in found]
+
+
+def _position(record: Any) -> int:
+    return record.position if isinstance(record, eventlog.Unreadable) else int(record["position"])
+
+
+def _line(record: Any, link: Any) -> dict[str, Any]:
+    if isinstance(record, eventlog.Unreadable):
+        # Still exported, so the break shows where it is: verify-export names this position.
+        return {"position": record.position, "recorded_at": None, "stream": None, "stream_type": None,
+                "version": None, "type": None, "actor_role": None, "actor_id": None,
+                "data": {"unreadable": type(record.error).__name__},
+                "prev_hash": link.prev_hash if link else None, "hash": link.hash if link else None}
+    return canonical.export_line(record, link.prev_hash if link else None, link.hash if link else None)
+
+
+def export_chunks(app: Any, store: ViewStore, fmt: str, *, year: int | None = None, from_position: int | None = None,
+                  to_position: int | None = None, progress: Progress | None = None) -> Iterator[str]:
+    """The export as text chunks (a page of events each), ending with the manifest."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    head = chain.head(store)
+    stop = head["position"] if to_position is None else min(to_position, head["position"])
+    after = max((from_position or 1) - 1, 0)
+    count, first, last, last_hash = 0, None, None, None
+    if fmt == "csv":
+        yield "\ufeff" + _csv_row([canonical.EXPORT_LABELS[name] for name in canonical.EXPORT_FIELDS])
+    for page in _pages(app, store, year, after, stop) if stop > after else iter(()):
+        lines = [_line(record, link) for record, link in page]
+        if not lines:
+            continue
+        count += len(lines)
+        first = lines[0]["position"] if first is None else first
+        last, last_hash = lines[-1]["position"], lines[-1]["hash"]
+        if fmt == "jsonl":
+            yield "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+        else:
+            yield "".join(_csv_row([_cell(line[name]) for name in canonical.EXPORT_FIELDS]) for line in lines)
+        if progress and last < stop:
+            progress(last - after, stop - after)
+    manifest = {"count": count, "first_position": first, "last_position": last, "head_hash": last_hash,
+                "filter": {"year": year, "from_position": from_position, "to_position": to_position},
+                "chain_head": head}
+    if fmt == "jsonl":
+        yield json.dumps({"manifest": manifest}, ensure_ascii=False, separators=(",", ":")) + "\n"
+    else:
+        yield _csv_row([canonical.MANIFEST_MARK, canonical.canonical_json({"manifest": manifest})])
+    if progress:
+        progress(stop - after, stop - after)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return canonical.canonical_json(value)
+    return str(value)
+
+
+def _csv_row(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()

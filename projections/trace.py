@@ -1,0 +1,437 @@
+"""The trace index: every event filed under the subjects it concerns (穿透式追溯, Art. 21-24).
+
+Part of the one sequential projection. Each event is indexed under the subjects its stream and
+its fields name, generically: the stream's own subject (a contract, voucher, product, settlement
+batch, case, enterprise, provider or year), the singular fields `contract_id`, `claim_id`,
+`voucher_id`, `batch_id`, `case_id`, `product_id`, `enterprise_id`, `provider_id`, `year` and a
+case's `subject_type`/`subject_id` (the event is *about* these), and the list fields ending in
+`contract_ids` or `claim_ids`, or lists of objects carrying `contract_id`/`claim_id` (the event
+*mentions* these). A stream's creation event fixes the stream's facts (a voucher's enterprise and
+year, a contract's voucher, enterprise, provider, product and year, a batch's year...), which every
+later event of the stream and every event naming the stream inherits; a claim's facts (batch,
+provider, contracts) come from the event that lists its contracts.
+
+Subject kinds (`vl_trace.subject_kind`, key in `subject_key`):
+- every event about or mentioning it: `contract` (id), `batch` (id), `enterprise` (code; events
+  with no year), `enterprise-year` and `provider-year` ("code/year"), `provider` (code; events with
+  no year), `year` ("2026").
+- `*.general`, only the events about the subject as a whole, naming no finer subject (no single
+  contract or claim...): `voucher.general` (issuance, quota committed, expiry), `product.general`
+  (submission, reviews, listing), `batch.general` (opening, approval, notice, payment),
+  `provider.general` (application, termination, cases against it),
+  `claim.general`, `case.general`, `provider-year.general` (reviews, signing, cap, exceptions),
+  `year.general` (opening, budget, closing). These give a contract's trace its context without
+  the thousands of other contracts sharing its year, voucher or provider.
+
+A trace is a few index lookups, then the events read from the store by position
+(`projections/eventlog.py`), never a scan of the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from ledger import errors
+from projections import chain, eventlog
+from projections.registry import handles_all, table
+from projections.store import ViewStore
+
+table(
+    "CREATE TABLE IF NOT EXISTS vl_trace (subject_kind TEXT NOT NULL, subject_key TEXT NOT NULL, "
+    "position BIGINT NOT NULL, PRIMARY KEY (subject_kind, subject_key, position))"
+)
+table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
+
+# A stream's own subject: (kind, field holding its natural key, or None for the stream id).
+STREAM_SUBJECTS = {
+    "Contract": ("contract", None),
+    "Voucher": ("voucher", None),
+    "Product": ("product", None),
+    "SettlementBatch": ("batch", None),
+    "Case": ("case", None),
+    "Enterprise": ("enterprise", "code"),
+    "Provider": ("provider", "code"),
+    "Year": ("year", "year"),
+}
+# Singular fields: the event is about this subject.
+ABOUT_FIELDS = {
+    "contract_id": "contract", "claim_id": "claim", "voucher_id": "voucher", "batch_id": "batch",
+    "case_id": "case", "product_id": "product", "enterprise_id": "enterprise", "provider_id": "provider",
+    "year": "year",
+}
+# Lists naming subjects: the event mentions them (a claim's contracts, a notice's disputed claims).
+MENTION_SUFFIXES = (("contract_ids", "contract"), ("claim_ids", "claim"))
+ITEM_FIELDS = {"contract_id": "contract", "claim_id": "claim"}
+CASE_SUBJECTS = ("enterprise", "provider")
+# What a stream's facts keep: the subjects that identify where its money belongs.
+FACT_KINDS = ("contract", "voucher", "product", "batch", "case", "enterprise", "provider", "year")
+# Subjects whose own facts an event about them inherits.
+EXPANDED_KINDS = ("contract", "voucher", "batch", "product", "case")
+# For each `*.general` kind: the subjects an event may be about and still concern it as a whole.
+GENERAL = {
+    "voucher": frozenset({"voucher", "enterprise", "year"}),
+    "product": frozenset({"product", "provider", "year"}),
+    "batch": frozenset({"batch", "year"}),
+    "provider-year": frozenset({"provider", "year"}),
+    "provider": frozenset({"provider", "case"}),
+    "year": frozenset({"year"}),
+}
+
+_INSERT = "INSERT INTO vl_trace (subject_kind, subject_key, position) VALUES (?, ?, ?)"
+_INSERT_FACTS = "INSERT INTO vl_trace_facts (entity, facts) VALUES (?, ?)"
+_MEMO_LIMIT = 200_000
+
+Names = dict[str, set[str]]
+
+
+# --- what an event names ----------------------------------------------------------------------------
+
+def _key(value: Any) -> str | None:
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    return str(value)
+
+
+def scan(fields: Mapping[str, Any], about: Names, mentions: Names) -> None:
+    """The subjects named by an event's fields (or a record's `data`)."""
+    for name, value in fields.items():
+        kind = ABOUT_FIELDS.get(name)
+        if kind is not None and not isinstance(value, (list, dict)):
+            key = _key(value)
+            if key is not None:
+                about[kind].add(key)
+            continue
+        if isinstance(value, list):
+            listed = next((k for suffix, k in MENTION_SUFFIXES if name.endswith(suffix)), None)
+            for item in value:
+                if listed is not None and not isinstance(item, (list, dict)):
+                    key = _key(item)
+                    if key is not None:
+                        mentions[listed].add(key)
+                elif isinstance(item, Mapping):
+                    for item_field, item_kind in ITEM_FIELDS.items():
+                        key = _key(item.get(item_field)) if not isinstance(item.get(item_field), (list, dict)) else None
+                        if key is not None:
+                            mentions[item_kind].add(key)
+                    for suffix, item_kind in MENTION_SUFFIXES:
+                        for item_name, listed_ids in item.items():
+                            if item_name.endswith(suffix) and isinstance(listed_ids, list):
+                                mentions[item_kind].update(k for k in map(_key, listed_ids) if k)
+    subject_type, subject_id = fields.get("subject_type"), _key(fields.get("subject_id"))
+    if subject_type in CASE_SUBJECTS and subject_id is not None:
+        about[str(subject_type)].add(subject_id)
+
+
+def stream_subject(stream_type: str, stream: str, fields: Mapping[str, Any]) -> tuple[str, str] | None:
+    spec = STREAM_SUBJECTS.get(stream_type)
+    if spec is None:
+        return None
+    kind, field = spec
+    key = stream if field is None else _key(fields.get(field))
+    return None if key is None else (kind, key)
+
+
+# --- facts ----------------------------------------------------------------------------------------
+
+def _facts(db: Any, entity: str) -> dict[str, Any] | None:
+    if ("facts", entity) in db.page:
+        return db.page[("facts", entity)]
+    memo = db.memo.setdefault("trace_facts", {})
+    if entity in memo:
+        return memo[entity]
+    row = db.one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
+    facts = None if row is None else json.loads(row["facts"])
+    if facts is not None:
+        _remember(db, entity, facts)
+    return facts
+
+
+def _remember(db: Any, entity: str, facts: dict[str, Any]) -> None:
+    db.page[("facts", entity)] = facts
+    memo = db.memo.setdefault("trace_facts", {})
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[entity] = facts  # facts never change once written, so a process-wide cache is safe
+
+
+def _record_facts(db: Any, entity: str, facts: dict[str, Any]) -> None:
+    db.defer(_INSERT_FACTS, (entity, json.dumps(facts, sort_keys=True, ensure_ascii=False)))
+    _remember(db, entity, facts)
+
+
+def _merge(into: Names, facts: Mapping[str, Iterable[str]]) -> None:
+    for kind, keys in facts.items():
+        into[kind].update(keys)
+
+
+def subjects(db: Any, event: Any, position: int) -> tuple[Names, Names]:
+    """(about, mentions) of an event, with inherited facts; recording new facts as it goes."""
+    cached = db.page.get(("subjects", position))
+    if cached is not None:
+        return cached
+    fields = vars(event)
+    stream = str(event.originator_id)
+    qualname = type(event).__qualname__
+    stream_type = qualname.rsplit(".", 1)[0]
+    about: Names = defaultdict(set)
+    mentions: Names = defaultdict(set)
+    own = stream_subject(stream_type, stream, fields)
+    creation = event.originator_version == 1
+    if own is not None:
+        about[own[0]].add(own[1])
+    if not creation:
+        facts = _facts(db, stream)
+        if facts is not None:
+            _merge(about, facts["about"])
+    scan(fields, about, mentions)
+    for kind in EXPANDED_KINDS:
+        for key in list(about.get(kind, ())):
+            if key != stream:
+                facts = _facts(db, key)
+                if facts is not None:
+                    _merge(about, facts["about"])
+    # An event about a claim (its review) or mentioning claims (a notice's objections) concerns the
+    # claims' contracts; not so an event about one contract of a claim (it concerns that contract).
+    about_contract = bool(about.get("contract"))
+    for claim in sorted(about.get("claim", ())):
+        facts = _facts(db, f"claim:{claim}")
+        if facts is not None:
+            _merge(about, facts["about"])
+            if not about_contract:
+                mentions["contract"].update(facts["contracts"])
+    for claim in sorted(mentions.get("claim", ())):
+        facts = _facts(db, f"claim:{claim}")
+        if facts is not None and not about_contract:
+            mentions["contract"].update(facts["contracts"])
+    if creation:
+        kept = {kind: sorted(about[kind]) for kind in FACT_KINDS if about.get(kind)}
+        if kept:  # credentials and idempotency records concern no subject of the fund
+            _record_facts(db, stream, {"kind": own[0] if own else stream_type, "type": stream_type, "about": kept})
+    claims = about.get("claim", set())
+    if len(claims) == 1 and mentions.get("contract"):
+        claim = next(iter(claims))
+        if _facts(db, f"claim:{claim}") is None:
+            _record_facts(db, f"claim:{claim}", {"kind": "claim", "about": {
+                kind: sorted(about[kind]) for kind in ("batch", "provider", "year") if about.get(kind)},
+                "contracts": sorted(mentions["contract"])})
+    result = (about, mentions)
+    db.page[("subjects", position)] = result
+    return result
+
+
+def index_rows(db: Any, about: Names, mentions: Names) -> set[tuple[str, str]]:
+    """The (subject_kind, subject_key) rows of an event."""
+    rows: set[tuple[str, str]] = set()
+    kinds = {kind for kind, keys in about.items() if keys}
+    years = sorted(about.get("year", ()))
+    for contract in about.get("contract", set()) | mentions.get("contract", set()):
+        rows.add(("contract", contract))
+    for batch in about.get("batch", ()):
+        rows.add(("batch", batch))
+    for kind in ("enterprise", "provider"):
+        for code in about.get(kind, ()):
+            if years:
+                rows.update((f"{kind}-year", f"{code}/{year}") for year in years)
+            else:
+                rows.add((kind, code))
+    rows.update(("year", year) for year in years)
+    # Context: the event concerns these subjects as a whole.
+    if "contract" not in kinds:
+        rows.update(("claim.general", claim) for claim in about.get("claim", set()) | mentions.get("claim", set()))
+        rows.update(("case.general", case) for case in about.get("case", ()))
+    for kind in ("voucher", "product", "batch"):
+        if kinds <= GENERAL[kind]:
+            rows.update((f"{kind}.general", key) for key in about.get(kind, ()))
+    if kinds <= GENERAL["provider"] and not years:
+        rows.update(("provider.general", code) for code in about.get("provider", ()))
+    if kinds <= GENERAL["provider-year"]:
+        rows.update(("provider-year.general", f"{code}/{year}") for code in about.get("provider", ()) for year in years)
+    if kinds <= GENERAL["year"]:
+        rows.update(("year.general", year) for year in years)
+    # Where the contracts it mentions belong: their enterprise's and provider's year, and the year.
+    for contract in mentions.get("contract", set()) - about.get("contract", set()):
+        facts = _facts(db, contract)
+        if facts is None:
+            continue
+        named = facts["about"]
+        for year in named.get("year", ()):
+            rows.add(("year", year))
+            rows.update(("enterprise-year", f"{code}/{year}") for code in named.get("enterprise", ()))
+            rows.update(("provider-year", f"{code}/{year}") for code in named.get("provider", ()))
+    return rows
+
+
+def years_of(db: Any, event: Any, position: int) -> set[str]:
+    """The years whose money an event may concern (its own and its mentioned contracts')."""
+    about, mentions = subjects(db, event, position)
+    years = set(about.get("year", ()))
+    for contract in mentions.get("contract", ()):
+        facts = _facts(db, contract)
+        if facts is not None:
+            years.update(facts["about"].get("year", ()))
+    return years
+
+
+@handles_all
+def index_event(db: Any, event: Any, position: int) -> None:
+    """File the event under every subject it concerns."""
+    about, mentions = subjects(db, event, position)
+    for kind, key in sorted(index_rows(db, about, mentions)):
+        db.defer(_INSERT, (kind, key, position))
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+def stream_facts(store: ViewStore, entity: str) -> dict[str, Any] | None:
+    row = store.query_one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
+    return None if row is None else json.loads(row["facts"])
+
+
+def positions(store: ViewStore, keys: Iterable[tuple[str, str]]) -> set[int]:
+    keys = sorted(set(keys))
+    if not keys:
+        return set()
+    statement = " UNION ".join(["SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ?"] * len(keys))
+    rows = store.query(statement, [part for key in keys for part in key])
+    return {int(r["position"]) for r in rows}
+
+
+def has_subject(store: ViewStore, kind: str, key: str) -> bool:
+    return store.query_one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
+                           [kind, key]) is not None
+
+
+def iter_subject_positions(store: ViewStore, kind: str, key: str, after: int, stop: int,
+                           page_size: int = 1000) -> Iterable[list[int]]:
+    """Pages of the positions filed under one subject, after < position <= stop, in order."""
+    last = after
+    while True:
+        rows = store.query("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? AND position > ? "
+                           f"AND position <= ? ORDER BY position LIMIT {int(page_size)}", [kind, key, last, stop])
+        if not rows:
+            return
+        page = [int(r["position"]) for r in rows]
+        yield page
+        if len(page) < page_size:
+            return
+        last = page[-1]
+
+
+def _named(record: Mapping[str, Any]) -> tuple[Names, Names]:
+    about: Names = defaultdict(set)
+    mentions: Names = defaultdict(set)
+    own = stream_subject(record["stream_type"], record["stream"], record["data"])
+    if own is not None:
+        about[own[0]].add(own[1])
+    scan(record["data"], about, mentions)
+    return about, mentions
+
+
+def _step(record: dict[str, Any] | eventlog.Unreadable, links: Mapping[int, chain.Link]) -> dict[str, Any]:
+    if isinstance(record, eventlog.Unreadable):
+        return {"position": record.position, "type": None, "unreadable": True,
+                "error": "the stored event no longer decodes; see GET /audit/verify"}
+    link = links.get(record["position"])
+    return {
+        "position": record["position"], "recorded_at": record["recorded_at"], "stream": record["stream"],
+        "stream_type": record["stream_type"], "version": record["version"], "type": record["type"],
+        "actor": {"role": record["actor_role"], "id": record["actor_id"]}, "data": record["data"],
+        "hash": link.hash if link else None,
+    }
+
+
+def _steps(app: Any, store: ViewStore, records: Mapping[int, Any]) -> list[dict[str, Any]]:
+    ordered = sorted(records)
+    links = chain.links_at(store, ordered)
+    return [_step(records[p], links) for p in ordered]
+
+
+def _context_keys(records: Iterable[Any]) -> set[tuple[str, str]]:
+    """The batches, claims and cases named by these records: their events as a whole join the trace."""
+    keys: set[tuple[str, str]] = set()
+    for record in records:
+        if isinstance(record, eventlog.Unreadable):
+            continue
+        about, mentions = _named(record)
+        keys.update(("batch.general", b) for b in about.get("batch", ()))
+        keys.update(("claim.general", c) for c in about.get("claim", set()) | mentions.get("claim", set()))
+        keys.update(("case.general", c) for c in about.get("case", ()))
+    return keys
+
+
+def _other_year(record: Any, year: Any) -> bool:
+    if isinstance(record, eventlog.Unreadable) or year is None:
+        return False
+    own = record["data"].get("year")
+    return own is not None and str(own) != str(year)
+
+
+def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, Any]:
+    """Every event of a contract, and what it rests on: identity, voucher, budget, provider, product.
+
+    Back to the enterprise's registration, the voucher's issuance with its quota committed against
+    the year's budget, the year's opening and budget allocations, the provider's application and
+    signing for the year and the product's listing; forward to its claim, review, approval, notice,
+    payment and any sanction.
+    """
+    facts = stream_facts(store, contract_id)
+    if facts is None or facts.get("kind") != "contract":
+        raise errors.NotFound(f"no contract {contract_id}", {"id": contract_id})
+    named = facts["about"]
+    year = (named.get("year") or [None])[0]
+    own = eventlog.records_at(app, positions(store, [("contract", contract_id)]))
+    keys = _context_keys(own.values())
+    keys.update(("enterprise", e) for e in named.get("enterprise", ()))
+    keys.update(("voucher.general", v) for v in named.get("voucher", ()))
+    keys.update(("product.general", p) for p in named.get("product", ()))
+    keys.update(("provider.general", p) for p in named.get("provider", ()))
+    if year is not None:
+        keys.add(("year.general", year))
+        keys.update(("provider-year.general", f"{p}/{year}") for p in named.get("provider", ()))
+    context = positions(store, keys) - set(own)
+    records = dict(own)
+    records.update({p: r for p, r in eventlog.records_at(app, context).items() if not _other_year(r, year)})
+    subject = {"type": "contract", "contract_id": contract_id, "year": int(year) if year is not None else None,
+               **{f"{kind}_id": (named.get(kind) or [None])[0] for kind in ("voucher", "enterprise", "provider",
+                                                                            "product")}}
+    return {"subject": subject, "steps": _steps(app, store, records)}
+
+
+def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int) -> dict[str, Any]:
+    if not has_subject(store, kind, code):
+        raise errors.NotFound(f"no {kind} {code}", {"id": code})
+    own = eventlog.records_at(app, positions(store, [(kind, code), (f"{kind}-year", f"{code}/{year}")]))
+    keys = {key for key in _context_keys(own.values()) if key[0] == "batch.general"}
+    keys.add(("year.general", str(year)))
+    records = dict(own)
+    records.update(eventlog.records_at(app, positions(store, keys) - set(own)))
+    return {"subject": {"type": kind, f"{kind}_id": code, "year": year}, "steps": _steps(app, store, records)}
+
+
+def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int) -> dict[str, Any]:
+    """An enterprise's year: its registration, vouchers, contracts, claims, settlements and sanctions,
+    with the year's opening and budget and the batches that paid its contracts."""
+    return _year_trace(app, store, "enterprise", enterprise_id, year)
+
+
+def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
+    """A provider's year: application, reviews and signing, cap and exceptions, products, contracts,
+    claims, settlements, receivables and sanctions, with the year's budget and its batches."""
+    return _year_trace(app, store, "provider", provider_id, year)
+
+
+def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any]:
+    """A settlement batch: opening, every claim and review, approval, notice, payment, each contract
+    redeemed and settled, withdrawals by sanctions, with its year's opening and budget."""
+    facts = stream_facts(store, batch_id)
+    if facts is None or facts.get("kind") != "batch":
+        raise errors.NotFound(f"no settlement batch {batch_id}", {"id": batch_id})
+    year = (facts["about"].get("year") or [None])[0]
+    keys = {("batch", batch_id)}
+    if year is not None:
+        keys.add(("year.general", year))
+    records = eventlog.records_at(app, positions(store, keys))
+    return {"subject": {"type": "settlement", "batch_id": batch_id, "year": int(year) if year is not None else None},
+            "steps": _steps(app, store, records)}

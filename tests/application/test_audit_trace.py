@@ -1,0 +1,258 @@
+"""Penetrating traces (穿透式追溯, Art. 21-24), asserted step by step on a scripted year.
+
+The history (tests/audit_support.py): the year is opened and funded; enterprise A gets a T2 voucher,
+enterprise B a T4 one; a provider is signed and lists a diagnosis product; A's contract is proposed,
+signed, paid and completed; B completes two contracts; the provider claims A's and B's first
+contract in one claim and B's second in another; the operator reviews both, DIIT approves, the
+notice passes, finance pays; then the supervisor files a case against A and the operator claws A's
+contract back and revokes A. Each trace lists its events in position order; here the events are
+grouped by the command that recorded them, so each step reads as the walkthrough does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from ledger import errors
+from projections import trace
+from tests.audit_support import History, build
+
+REVIEWS = ["Provider.Reviewed"] * 5
+PRODUCT_REVIEWS = ["Product.Reviewed"] * 3
+
+
+@pytest.fixture
+def history(scenario: Any, views: Any) -> History:
+    built = build(scenario)
+    views.catch_up()
+    return built
+
+
+def by_step(history: History, steps: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The trace's events grouped by the scripted command that recorded them, in order."""
+    grouped: list[tuple[str, list[str]]] = []
+    bounds = [(label, last) for label, last in history.steps]
+    for step in steps:
+        label = next(label for label, last in bounds if step["position"] <= last)
+        if not grouped or grouped[-1][0] != label:
+            grouped.append((label, []))
+        grouped[-1][1].append(step["type"])
+    return grouped
+
+
+def assert_steps(history: History, result: dict[str, Any], expected: list[tuple[str, list[str]]]) -> None:
+    steps = result["steps"]
+    positions = [s["position"] for s in steps]
+    assert positions == sorted(set(positions)), "steps are in position order, each once"
+    got = by_step(history, steps)
+    assert [label for label, _ in got] == [label for label, _ in expected]
+    for (label, types), (_, wanted) in zip(got, expected):
+        # Within one command the store's order is the command's save order: compare as multisets.
+        assert Counter(types) == Counter(wanted), label
+    for step in steps:
+        assert step["recorded_at"].endswith("+00:00")
+        assert step["actor"]["role"] and step["actor"]["id"]
+        assert "request_id" in step["data"]
+        assert len(step["hash"]) == 64
+
+
+def step(result: dict[str, Any], type_: str, **match: Any) -> list[dict[str, Any]]:
+    return [s for s in result["steps"] if s["type"] == type_
+            and all(s.get(k, s["data"].get(k)) == v for k, v in match.items())]
+
+
+def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_to_sanction(history, ledger, views):
+    ids = history.ids
+    result = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    assert result["subject"] == {"type": "contract", "contract_id": ids["contract_a"], "year": 2026,
+                                 "voucher_id": ids["voucher_a"], "enterprise_id": ids["enterprise_a"],
+                                 "provider_id": ids["provider"], "product_id": ids["product"]}
+    assert_steps(history, result, [
+        # Back: the year opened by the annual notice and funded by finance (Art. 9, 11).
+        ("year opened", ["Year.Opened"]),
+        ("budget allocated", ["Year.BudgetAllocated"]),
+        # The enterprise's identity, and its voucher with the quota committed against the budget.
+        ("enterprise a registered", ["Enterprise.Registered"]),
+        ("voucher a issued", ["Voucher.Issued", "Year.QuotaCommitted"]),
+        # The provider's application, five reviews and signing for the year; the product's listing.
+        ("provider signed", ["Provider.Applied", *REVIEWS, "Provider.Signed", "ProviderYear.Opened"]),
+        ("product submitted", ["Product.Submitted"]),
+        ("product listed", [*PRODUCT_REVIEWS, "Product.Listed"]),
+        # The contract itself: reservation on the voucher and the provider's cap, deposit, deduction.
+        ("contract a proposed", ["Contract.Proposed"]),
+        ("contract a signed", ["Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved"]),
+        ("contract a deposit paid", ["Contract.DepositPaid"]),
+        ("contract a completed", ["Contract.Completed", "Voucher.Used", "ProviderYear.Used"]),
+        # Forward: the batch, its claim and review, approval, notice and payment (Art. 19-20).
+        ("batch opened", ["SettlementBatch.Opened"]),
+        ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
+        ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("batch approved", ["SettlementBatch.Approved"]),
+        ("notice recorded", ["SettlementBatch.Noticed"]),
+        ("batch paid", ["SettlementBatch.Paid", "Contract.Settled", "ProviderYear.Settled"]),
+        # And the sanction (Art. 25): case, clawback into a receivable, bad credit, revocation.
+        ("case filed", ["Case.Filed"]),
+        ("case sanctioned", ["Case.Sanctioned", "Case.CreditRecorded", "Contract.ClawedBack", "Voucher.ClawedBack",
+                             "ProviderYear.ClawedBack", "Enterprise.Revoked"]),
+    ])
+    # What was left out: B's contracts and their claim, the other product, the next year.
+    assert step(result, "Contract.Claimed", stream=ids["contract_a"])
+    assert not step(result, "Contract.Claimed", stream=ids["contract_b"])
+    assert [s["stream"] for s in step(result, "Contract.Settled")] == [ids["contract_a"]]
+    assert [s["data"]["contract_id"] for s in step(result, "ProviderYear.Settled")] == [ids["contract_a"]]
+    assert [s["data"]["voucher_id"] for s in step(result, "Year.QuotaCommitted")] == [ids["voucher_a"]]
+    assert [s["data"]["year"] for s in step(result, "Year.Opened")] == [2026]
+
+
+def test_contract_trace_records_who_acted_the_rule_parameters_and_the_evidence(history, ledger, views):
+    ids = history.ids
+    result = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    signed = step(result, "Contract.Signed")[0]
+    assert signed["actor"] == {"role": "provider", "id": f"provider-{ids['provider']}"}
+    # The shares and caps applied at signing are on the event (ARCHITECTURE.md, "Events").
+    assert signed["data"]["share_bp"] == 8000 and signed["data"]["deposit_share_bp"] == 2000
+    assert signed["data"]["subsidy_fen"] == 8_000_000 and signed["data"]["provider_cap_fen"] == 500_000_000
+    reserved = step(result, "Voucher.Reserved")[0]
+    assert reserved["stream"] == ids["voucher_a"] and reserved["data"]["amount_fen"] == 8_000_000
+    claim = step(result, "SettlementBatch.ClaimSubmitted")[0]
+    assert claim["data"]["documents"][0]["sha256"] == "b" * 64  # documents are references, never bytes
+    assert step(result, "SettlementBatch.Approved")[0]["actor"] == {"role": "approver", "id": "diit-zhao"}
+    assert step(result, "SettlementBatch.Paid")[0]["data"]["reference"] == "桂财工兑〔2026〕1号"
+    assert step(result, "Case.Filed")[0]["actor"] == {"role": "supervisor", "id": "supervisor-zhou"}
+    assert step(result, "Contract.ClawedBack")[0]["data"]["receivable_fen"] == 8_000_000
+
+
+def test_enterprise_trace_is_its_years_every_step(history, ledger, views):
+    ids = history.ids
+    result = trace.enterprise_trace(ledger, views.store, ids["enterprise_b"], 2026)
+    assert result["subject"] == {"type": "enterprise", "enterprise_id": ids["enterprise_b"], "year": 2026}
+    contract = ["Contract.Proposed", "Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved",
+                "Contract.DepositPaid", "Contract.Completed", "Voucher.Used", "ProviderYear.Used"]
+    assert_steps(history, result, [
+        ("year opened", ["Year.Opened"]),
+        ("budget allocated", ["Year.BudgetAllocated"]),
+        ("enterprise b holds a voucher", ["Enterprise.Registered", "Voucher.Issued", "Year.QuotaCommitted"]),
+        ("contract b completed", contract),
+        ("contract b2 completed", contract),
+        ("batch opened", ["SettlementBatch.Opened"]),
+        ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
+        ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
+        ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("claim b2 reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("batch approved", ["SettlementBatch.Approved"]),
+        ("notice recorded", ["SettlementBatch.Noticed"]),
+        ("batch paid", ["SettlementBatch.Paid", "Contract.Settled", "Contract.Settled", "ProviderYear.Settled",
+                        "ProviderYear.Settled"]),
+    ])
+    # A's contract, its claim and its sanction are A's, not B's.
+    assert not step(result, "Contract.Claimed", stream=ids["contract_a"])
+    assert not step(result, "Case.Filed")
+
+
+def test_enterprise_trace_of_a_sanctioned_enterprise_ends_with_its_revocation(history, ledger, views):
+    result = trace.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
+    labels = [label for label, _ in by_step(history, result["steps"])]
+    assert labels[:4] == ["year opened", "budget allocated", "enterprise a registered", "voucher a issued"]
+    assert labels[-2:] == ["case filed", "case sanctioned"]
+    assert result["steps"][-1]["type"] == "Enterprise.Revoked"
+
+
+def test_enterprise_trace_of_another_year_holds_only_identity_and_that_years_budget(history, ledger, views):
+    result = trace.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2027)
+    assert [s["type"] for s in result["steps"]] == ["Year.Opened", "Enterprise.Registered", "Case.Filed",
+                                                    "Case.Sanctioned", "Case.CreditRecorded", "Enterprise.Revoked"]
+    assert result["steps"][0]["data"]["year"] == 2027
+
+
+def test_provider_trace_is_its_years_every_step(history, ledger, views):
+    ids = history.ids
+    result = trace.provider_trace(ledger, views.store, ids["provider"], 2026)
+    assert result["subject"] == {"type": "provider", "provider_id": ids["provider"], "year": 2026}
+    contract = ["Contract.Proposed", "Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved",
+                "Contract.DepositPaid", "Contract.Completed", "Voucher.Used", "ProviderYear.Used"]
+    assert_steps(history, result, [
+        ("year opened", ["Year.Opened"]),
+        ("budget allocated", ["Year.BudgetAllocated"]),
+        ("provider signed", ["Provider.Applied", *REVIEWS, "Provider.Signed", "ProviderYear.Opened"]),
+        ("product submitted", ["Product.Submitted"]),
+        ("product listed", [*PRODUCT_REVIEWS, "Product.Listed"]),
+        # Its other product was submitted (no year) but listed for the next year only.
+        ("other product listed for next year", ["Product.Submitted"]),
+        ("contract a proposed", ["Contract.Proposed"]),
+        ("contract a signed", ["Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved"]),
+        ("contract a deposit paid", ["Contract.DepositPaid"]),
+        ("contract a completed", ["Contract.Completed", "Voucher.Used", "ProviderYear.Used"]),
+        ("contract b completed", contract),
+        ("contract b2 completed", contract),
+        ("batch opened", ["SettlementBatch.Opened"]),
+        ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed", "Contract.Claimed"]),
+        ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
+        ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("claim b2 reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("batch approved", ["SettlementBatch.Approved"]),
+        ("notice recorded", ["SettlementBatch.Noticed"]),
+        ("batch paid", ["SettlementBatch.Paid", *["Contract.Settled"] * 3, *["ProviderYear.Settled"] * 3]),
+        # The case against A names a contract of this provider: the clawback is its receivable.
+        ("case filed", ["Case.Filed"]),
+        ("case sanctioned", ["Case.Sanctioned", "Contract.ClawedBack", "Voucher.ClawedBack",
+                             "ProviderYear.ClawedBack"]),
+    ])
+
+
+def test_settlement_trace_is_the_batch_with_every_claim_and_each_contract_settled(history, ledger, views):
+    ids = history.ids
+    result = trace.settlement_trace(ledger, views.store, ids["batch"])
+    assert result["subject"] == {"type": "settlement", "batch_id": ids["batch"], "year": 2026}
+    assert_steps(history, result, [
+        ("year opened", ["Year.Opened"]),
+        ("budget allocated", ["Year.BudgetAllocated"]),
+        ("batch opened", ["SettlementBatch.Opened"]),
+        ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed", "Contract.Claimed"]),
+        ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
+        ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("claim b2 reviewed", ["SettlementBatch.ClaimReviewed"]),
+        ("batch approved", ["SettlementBatch.Approved"]),
+        ("notice recorded", ["SettlementBatch.Noticed"]),
+        ("batch paid", ["SettlementBatch.Paid", *["Contract.Settled"] * 3, *["ProviderYear.Settled"] * 3]),
+    ])
+    settled = {s["stream"] for s in step(result, "Contract.Settled")}
+    assert settled == {ids["contract_a"], ids["contract_b"], ids["contract_b2"]}
+
+
+def test_an_objection_reaches_the_trace_of_the_disputed_contract_only(scenario, ledger, views):
+    history = build(scenario, sanction=False, notice="objection")
+    views.catch_up()
+    ids = history.ids
+    disputed = trace.contract_trace(ledger, views.store, ids["contract_b2"])
+    noticed = step(disputed, "SettlementBatch.Noticed")
+    assert noticed and noticed[0]["data"]["claim_ids"] == [ids["claim_b2"]]
+    assert step(disputed, "Contract.ClaimReleased")  # the disputed contract is freed for a later batch
+    assert not step(disputed, "Contract.Settled")
+    paid = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    assert step(paid, "SettlementBatch.Noticed") and not step(paid, "Contract.ClaimReleased")
+    assert step(paid, "Contract.Settled")
+
+
+def test_traces_of_unknown_subjects_are_not_found(history, ledger, views):
+    with pytest.raises(errors.NotFound):
+        trace.contract_trace(ledger, views.store, "00000000-0000-0000-0000-000000000000")
+    with pytest.raises(errors.NotFound):
+        trace.contract_trace(ledger, views.store, history.ids["voucher_a"])  # a voucher is not a contract
+    with pytest.raises(errors.NotFound):
+        trace.settlement_trace(ledger, views.store, history.ids["contract_a"])
+    with pytest.raises(errors.NotFound):
+        trace.enterprise_trace(ledger, views.store, history.ids["provider"], 2026)
+    with pytest.raises(errors.NotFound):
+        trace.provider_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
+
+
+def test_trace_index_survives_a_rebuild_unchanged(history, ledger, views):
+    before = views.store.query("SELECT subject_kind, subject_key, position FROM vl_trace "
+                               "ORDER BY subject_kind, subject_key, position")
+    views.rebuild()
+    after = views.store.query("SELECT subject_kind, subject_key, position FROM vl_trace "
+                              "ORDER BY subject_kind, subject_key, position")
+    assert before == after and len(before) > 100

@@ -1,0 +1,70 @@
+"""The bench harness at a tiny scale, so it cannot rot (issue 7). Benchmarks never run in the suite.
+
+One run on each backend: generation through the commands, the floor, the measured commands
+in-process and over HTTP against a real `voucher-ledger serve` process, the queries, the read
+models' catch-up and rebuild, the audit routes if the server has them, and the year close.
+Each run takes about ten seconds (well under the 30 s budget); the time is not asserted, since a
+loaded CI machine would make that flaky.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger.bench import report as reporting
+from ledger.bench.run import Options, run
+from ledger.persistence import Store
+
+SCALE = 0.0003  # 10 vouchers, 4 providers, 60 contracts: the smallest year the plan makes
+
+
+def positive(node: Any, path: str, *keys: str) -> None:
+    assert isinstance(node, dict), f"{path}: missing ({node!r})"
+    assert "error" not in node, f"{path}: {node['error']}"
+    for key in keys:
+        assert isinstance(node.get(key), (int, float)) and node[key] > 0, f"{path}.{key} = {node.get(key)!r}"
+
+
+def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_path: Any) -> None:
+    options = Options(scale=SCALE, backend=store.backend, database_url=store.url, output=str(tmp_path / "results"),
+                      samples=8, query_samples=8, quiet=True, command_line="pytest smoke")
+    report = run(options)
+
+    # Floor of the same run.
+    positive(report["floor"]["insert"], "floor.insert", "ops_per_s")
+    positive(report["floor"]["log_read"], "floor.log_read", "rows_per_s", "rows")
+    positive(report["floor"]["point_read"], "floor.point_read", "p50_ms", "p99_ms")
+    positive(report["floor"]["http_healthz"], "floor.http_healthz", "p50_ms", "p99_ms")
+    # A year went through the commands, settlement batches and sanctions included.
+    generation = report["generation"]
+    positive(generation, "generation", "commands", "events", "vouchers", "contracts", "batches", "cases")
+    assert generation["contracts_by_status"].get("settled", 0) > 0
+    assert report["meta"]["events"] >= generation["events"]
+    # Commands in-process and over HTTP: rate, latency, and the ratio to the floor.
+    for section in ("app_commands", "http_commands"):
+        for name in ("issue_voucher", "sign_contract", "complete_contract"):
+            figure = report[section][name]
+            positive(figure, f"{section}.{name}", "count", "ops_per_s", "p50_ms", "p99_ms", "x_floor")
+            assert "errors" not in figure, f"{section}.{name} refused: {figure['errors']}"
+    for kind in ("voucher", "enterprise_balance", "provider_totals", "year_totals", "contract"):
+        positive(report["http_queries"][kind], f"http_queries.{kind}", "p50_ms", "p99_ms", "p99_x_floor")
+        assert "errors" not in report["http_queries"][kind]
+    trace = report["http_queries"]["contract_trace"]
+    if "skipped" not in trace:
+        positive(trace, "http_queries.contract_trace", "p50_ms", "p99_ms")
+    for name in ("catch_up", "rebuild"):
+        positive(report["projections"][name], f"projections.{name}", "events", "events_per_s", "x_floor")
+    audit = report["audit"]
+    if "skipped" not in audit:  # the server has the audit routes: both must answer
+        positive(audit["export"], "audit.export", "events", "events_per_s", "peak_rss_mb", "x_floor")
+        assert audit["export"]["events"] >= generation["events"]
+        positive(audit["verify"], "audit.verify", "checked", "events_per_s")
+        assert audit["verify"]["ok"] is True
+    positive(report["year_close"], "year_close", "vouchers", "seconds")
+    # The targets are listed, and the report and table are written.
+    assert {t["target"] for t in report["targets"]} >= {"sign contract (app) ÷ insert floor",
+                                                        "projection catch-up ÷ log read", "export peak RSS"}
+    path = reporting.write(report, options.output)
+    assert json.load(open(path, encoding="utf-8"))["meta"]["backend"] == store.backend
+    assert "sign_contract" in reporting.table(report)

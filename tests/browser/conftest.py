@@ -1,0 +1,182 @@
+"""Fixtures of the browser tests: a real `voucher-ledger serve` process loaded with the demo, tokens
+from `voucher-ledger token issue`, and a real headless Chromium driven by selenium.
+
+Chromium and its driver are Debian's (`chromium`, `chromium-driver`, installed by scripts/test);
+selenium is told exactly where both are, so its manager never downloads anything. Without them the
+tests skip locally and fail on CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from ledger.demo import credit_code
+from tests.conftest import BACKENDS, postgres_admin_url
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "console"
+CLI = str(Path(sys.executable).with_name("voucher-ledger"))
+ENTERPRISE = credit_code(101)  # the demo's first enterprise
+OTHER_ENTERPRISE = credit_code(102)
+PROVIDER = credit_code(201)  # the demo's first provider
+OTHER_PROVIDER = credit_code(202)
+STAFF_ROLES = ("approver", "finance", "operator", "supervisor", "auditor")
+WAIT_SECONDS = 30  # generous: CI machines are shared and slow; a passing wait returns at once
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests need Chromium on CI: {reason} (scripts/test installs chromium, chromium-driver)")
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+def require_chromium() -> None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            _unavailable(f"{path} not found")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        _unavailable("selenium is not installed (pip install -e '.[test]')")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ConsoleServer:
+    """A running server and what the tests need to know about it (tokens never leave the test)."""
+
+    backend: str
+    base_url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"voucher-ledger {args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def _database_url(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir}/ledger.db"
+        return
+    import psycopg
+
+    admin = postgres_admin_url()
+    assert admin is not None
+    name = f"vl_console_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def console_server(request: Any) -> Iterator[ConsoleServer]:
+    """`voucher-ledger demo`, tokens for every role, then `voucher-ledger serve` on a free port."""
+    require_chromium()
+    backend = request.param
+    workdir = Path(tempfile.mkdtemp(prefix=f"vl-console-{backend}-"))
+    urls = _database_url(backend, workdir)
+    database_url = next(urls)
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
+    _cli(env, "demo")
+    server = ConsoleServer(backend=backend, base_url="")
+    # One `token issue` per role, run side by side; the token is the last line each prints.
+    subjects = {"enterprise": ENTERPRISE, "provider": PROVIDER}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        issued = {role: pool.submit(_cli, env, "token", "issue", "--role", role, "--name", f"browser-{role}",
+                                    *(("--subject", subjects[role]) if role in subjects else ()))
+                  for role in (*STAFF_ROLES, *subjects)}
+    server.tokens = {role: future.result().strip().splitlines()[-1] for role, future in issued.items()}
+    port = free_port()
+    server.base_url = f"http://127.0.0.1:{port}"
+    log = open(workdir / "server.log", "w")
+    process = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(server.url("/healthz"), timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {(workdir / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        try:
+            next(urls)
+        except StopIteration:
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def downloads() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="vl-downloads-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(console_server: ConsoleServer, downloads: Path) -> Iterator[Any]:
+    """A headless Chromium from Debian's packages; selenium's manager is never asked for anything."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="vl-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-extensions", "--lang=zh-CN", "--window-size=1360,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False,
+                                              "safebrowsing.enabled": False})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,128 @@
+"""Who may call what: the expectation table of the access-control matrix, from API.md.
+
+One entry per route (`METHOD /api/v1/path/{}/...`, argument names left out). `allowed` names the
+roles that may call it; `enterprise` and `provider` mean "for its own subject" — the same token
+bound to another credit code is refused. An entry may list variants when the body decides the role
+(review stages). A route under /api/v1 with no entry here fails the matrix test: add new endpoints
+to this table as API.md describes them.
+
+Entries for endpoints that do not exist yet are kept, so the table reads as the whole contract;
+the matrix test reports them instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+APPROVER, FINANCE, OPERATOR = "approver", "finance", "operator"
+SUPERVISOR, AUDITOR = "supervisor", "auditor"
+ENTERPRISE, PROVIDER = "enterprise", "provider"
+STAFF = frozenset({APPROVER, FINANCE, OPERATOR})
+READERS = STAFF | {SUPERVISOR, AUDITOR}  # API.md: "queries are open to staff, supervisor and auditor"
+ROLES = (APPROVER, FINANCE, OPERATOR, SUPERVISOR, AUDITOR, ENTERPRISE, PROVIDER)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The roles allowed on a route (subject roles: for their own), with request overrides."""
+
+    allowed: frozenset[str]
+    unowned: frozenset[str] = frozenset()  # subject roles allowed on any subject (the answer is scoped)
+    body: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    path: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+def E(*roles: Any, unowned: tuple[str, ...] = (), body: dict | None = None, query: dict | None = None,
+      path: dict | None = None, label: str = "") -> Expect:
+    allowed: set[str] = set()
+    for role in roles:
+        allowed |= {role} if isinstance(role, str) else set(role)
+    unknown = (allowed | set(unowned)) - set(ROLES)
+    assert not unknown, f"unknown roles {unknown}"
+    return Expect(frozenset(allowed | set(unowned)), frozenset(unowned), body or {}, query or {}, path or {}, label)
+
+
+EXPECTATIONS: dict[str, list[Expect]] = {
+    # Years — approver opens, finance funds, operator closes
+    "POST /api/v1/years": [E(APPROVER)],
+    "POST /api/v1/years/{}/budget": [E(FINANCE)],
+    "GET /api/v1/years/{}": [E(READERS)],
+    "GET /api/v1/years": [E(READERS)],
+    "GET /api/v1/years/{}/monthly": [E(READERS)],
+    "POST /api/v1/years/{}/close": [E(OPERATOR)],
+    # Enterprises and vouchers
+    "POST /api/v1/enterprises": [E(OPERATOR, ENTERPRISE, body={"id": "@enterprise"})],
+    "GET /api/v1/enterprises/{}/balance": [E(READERS, ENTERPRISE)],
+    "POST /api/v1/vouchers": [E(OPERATOR)],
+    "GET /api/v1/vouchers/{}": [E(READERS, ENTERPRISE)],
+    "GET /api/v1/enterprises": [E(READERS)],  # search by code or name
+    "GET /api/v1/enterprises/{}": [E(READERS, ENTERPRISE)],
+    # Providers and products; review stages decide the role (API.md: compliance operator, initial
+    # approver, expert operator, approval approver, notice operator)
+    "POST /api/v1/providers": [E(OPERATOR, PROVIDER, body={"id": "@provider"})],
+    "GET /api/v1/providers/{}": [E(READERS, PROVIDER)],
+    "POST /api/v1/providers/{}/reviews": [
+        E(OPERATOR, body={"stage": "compliance"}, label="compliance"),
+        E(APPROVER, body={"stage": "initial"}, label="initial"),
+        E(OPERATOR, body={"stage": "expert"}, label="expert"),
+        E(APPROVER, body={"stage": "approval"}, label="approval"),
+        E(OPERATOR, body={"stage": "notice"}, label="notice"),
+    ],
+    "POST /api/v1/providers/{}/termination": [E(APPROVER)],
+    "POST /api/v1/providers/{}/cap-exceptions": [E(APPROVER)],
+    "GET /api/v1/providers/{}/totals": [E(READERS, PROVIDER)],
+    "GET /api/v1/providers": [E(READERS)],  # search by code or name
+    "GET /api/v1/providers/{}/contracts": [E(READERS, PROVIDER)],
+    "POST /api/v1/products": [E(PROVIDER)],
+    "GET /api/v1/products/{}": [E(READERS, PROVIDER)],
+    "POST /api/v1/products/{}/reviews": [
+        E(OPERATOR, body={"stage": "expert"}, label="expert"),
+        E(APPROVER, body={"stage": "approval"}, label="approval"),
+        E(OPERATOR, body={"stage": "notice"}, label="notice"),
+    ],
+    # Contracts
+    "POST /api/v1/contracts": [E(ENTERPRISE)],
+    "POST /api/v1/contracts/{}/signature": [E(PROVIDER, path={"contract": "@contract_proposed"})],
+    "POST /api/v1/contracts/{}/deposit": [E(ENTERPRISE, path={"contract": "@contract_signed"})],
+    "POST /api/v1/contracts/{}/completion": [E(ENTERPRISE, path={"contract": "@contract_active"})],
+    "POST /api/v1/contracts/{}/termination": [E(OPERATOR, ENTERPRISE, PROVIDER)],  # "operator, or either party"
+    "GET /api/v1/contracts/{}": [E(READERS, ENTERPRISE, PROVIDER)],
+    "GET /api/v1/contracts": [E(READERS)],  # a year's contracts
+    # Settlement
+    "POST /api/v1/settlements": [E(OPERATOR)],
+    "POST /api/v1/settlements/{}/claims": [E(PROVIDER, body={"contract_ids": ["@contract_completed"]})],
+    "POST /api/v1/settlements/{}/claims/{}/review": [E(OPERATOR)],
+    "POST /api/v1/settlements/{}/approval": [E(APPROVER)],
+    "POST /api/v1/settlements/{}/notice": [E(OPERATOR)],
+    "POST /api/v1/settlements/{}/payment": [E(FINANCE)],
+    # A provider sees any batch, with its own claims only.
+    "GET /api/v1/settlements/{}": [E(READERS, unowned=(PROVIDER,))],
+    "GET /api/v1/settlements": [E(READERS)],
+    "GET /api/v1/settlements/{}/plan": [E(READERS)],
+    # Sanctions: the supervisor may file a case, never change fund state otherwise
+    "POST /api/v1/cases": [E(OPERATOR, SUPERVISOR)],
+    "POST /api/v1/cases/{}/sanction": [E(OPERATOR)],
+    "GET /api/v1/cases": [E(READERS)],
+    "GET /api/v1/cases/{}": [E(READERS)],  # a case under way is not shown to its subject
+    "GET /api/v1/credit-records/{}": [
+        E(READERS, ENTERPRISE, path={"subject": "@enterprise"}, label="enterprise"),
+        E(READERS, PROVIDER, path={"subject": "@provider"}, label="provider"),
+    ],
+    "POST /api/v1/providers/{}/recoveries": [E(FINANCE)],  # a receivable repaid after a clawback
+    # Audit and supervision
+    "GET /api/v1/trace/contracts/{}": [E(READERS, ENTERPRISE, PROVIDER)],
+    "GET /api/v1/trace/enterprises/{}": [E(READERS, ENTERPRISE)],
+    "GET /api/v1/trace/providers/{}": [E(READERS, PROVIDER)],
+    "GET /api/v1/trace/settlements/{}": [E(READERS)],
+    "GET /api/v1/export": [E(SUPERVISOR, AUDITOR)],
+    "GET /api/v1/audit/head": [E(SUPERVISOR, AUDITOR)],
+    "GET /api/v1/audit/verify": [E(AUDITOR)],
+    # Who am I: any valid token.
+    "GET /api/v1/me": [E(READERS, unowned=(ENTERPRISE, PROVIDER))],
+}
+
+# The one command the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor).
+SUPERVISOR_COMMANDS = frozenset({"POST /api/v1/cases"})

@@ -1,0 +1,150 @@
+"""The audit hash chain (ARCHITECTURE.md "The audit chain"): its canonical form, and tamper detection.
+
+Tampering is done the way an insider would: by editing the event store's rows directly, in the
+SQLite file (`stored_events.state`) and in PostgreSQL (`voucherledger_events.state`), behind the
+application's back. `verify` recomputes the chain from the stored events and names the first
+position that no longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from projections import canonical, chain
+from tests.audit_support import build, delete_event, edit_event, position_of, read_state, write_state
+
+
+def chain_sql(views: Any, statement: str, params: tuple = ()) -> None:
+    with views.store.datastore.transaction(commit=True) as cursor:
+        cursor.execute(statement if views.store.dialect == "sqlite" else statement.replace("?", "%s"), params)
+
+
+@pytest.fixture
+def history(scenario: Any, views: Any) -> Any:
+    built = build(scenario)
+    views.catch_up()
+    return built
+
+
+# --- the canonical form -------------------------------------------------------------------------------------
+
+def test_each_link_is_sha256_of_the_previous_hash_and_the_canonical_json_of_the_event(history, ledger, views):
+    links = chain.links_between(views.store, 1, 3)
+    first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=1, limit=1)[0])
+    record = canonical.record(first, 1)
+    # The documented form, written out by hand: no shortcut through the module under test.
+    assert record == {
+        "position": 1, "recorded_at": first.timestamp.isoformat(timespec="microseconds"),
+        "stream": str(first.originator_id), "stream_type": "Year", "version": 1, "type": "Year.Opened",
+        "actor_role": "approver", "actor_id": "approver-staff",
+        "data": {"year": 2026, "starts_on": "2026-01-01", "ends_on": "2026-12-31", "parameters": first.parameters,
+                 "originator_topic": "ledger.domain.year:Year", "request_id": first.request_id},
+    }
+    body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert links[1].prev_hash == "0" * 64
+    assert links[1].hash == hashlib.sha256(("0" * 64 + body).encode("utf-8")).hexdigest()
+    assert links[2].prev_hash == links[1].hash and links[3].prev_hash == links[2].hash
+
+
+def test_amounts_are_fen_and_chinese_is_itself_in_the_canonical_json(history, ledger):
+    position = position_of(ledger, "Year.BudgetAllocated")
+    event = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=position, limit=1)[0])
+    body = canonical.canonical_json(canonical.record(event, position))
+    assert '"amount_fen":1000000000' in body and "桂财工〔2026〕1号" in body and " " not in body.replace(
+        "桂财工〔2026〕1号", "")
+
+
+def test_head_is_the_last_link(history, ledger, views):
+    head = chain.head(views.store)
+    assert head["position"] == ledger.recorder.max_notification_id()
+    assert head["hash"] == chain.links_between(views.store, head["position"], head["position"])[head["position"]].hash
+
+
+def test_empty_store_has_the_genesis_head(views):
+    assert chain.head(views.store) == {"position": 0, "hash": "0" * 64}
+    assert chain.verify(views.app, views.store) == {"ok": True, "checked": 0, "head": {"position": 0,
+                                                                                     "hash": "0" * 64},
+                                                    "range": {"from_position": 1, "to_position": 0}}
+
+
+def test_rebuild_recomputes_the_same_chain(history, views):
+    before = chain.head(views.store)
+    views.rebuild()
+    assert chain.head(views.store) == before
+
+
+# --- verification -----------------------------------------------------------------------------------------
+
+def test_an_untouched_store_verifies(history, ledger, views):
+    result = chain.verify(ledger, views.store)
+    assert result["ok"] is True and result["checked"] == ledger.recorder.max_notification_id()
+    assert result["head"] == chain.head(views.store)
+
+
+def test_verify_catches_an_event_row_edited_in_the_database(history, store, ledger, views):
+    # Someone with database access raises the year's budget by ¥1 in the stored row.
+    position = position_of(ledger, "Year.BudgetAllocated")
+    edit_event(store, position, lambda state: state.update(amount_fen=state["amount_fen"] + 100))
+    result = chain.verify(ledger, views.store)
+    assert result["ok"] is False
+    assert (result["position"], result["reason"]) == (position, "altered")
+    assert result["checked"] == position - 1  # everything before it still verified
+
+
+def test_verify_catches_an_edited_actor(history, store, ledger, views):
+    position = position_of(ledger, "SettlementBatch.Paid")
+    edit_event(store, position, lambda state: state.update(actor={"role": "finance", "id": "someone-else"}))
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, position, "altered")
+
+
+def test_verify_catches_a_deleted_event_row(history, store, ledger, views):
+    position = position_of(ledger, "Voucher.Reserved")
+    delete_event(store, position)
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, position, "deleted")
+
+
+def test_verify_catches_reordered_events(history, store, ledger, views):
+    # Two events' contents swapped between their rows: each row now holds the other's event.
+    first = position_of(ledger, "Contract.Completed")
+    second = first + 1
+    a, b = read_state(store, first), read_state(store, second)
+    write_state(store, first, b)
+    write_state(store, second, a)
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, first, "altered")
+
+
+def test_verify_catches_an_unreadable_event_row(history, store, ledger, views):
+    position = position_of(ledger, "Contract.Signed")
+    write_state(store, position, b"\x00 not json")
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, position, "unreadable")
+
+
+def test_verify_catches_an_edited_chain_link(history, views, ledger):
+    chain_sql(views, "UPDATE vl_audit_chain SET prev_hash = ? WHERE position = ?", ("f" * 64, 5))
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, 5, "link_broken")
+
+
+def test_verify_catches_an_event_that_was_never_chained(history, views, ledger):
+    chain_sql(views, "DELETE FROM vl_audit_chain WHERE position = ?", (7,))
+    result = chain.verify(ledger, views.store)
+    assert (result["ok"], result["position"], result["reason"]) == (False, 7, "unchained")
+
+
+def test_verify_checks_a_range(history, store, ledger, views):
+    position = position_of(ledger, "Case.Filed")
+    edit_event(store, position, lambda state: state.update(note="改过"))
+    before = chain.verify(ledger, views.store, to_position=position - 1)
+    assert before["ok"] is True and before["checked"] == position - 1
+    inside = chain.verify(ledger, views.store, from_position=position - 3, to_position=position + 1)
+    assert (inside["ok"], inside["position"], inside["checked"]) == (False, position, 3)
+    after = chain.verify(ledger, views.store, from_position=position + 1)
+    assert after["ok"] is True and after["checked"] == chain.head(views.store)["position"] - position

@@ -1,0 +1,106 @@
+"""Audit and supervision (API.md "Audit and supervision"; Art. 21-24): traces, the chain, the export.
+
+Traces are open to staff, the supervisor and auditors, and to an enterprise or provider for its
+own; the chain's head and the export to the supervisor and auditors; verification to auditors.
+Nothing here writes: the supervisor's one write, filing a case, lives with the cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from ledger import errors
+from ledger.access import require_reader
+from ledger.rules import AUDITOR, SUPERVISOR, valid_credit_code
+from projections import chain, export, trace
+from web.audit_schemas import (
+    AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,
+)
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views, ledger_app
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="审计与监督 Audit and supervision")
+
+OVERSIGHT = (SUPERVISOR, AUDITOR)
+
+
+def _credit_code(value: str, field: str) -> str:
+    if not valid_credit_code(value):
+        raise errors.ValidationFailed("invalid credit code", {field: [
+            "must be an 18-character unified social credit code with a valid check character"]})
+    return value
+
+
+@blp.get("/trace/contracts/<contract_id>")
+@blp.response(200, TraceSchema)
+def trace_contract(contract_id: str) -> Any:
+    """A contract's every step, back to identity, voucher and budget, forward to payment and sanction."""
+    actor = current_actor()
+    result = trace.contract_trace(ledger_app(), fresh_views(), contract_id)
+    subject = result["subject"]
+    require_reader(actor, enterprise_id=subject["enterprise_id"], provider_id=subject["provider_id"])
+    return result
+
+
+@blp.get("/trace/enterprises/<enterprise_id>")
+@blp.arguments(TraceYearQuery, location="query")
+@blp.response(200, TraceSchema)
+def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
+    """An enterprise's year, step by step."""
+    require_reader(current_actor(), enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
+    return trace.enterprise_trace(ledger_app(), fresh_views(), enterprise_id, args["year"])
+
+
+@blp.get("/trace/providers/<provider_id>")
+@blp.arguments(TraceYearQuery, location="query")
+@blp.response(200, TraceSchema)
+def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
+    """A provider's year, step by step."""
+    require_reader(current_actor(), provider_id=_credit_code(provider_id, "provider_id"))
+    return trace.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"])
+
+
+@blp.get("/trace/settlements/<batch_id>")
+@blp.response(200, TraceSchema)
+def trace_settlement(batch_id: str) -> Any:
+    """A settlement batch, step by step (it belongs to no one enterprise or provider: readers only)."""
+    require_reader(current_actor())
+    return trace.settlement_trace(ledger_app(), fresh_views(), batch_id)
+
+
+@blp.get("/audit/head")
+@blp.response(200, AuditHeadSchema)
+def audit_head() -> Any:
+    """The chain's head now: publish it with each public notice (公示)."""
+    require_reader(current_actor(), roles=OVERSIGHT)
+    return chain.head(fresh_views())
+
+
+@blp.get("/audit/verify")
+@blp.arguments(VerifyQuery, location="query")
+@blp.response(200, AuditVerifySchema)
+def audit_verify(args: dict[str, Any]) -> Any:
+    """Recompute the chain from the stored events; name the first position that no longer matches."""
+    require_reader(current_actor(), roles=(AUDITOR,))
+    return chain.verify(ledger_app(), fresh_views(), args.get("from_position"), args.get("to_position"))
+
+
+@blp.get("/export")
+@blp.arguments(ExportQuery, location="query")
+@blp.doc(responses={"200": {"description": "JSONL or CSV, streamed; the manifest is the last line",
+                            "content": {"application/x-ndjson": {}, "text/csv": {}}}})
+def export_events(args: dict[str, Any]) -> Any:
+    """Stream the events with their chain links, in position order, the manifest last."""
+    require_reader(current_actor(), roles=OVERSIGHT)
+    fmt = args["format"]
+    store = fresh_views()
+    chunks = export.export_chunks(ledger_app(), store, fmt, year=args.get("year"),
+                                  from_position=args.get("from_position"), to_position=args.get("to_position"))
+    name = "voucher-ledger-export" + (f"-{args['year']}" if args.get("year") else "") + f".{fmt}"
+    # The chunks need no request context (the store and the application are passed in), so the
+    # stream runs on after the view returns, a page at a time.
+    return Response(chunks, status=200, mimetype=None, content_type=export.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

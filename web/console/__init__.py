@@ -1,0 +1,129 @@
+"""The web console (控制台) for settlement clerks, auditors, the supervisor, enterprises and providers.
+
+Every page is a static, server-rendered shell in Simplified Chinese (English on request, remembered
+in the browser); the data comes from the public API (`/api/v1`), called by the page's own
+JavaScript with the bearer token kept in the tab's sessionStorage. The shells carry no data and need
+no token, so what a person sees is exactly what the API allows their token to read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+
+from web.console.i18n import TEXTS, text
+
+STATIC = Path(__file__).parent / "static"
+STATIC_MAX_AGE = 24 * 3600  # static files are versioned by content (?v=...), so a day's caching is safe
+MAX_ID_LENGTH = 100
+TRACE_KINDS = ("contracts", "enterprises", "providers", "settlements")
+CHINA_TIME = timezone(timedelta(hours=8))
+
+
+class ConsoleBlueprint(Blueprint):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        return STATIC_MAX_AGE
+
+
+blp = ConsoleBlueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                       static_folder="static", static_url_path="/static")
+
+
+def _static_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_VERSION = _static_version()
+_TEXTS_JSON = json.dumps({key: {"zh": zh, "en": en} for key, (zh, en) in TEXTS.items()}, ensure_ascii=False,
+                         separators=(",", ":"))
+
+
+@blp.app_template_global("vl_text")
+def _vl_text(key: str) -> str:
+    return text(key)
+
+
+@blp.context_processor
+def _shell_context() -> dict[str, Any]:
+    return {"t": text, "static_version": _VERSION, "texts_json": _TEXTS_JSON,
+            "this_year": datetime.now(CHINA_TIME).year}
+
+
+def _shell(template: str, page: str, **params: Any) -> str:
+    for value in params.values():
+        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+            abort(404)
+    return render_template(template, page=page, params=params)
+
+
+@blp.get("/")
+def home() -> str:
+    return _shell("home.html", "home")
+
+
+@blp.get("/login")
+def login() -> str:
+    return _shell("login.html", "login")
+
+
+@blp.get("/years/")
+@blp.get("/years/<int:year>")
+def year(year: int | None = None) -> str:
+    return _shell("year.html", "year", year=year or "")
+
+
+@blp.get("/search")
+def search() -> str:
+    return _shell("search.html", "search")
+
+
+# Path arguments are not named enterprise_id / provider_id / subject_id: the app refuses those unless they
+# are credit codes, while a shell takes anything and lets the API say what is wrong with it.
+@blp.get("/enterprises/<code>")
+def enterprise(code: str) -> str:
+    return _shell("enterprise.html", "enterprise", id=code)
+
+
+@blp.get("/providers/<code>")
+def provider(code: str) -> str:
+    return _shell("provider.html", "provider", id=code)
+
+
+@blp.get("/contracts/<contract_id>")
+def contract(contract_id: str) -> str:
+    return _shell("contract.html", "contract", id=contract_id)
+
+
+@blp.get("/settlements/")
+def settlements() -> str:
+    return _shell("settlements.html", "settlements")
+
+
+@blp.get("/settlements/<batch_id>")
+def settlement(batch_id: str) -> str:
+    return _shell("settlement.html", "settlement", id=batch_id)
+
+
+@blp.get("/trace/")
+def trace_index() -> str:
+    return _shell("trace_index.html", "trace-index")
+
+
+@blp.get("/trace/<any(contracts, enterprises, providers, settlements):kind>/<subject>")
+def trace(kind: str, subject: str) -> str:
+    return _shell("trace.html", "trace", kind=kind, id=subject)
+
+
+@blp.get("/audit")
+def audit() -> str:
+    return _shell("audit.html", "audit")

@@ -1,0 +1,279 @@
+/* Voucher Ledger console: language, formatting, the API client, the page frame.
+ *
+ * The bearer token lives in this tab's sessionStorage only: never in a URL, a cookie or a log.
+ * Every figure shown comes from the public API (/api/v1) under that token, so a page shows
+ * exactly what the API allows; a 403 from the API is shown as the "not yours" page.
+ */
+"use strict";
+
+const VL = (window.VL = window.VL || {});
+
+/* ---------- language (zh first, en on request, remembered in localStorage) ---------- */
+VL.texts = JSON.parse(document.getElementById("vl-texts").textContent);
+VL.lang = localStorage.getItem("vl.lang") === "en" ? "en" : "zh";
+
+VL.t = function (key, fallback) {
+  const entry = VL.texts[key];
+  if (entry) return entry[VL.lang] || entry.zh;
+  return fallback === undefined ? key : fallback;
+};
+
+VL.applyLanguage = function (root) {
+  document.documentElement.lang = VL.lang === "en" ? "en" : "zh-CN";
+  (root || document).querySelectorAll("[data-i18n]").forEach((el) => {
+    el.textContent = VL.t(el.dataset.i18n);
+  });
+  (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+    el.placeholder = VL.t(el.dataset.i18nPlaceholder);
+  });
+  document.title = VL.t("app.title") + " · " + VL.t("page." + document.body.dataset.page, "");
+};
+
+/* ---------- DOM helpers: text always goes in as text, never as HTML ---------- */
+VL.h = function (tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "text") el.textContent = value;
+    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+};
+VL.$ = (selector) => document.querySelector(selector);
+VL.clear = function (el) { while (el.firstChild) el.removeChild(el.firstChild); return el; };
+VL.link = (href, text, cls) => VL.h("a", { href, class: cls }, text);
+VL.consoleUrl = (path) => "/console" + path;
+
+/* ---------- money and time ---------- */
+/** "1234567.89" → "¥1,234,567.89" (strings all the way: money is never a float here). */
+VL.yuan = function (value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const text = String(value);
+  const negative = text.startsWith("-");
+  const [whole, cents = "00"] = text.replace("-", "").split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return (negative ? "-¥" : "¥") + grouped + "." + (cents + "00").slice(0, 2);
+};
+/** Integer fen → "¥1,234.56". */
+VL.fenToYuan = function (fen) {
+  const n = BigInt(fen);
+  const sign = n < 0n ? "-" : "";
+  const abs = n < 0n ? -n : n;
+  return VL.yuan(sign + (abs / 100n).toString() + "." + (abs % 100n).toString().padStart(2, "0"));
+};
+/** A yuan string as integer fen (a Number: exact below 9e15 fen), for drawing only. */
+VL.fen = function (value) {
+  if (value === null || value === undefined || value === "") return 0;
+  const [whole, cents = "00"] = String(value).split(".");
+  const sign = whole.startsWith("-") ? -1 : 1;
+  return sign * (Number(whole.replace("-", "")) * 100 + Number((cents + "00").slice(0, 2)));
+};
+/** Compact axis label of an amount in fen: 万/亿 in Chinese, k/M in English. */
+VL.compactFen = function (fen) {
+  const yuan = fen / 100;
+  if (VL.lang === "zh") {
+    if (Math.abs(yuan) >= 1e8) return +(yuan / 1e8).toFixed(2) + "亿";
+    if (Math.abs(yuan) >= 1e4) return +(yuan / 1e4).toFixed(1) + "万";
+    return String(Math.round(yuan));
+  }
+  if (Math.abs(yuan) >= 1e6) return +(yuan / 1e6).toFixed(2) + "M";
+  if (Math.abs(yuan) >= 1e3) return +(yuan / 1e3).toFixed(1) + "k";
+  return String(Math.round(yuan));
+};
+/** A share string ("0.80") → "80%" (display only). */
+VL.share = (value) => (value === null || value === undefined ? "—" : +(Number(value) * 100).toFixed(2) + "%");
+/** Basis points → "80%". */
+VL.percentBp = (bp) => (Number(bp) / 100).toString() + "%";
+const CHINA_OFFSET_MS = 8 * 3600 * 1000;
+/** An instant (ISO 8601) shown in China Standard Time: "2026-06-01 14:03:22". */
+VL.instant = function (iso) {
+  if (!iso) return "—";
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return String(iso);
+  return new Date(ms + CHINA_OFFSET_MS).toISOString().slice(0, 19).replace("T", " ");
+};
+/** Now in China Standard Time as a datetime-local value "YYYY-MM-DDTHH:MM". */
+VL.nowLocal = () => new Date(Date.now() + CHINA_OFFSET_MS).toISOString().slice(0, 16);
+/** A datetime-local value read as China Standard Time → ISO 8601 with +08:00. */
+VL.localToIso = function (value) {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) return null;
+  return (value.length === 16 ? value + ":00" : value) + "+08:00";
+};
+VL.thisYear = () => new Date(Date.now() + CHINA_OFFSET_MS).getUTCFullYear();
+/** A translated code ("status.active"), falling back to the code itself. */
+VL.label = (group, code) => VL.t(group + "." + code, String(code));
+
+/* ---------- session: the token stays in sessionStorage ---------- */
+VL.session = {
+  token: () => sessionStorage.getItem("vl.token"),
+  me: () => { try { return JSON.parse(sessionStorage.getItem("vl.me")); } catch (e) { return null; } },
+  save(token, me) { sessionStorage.setItem("vl.token", token); sessionStorage.setItem("vl.me", JSON.stringify(me)); },
+  clear() { sessionStorage.removeItem("vl.token"); sessionStorage.removeItem("vl.me"); },
+};
+VL.READERS = ["approver", "finance", "operator", "supervisor", "auditor"];
+VL.isReader = (me) => !!me && VL.READERS.includes(me.role);
+VL.isAuditRole = (me) => !!me && (me.role === "supervisor" || me.role === "auditor");
+
+/** Where a role starts: readers at the year dashboard, subjects at their own page. */
+VL.homeOf = function (me) {
+  if (!me) return VL.consoleUrl("/login");
+  if (me.role === "enterprise") return VL.consoleUrl("/enterprises/" + encodeURIComponent(me.subject));
+  if (me.role === "provider") return VL.consoleUrl("/providers/" + encodeURIComponent(me.subject));
+  return VL.consoleUrl("/years/");
+};
+
+/* ---------- the API client ---------- */
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || "HTTP " + status);
+    this.status = status;
+    this.code = error.code || "HTTP_" + status;
+    this.details = error.details || {};
+  }
+}
+VL.ApiError = ApiError;
+
+VL.request = async function (path, token) {
+  const response = await fetch("/api/v1" + path, {
+    headers: { Authorization: "Bearer " + (token || VL.session.token() || ""), Accept: "application/json" },
+    cache: "no-store",
+    credentials: "omit",
+  });
+  if (response.status === 401 && !token) {
+    VL.session.clear();
+    sessionStorage.setItem("vl.notice", "login.expired");
+    location.assign(VL.consoleUrl("/login"));
+    throw new ApiError(401, null);
+  }
+  return response;
+};
+
+/** GET a JSON document from the API; a non-2xx answer throws an ApiError with the API's code. */
+VL.api = async function (path, token) {
+  const response = await VL.request(path, token);
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+};
+VL.qs = function (params) {
+  const parts = Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v));
+  return parts.length ? "?" + parts.join("&") : "";
+};
+
+/* ---------- page frame: navigation, identity, language, sign-out, errors ---------- */
+VL.nav = function (me) {
+  const items = [];
+  if (VL.isReader(me)) {
+    items.push(["/years/", "nav.dashboard"], ["/search", "nav.search"], ["/settlements/", "nav.settlements"],
+      ["/trace/", "nav.trace"]);
+    if (VL.isAuditRole(me)) items.push(["/audit", "nav.audit"]);
+  } else if (me && me.role === "enterprise") {
+    items.push(["/enterprises/" + encodeURIComponent(me.subject), "nav.mine_enterprise"]);
+  } else if (me && me.role === "provider") {
+    items.push(["/providers/" + encodeURIComponent(me.subject), "nav.mine_provider"]);
+  }
+  const nav = VL.clear(VL.$("#vl-nav"));
+  const here = location.pathname;
+  for (const [path, key] of items) {
+    const href = VL.consoleUrl(path);
+    nav.append(VL.h("a", { href, class: here.startsWith(href) ? "active" : null, "data-i18n": key }, VL.t(key)));
+  }
+};
+
+VL.frame = function () {
+  const me = VL.session.me();
+  const toggle = VL.$("#vl-lang");
+  toggle.textContent = VL.lang === "en" ? "中文" : "EN";
+  toggle.addEventListener("click", () => {
+    localStorage.setItem("vl.lang", VL.lang === "en" ? "zh" : "en");
+    location.reload();
+  });
+  if (!me) return;
+  VL.nav(me);
+  const who = VL.$("#vl-who");
+  who.hidden = false;
+  VL.clear(who).append(VL.h("span", { class: "role" }, VL.label("role", me.role)), " ",
+    VL.h("span", { class: "actor", title: me.subject || "" }, me.id));
+  const out = VL.$("#vl-signout");
+  out.hidden = false;
+  out.addEventListener("click", () => {
+    VL.session.clear();
+    location.assign(VL.consoleUrl("/login"));
+  });
+};
+
+/** Replace the page's content with the 403 page ("not yours to read"). */
+VL.forbidden = function () {
+  const main = VL.clear(VL.$("#vl-main"));
+  const me = VL.session.me();
+  main.append(VL.h("section", { class: "card forbidden", id: "vl-forbidden" },
+    VL.h("div", { class: "big" }, "403"),
+    VL.h("h1", {}, VL.t("forbidden.title")),
+    VL.h("p", {}, VL.t("forbidden.body")),
+    VL.link(VL.homeOf(me), VL.t("forbidden.home"), "button")));
+  document.title = "403 · " + VL.t("app.title");
+};
+
+/** Show an API failure where the data would have been (403 takes the whole page). */
+VL.fail = function (error, where) {
+  if (error instanceof ApiError && error.status === 403) { VL.forbidden(); return; }
+  const box = where || VL.$("#vl-main");
+  const message = error instanceof ApiError
+    ? VL.t("error." + error.code, error.message) + " (" + error.status + " " + error.code + ")"
+    : VL.t("error.network");
+  VL.clear(box).append(VL.h("div", { class: "alert", role: "alert" }, message));
+};
+
+/** Key/value rows ("dl") from [[labelKey, value], ...]; values may be nodes. */
+VL.facts = function (rows, cls) {
+  return VL.h("dl", { class: "facts " + (cls || "") },
+    rows.map(([key, value]) => [VL.h("dt", {}, VL.t(key)), VL.h("dd", {}, value === null || value === undefined ? "—" : value)]));
+};
+
+/** A table from column specs [{key, label, render?, num?}] and rows. */
+VL.table = function (columns, rows, emptyKey) {
+  if (!rows.length) return VL.h("p", { class: "empty" }, VL.t(emptyKey || "common.none"));
+  return VL.h("div", { class: "table-wrap" }, VL.h("table", {},
+    VL.h("thead", {}, VL.h("tr", {}, columns.map((c) => VL.h("th", { class: c.num ? "num" : null }, VL.t(c.label))))),
+    VL.h("tbody", {}, rows.map((row) => VL.h("tr", {},
+      columns.map((c) => VL.h("td", { class: c.num ? "num" : null }, c.render ? c.render(row) : row[c.key] ?? "—")))))));
+};
+
+/** A row of figure cards [[labelKey, yuanString, cls?], ...]. */
+VL.figures = function (rows) {
+  // Even rows: up to six figures side by side, more in two rows.
+  const columns = rows.length <= 6 ? rows.length : Math.ceil(rows.length / 2);
+  return VL.h("div", { class: "figures cols-" + columns }, rows.map(([key, value, cls]) =>
+    VL.h("div", { class: "figure " + (cls || ""), "data-figure": key.split(".").pop() },
+      VL.h("div", { class: "label" }, VL.t(key)), VL.h("div", { class: "value" }, VL.yuan(value)))));
+};
+
+VL.badge = (group, code) => VL.h("span", { class: "badge " + group + "-" + code, "data-status": code },
+  VL.t("status." + group + "." + code, String(code)));
+
+VL.pages = VL.pages || {};
+
+/* ---------- boot ---------- */
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  VL.applyLanguage();
+  VL.frame();
+  if (page !== "login" && !VL.session.token()) {
+    sessionStorage.setItem("vl.next", location.pathname + location.search);
+    location.replace(VL.consoleUrl("/login"));
+    return;
+  }
+  const render = VL.pages[page];
+  if (render) {
+    Promise.resolve(render(document.body.dataset)).catch((error) => VL.fail(error));
+  }
+});

@@ -1,0 +1,162 @@
+"""Looking subjects up: enterprises by credit code or name with their vouchers and contracts, providers
+and their contracts (Art. 17, 21, 23: staff, the supervisor and auditors read everything; an
+enterprise or provider reads only its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from ledger import errors
+from ledger.access import require_reader
+from ledger.domain.contract import ACTIVE, CLAWED_BACK, COMPLETED, PROPOSED, SIGNED, TERMINATED
+from ledger.rules import READERS, valid_credit_code
+
+CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
+from projections import enterprises, queries
+from web.auth import current_actor
+from web.blueprint import Blueprint
+from web.commands import fresh_views
+from web.fields import QueryYear
+from web.schemas import ContractSchema, VoucherSchema
+
+blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="主体查询 Looking up enterprises and providers")
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                      metadata={"description": "the start of a credit code, or part of a name"})
+
+
+class ContractListQuery(Schema):
+    year = QueryYear(required=True)
+    status = fields.String(validate=validate.OneOf(CONTRACT_STATUSES))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class OptionalYearQuery(Schema):
+    year = QueryYear()
+
+
+class EnterpriseSummary(Schema):
+    id = fields.String()
+    name = fields.String()
+    tier = fields.String()
+    revoked = fields.Boolean()
+    registered_at = fields.String()
+
+
+class EnterpriseSearchResult(Schema):
+    q = fields.String()
+    enterprises = fields.List(fields.Nested(EnterpriseSummary))
+
+
+class ProviderSummary(Schema):
+    id = fields.String()
+    name = fields.String()
+    status = fields.String()
+    signed_years = fields.List(fields.Integer())
+
+
+class ProviderSearchResult(Schema):
+    q = fields.String()
+    providers = fields.List(fields.Nested(ProviderSummary))
+
+
+class NamedContractSchema(ContractSchema):
+    enterprise_name = fields.String(allow_none=True)
+    provider_name = fields.String(allow_none=True)
+    product_name = fields.String(allow_none=True)
+
+
+class EnterpriseDetail(EnterpriseSummary):
+    vouchers = fields.List(fields.Nested(VoucherSchema))
+    contracts = fields.List(fields.Nested(NamedContractSchema))
+
+
+class ContractList(Schema):
+    year = fields.Integer()
+    status = fields.String(allow_none=True)
+    contracts = fields.List(fields.Nested(NamedContractSchema))
+
+
+class ProviderContracts(Schema):
+    provider_id = fields.String()
+    year = fields.Integer(allow_none=True)
+    contracts = fields.List(fields.Nested(NamedContractSchema))
+
+
+def _credit_code(value: str, field: str) -> str:
+    if not valid_credit_code(value):
+        raise errors.ValidationFailed("invalid credit code", {field: [
+            "must be an 18-character unified social credit code with a valid check character"]})
+    return value
+
+
+def _named(store: Any, contracts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label each contract with the names of its enterprise, provider and product."""
+    labels = {
+        "enterprise": enterprises.names(store, "vl_enterprises", "enterprise_id", {c["enterprise_id"] for c in contracts}),
+        "provider": enterprises.names(store, "vl_providers", "provider_id", {c["provider_id"] for c in contracts}),
+        "product": enterprises.names(store, "vl_products", "product_id", {c["product_id"] for c in contracts}),
+    }
+    return [{**c, **{f"{kind}_name": labels[kind].get(c[f"{kind}_id"]) for kind in labels}} for c in contracts]
+
+
+@blp.get("/enterprises")
+@blp.arguments(SearchQuery, location="query")
+@blp.response(200, EnterpriseSearchResult)
+def search_enterprises(args: dict[str, Any]) -> Any:
+    """Enterprises whose credit code starts with `q` or whose name contains it (staff, supervisor, auditor)."""
+    require_reader(current_actor(), roles=READERS)
+    return {"q": args["q"], "enterprises": enterprises.search_enterprises(fresh_views(), args["q"])}
+
+
+@blp.get("/enterprises/<enterprise_id>")
+@blp.arguments(OptionalYearQuery, location="query")
+@blp.response(200, EnterpriseDetail)
+def get_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
+    """An enterprise with its vouchers and contracts, of one year if `year` is given."""
+    _credit_code(enterprise_id, "enterprise_id")
+    require_reader(current_actor(), enterprise_id=enterprise_id)
+    store = fresh_views()
+    enterprise = enterprises.get_enterprise(store, enterprise_id)
+    year = args.get("year")
+    return {**enterprise, "vouchers": queries.list_vouchers(store, enterprise_id, year),
+            "contracts": _named(store, queries.list_contracts(store, enterprise_id=enterprise_id, year=year))}
+
+
+@blp.get("/providers")
+@blp.arguments(SearchQuery, location="query")
+@blp.response(200, ProviderSearchResult)
+def search_providers(args: dict[str, Any]) -> Any:
+    """Providers whose credit code starts with `q` or whose name contains it (staff, supervisor, auditor)."""
+    require_reader(current_actor(), roles=READERS)
+    return {"q": args["q"], "providers": enterprises.search_providers(fresh_views(), args["q"])}
+
+
+@blp.get("/providers/<provider_id>/contracts")
+@blp.arguments(OptionalYearQuery, location="query")
+@blp.response(200, ProviderContracts)
+def provider_contracts(args: dict[str, Any], provider_id: str) -> Any:
+    """A provider's contracts, of one year if `year` is given."""
+    _credit_code(provider_id, "provider_id")
+    require_reader(current_actor(), provider_id=provider_id)
+    store = fresh_views()
+    queries.get_provider(store, provider_id)  # 404 for an unknown provider
+    year = args.get("year")
+    return {"provider_id": provider_id, "year": year,
+            "contracts": _named(store, queries.list_contracts(store, provider_id=provider_id, year=year))}
+
+
+@blp.get("/contracts")
+@blp.arguments(ContractListQuery, location="query")
+@blp.response(200, ContractList)
+def list_contracts(args: dict[str, Any]) -> Any:
+    """A year's contracts, most recently changed first (staff, supervisor, auditor)."""
+    require_reader(current_actor(), roles=READERS)
+    store = fresh_views()
+    contracts = enterprises.latest_contracts(store, args["year"], args.get("status"), args["limit"])
+    return {"year": args["year"], "status": args.get("status"), "contracts": _named(store, contracts)}
