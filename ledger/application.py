@@ -27,6 +27,8 @@ from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
 from ledger.persistence import Store, parse_database_url
 
+PREFETCH_THREADS = 6  # below the pool's size plus overflow (persistence.py)
+
 
 class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, ProviderCommands, YearCommands,
                     CredentialCommands, PointInTimeQueries, CommandBase):
@@ -44,7 +46,10 @@ class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, Provider
     def construct_repository(self) -> CheckedRepository:
         """The aggregate cache is checked once per command against the log (ledger/cache.py)."""
         maxsize = int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0)
-        return CheckedRepository(event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=maxsize)
+        # Concurrent loads overlap PostgreSQL's round trips (the pool has connections to spare).
+        threads = PREFETCH_THREADS if "postgres" in (self.env.get("PERSISTENCE_MODULE") or "") else 1
+        return CheckedRepository(event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=maxsize,
+                                 prefetch_threads=threads)
 
     def unit_of_work(self) -> AbstractContextManager[Any]:
         return self.log_check.unit()

@@ -48,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from projections.runner import Views
     from web import create_app
+    from web.errors import install_waitress_error_bodies
 
     app = _ledger()
     views = Views(app)
@@ -55,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_projections:
         views.start_polling()
     flask_app = create_app(ledger=app, views=views)
+    install_waitress_error_bodies()  # what waitress refuses itself (a body over 2 MiB) gets the error body too
     print(f"Voucher Ledger 服务已启动 / serving on http://{args.host}:{args.port}/ ({app.store.backend})", flush=True)
     serve(flask_app, host=args.host, port=args.port, threads=args.threads, ident="voucher-ledger",
           max_request_body_size=2 * 1024 * 1024, channel_timeout=60)
@@ -231,9 +233,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_verify_export(args: argparse.Namespace) -> int:
     """Check an export offline: every hash, the links between lines, the manifest; exit 1 on a break."""
-    from projections.export_verify import verify_export
+    from projections.export_verify import check_file
 
-    result = verify_export(args.file)
+    result = check_file(args.file)
     print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
     if not result.ok and result.details:
         print(json.dumps(result.details, ensure_ascii=False), file=sys.stderr)

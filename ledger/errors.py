@@ -209,3 +209,20 @@ class RecoveryAboveReceivable(LedgerError):
     """Raised when more is recorded as recovered than the provider owes after a clawback (Art. 25)."""
 
     code = "RECOVERY_ABOVE_RECEIVABLE"
+
+
+def recorded_refusal(code: str, message: str, details: dict[str, Any]) -> LedgerError:
+    """The refusal first given to a request, raised again for its repeated Idempotency-Key."""
+    for cls in _all_subclasses(LedgerError):
+        if cls.code == code:
+            return cls(message, details)
+    refusal = LedgerError(message, details)
+    refusal.code = code
+    return refusal
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found

@@ -11,6 +11,11 @@ from decimal import Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
 BASIS_POINTS = 10_000  # a share of 1 (100%)
+# The largest amount the API accepts (16 digits of yuan). Running totals kept by aggregates (a year's
+# budget, a provider's cap exceptions) are held within it too, so every read-model column (a signed
+# 64-bit integer on both backends) can hold them: an overflowing total would be stored as an event
+# that no projection could ever apply.
+MAX_FEN = 10**18 - 1
 
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
 _SHARE = re.compile(r"^(0|1)(\.[0-9]{1,4})?$")

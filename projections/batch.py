@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
+# Below this many rows an insert goes in the pipeline with everything else rather than by COPY.
+COPY_MIN_ROWS = 50
 # Facts kept per kind in the store's process-wide memo before it starts afresh.
 FACT_LIMIT = 200_000
 
@@ -156,11 +158,40 @@ class PageWrites:
             if table in self.rows or table in self.accumulated or table in self.absent:
                 self.flush_table(table)
 
-    def flush(self) -> None:
-        for table in list(self.rows) + [t for t in self.accumulated if t not in self.rows]:
-            self.flush_table(table)
+    def flush(self, deferred: dict[str, list[tuple]] | None = None, then: Callable[[], None] | None = None) -> None:
+        """Write everything pending, then run `then` (the tracking row), in as few round trips as may be.
+
+        On PostgreSQL, large plain inserts go by COPY first; every other statement, and `then`, is
+        sent in one pipeline, so a small page (one command's events) costs one round trip to write.
+        """
+        operations = [op for table in [*self.rows, *(t for t in self.accumulated if t not in self.rows)]
+                      for op in self._operations(table)]
+        operations += [(statement, rows) for statement, rows in (deferred or {}).items() if rows]
+        if self.dialect != "postgres":
+            for statement, rows in operations:
+                self.write(statement, rows)
+            if then is not None:
+                then()
+            return
+        rest = []
+        for statement, rows in operations:
+            if len(rows) >= COPY_MIN_ROWS and _PLAIN_INSERT.match(statement):
+                self.write(statement, rows)
+            else:
+                rest.append((statement, rows))
+        with self.cursor.connection.pipeline():
+            for statement, rows in rest:
+                self.cursor.executemany(self._sql(statement), rows)
+            if then is not None:
+                then()
 
     def flush_table(self, table: str) -> None:
+        for statement, rows in self._operations(table):
+            self.write(statement, rows)
+
+    def _operations(self, table: str) -> list[tuple[str, list[tuple]]]:
+        """The statements (and their rows) that write a table's pending changes; forgets them."""
+        operations: list[tuple[str, list[tuple]]] = []
         rows = self.rows.pop(table, {})
         key_column = self.key_column.pop(table, None)
         self.absent.pop(table, None)
@@ -174,12 +205,11 @@ class PageWrites:
                 shape = (tuple(state.sets), tuple(state.adds))
                 updates.setdefault(shape, []).append((*state.sets.values(), *state.adds.values(), key))
         for columns, values in inserts.items():
-            self.insert_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                             values)
+            operations.append(
+                (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values))
         for (sets, adds), values in updates.items():
             assignments = [f"{c} = ?" for c in sets] + [f"{c} = {c} + ?" for c in adds]
-            self.cursor.executemany(self._sql(f"UPDATE {table} SET {', '.join(assignments)} WHERE {key_column} = ?"),
-                                    values)
+            operations.append((f"UPDATE {table} SET {', '.join(assignments)} WHERE {key_column} = ?", values))
         accumulated = self.accumulated.pop(table, None)
         if accumulated:
             keys = self.accumulate_keys.pop(table)
@@ -189,11 +219,12 @@ class PageWrites:
             for counters, values in shapes.items():
                 columns = (*keys, *counters)
                 sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-                self.insert_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}", values)
+                operations.append((f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                                   f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}", values))
+        return operations
 
-    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        """An `INSERT ... VALUES (?, ...)` for many rows: COPY on PostgreSQL when it is a plain insert."""
+    def write(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement for many rows: COPY on PostgreSQL when it is a plain insert of several rows."""
         if not rows:
             return
         match = _PLAIN_INSERT.match(statement) if self.dialect == "postgres" and len(rows) > 1 else None

@@ -95,7 +95,8 @@ def _position(item: dict[str, Any] | eventlog.Unreadable) -> int:
     return item.position if isinstance(item, eventlog.Unreadable) else int(item["position"])
 
 
-def verify(app: Any, store: ViewStore, from_position: int | None = None, to_position: int | None = None) -> dict[str, Any]:
+def verify(app: Any, store: ViewStore, from_position: int | None = None,
+           to_position: int | None = None) -> dict[str, Any]:
     """Recompute the chain from the stored events and compare it with the stored chain.
 
     `{"ok": true, "checked": N, "head": {...}}`, or `ok: false` with the first `position` that no

@@ -28,7 +28,7 @@ import io
 import json
 from typing import Any, Callable, Iterator
 
-from projections import canonical, chain, eventlog, trace
+from projections import canonical, chain, eventlog, trace_queries
 from projections.store import ViewStore
 
 FORMATS = ("jsonl", "csv")
@@ -48,7 +48,7 @@ def _pages(app: Any, store: ViewStore, year: int | None, after: int, stop: int) 
             links = chain.links_between(store, first, last)
             yield [(record, links.get(_position(record))) for record in records]
         return
-    for positions in trace.iter_subject_positions(store, "year", str(year), after, stop, page_size=PAGE_SIZE):
+    for positions in trace_queries.iter_subject_positions(store, "year", str(year), after, stop, page_size=PAGE_SIZE):
         found = eventlog.records_at(app, positions)
         links = chain.links_at(store, positions)
         yield [(found[p], links.get(p)) for p in positions if p in found]

@@ -32,6 +32,8 @@ class ExportCheck:
         if self.ok:
             head = (self.manifest or {}).get("head_hash")
             return f"导出文件校验通过 / export verified: {self.checked} events, head {head}"
+        if not self.line:
+            return f"校验失败 / verification failed: {self.reason}"
         where = f"line {self.line}" + (f", position {self.position}" if self.position is not None else "")
         return f"校验失败 / verification failed at {where}: {self.reason}"
 
@@ -134,6 +136,14 @@ def verify_export(path: str) -> ExportCheck:
     except UnicodeDecodeError:
         result.ok, result.reason = False, "the file is not UTF-8"
     return result
+
+
+def check_file(path: str) -> ExportCheck:
+    """`verify_export`, answering an unreadable path as a failed check rather than an exception."""
+    try:
+        return verify_export(path)
+    except OSError as exc:
+        return ExportCheck(ok=False, reason=f"cannot read the file: {exc.strerror or exc}")
 
 
 def _check(lines: Iterator[tuple[int, str, dict[str, Any]]], result: ExportCheck,

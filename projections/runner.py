@@ -19,7 +19,7 @@ from projections import balances, contracts, enterprises, idempotency, monthly, 
 from projections import chain, history, trace  # noqa: F401,E402
 from projections.store import ViewStore, open_view_store
 
-PAGE_SIZE = 500
+PAGE_SIZE = 1000  # events per transaction; rows are batched per page (projections/batch.py)
 
 
 class Views:
@@ -31,29 +31,37 @@ class Views:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The position this process last applied or read back: `ensure` answers from it without asking
+        # the database when it is already far enough, and catch_up starts from it.
+        self._known = 0
 
     @property
     def position(self) -> int:
-        return self.store.max_tracking_id(self.app.name) or 0  # type: ignore[attr-defined]
+        position = self.store.max_tracking_id(self.app.name) or 0  # type: ignore[attr-defined]
+        self._known = position  # the database's word (lower after another process rebuilt the views)
+        return position
 
     def catch_up(self, page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply every event not yet applied; return how many were applied."""
         applied = 0
         with self._lock:
             head = self.app.recorder.max_notification_id() or 0
-            last = self.position
+            # Start where this process knows the views are; if another process moved them since,
+            # apply_page refuses the page (it checks `after`) and we read the position back (below).
+            last = self._known or self.position
             while last < head:
                 page = self.app.recorder.select_notifications(start=last, limit=page_size, inclusive_of_start=False)
                 if not page:
                     break
                 events = [(self.app.mapper.to_domain_event(n), n.id) for n in page]
                 try:
-                    self.store.apply_page(events, self.app.name, page[-1].id)
+                    self.store.apply_page(events, self.app.name, page[-1].id, after=last)
                 except IntegrityError:
                     # Another process applied this page first: continue from where it got to.
                     last = self.position
                     continue
                 last = page[-1].id
+                self._known = max(self._known, last)
                 applied += len(page)
                 if progress:
                     progress(last, head)
@@ -61,23 +69,24 @@ class Views:
 
     def ensure(self, position: int | None, timeout: float = 30.0) -> None:
         """Return once the read models reflect `position` (read-your-writes, API.md)."""
-        if position is None:
+        if position is None or position <= self._known:
             return
         deadline = time.monotonic() + timeout
-        while self.position < position:
+        while self._known < position:
             self.catch_up()
-            if self.position >= position:
+            if self._known >= position or self.position >= position:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"read models did not reach position {position}")
             time.sleep(0.01)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> int:
         """Drop every read model and replay the whole log from position 0."""
         with self._lock:
             self.store.drop_all()  # type: ignore[attr-defined]
+            self._known = 0
             self.store.create_table()  # type: ignore[attr-defined]
-        return self.catch_up(progress=progress)
+        return self.catch_up(page_size=page_size, progress=progress)
 
     def start_polling(self, interval: float = 0.25) -> None:
         """Follow the log in a background thread, for events written by other processes."""

@@ -6,6 +6,7 @@ one transaction, so each event is applied exactly once and a crash resumes where
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Iterable, Sequence
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
@@ -79,11 +80,9 @@ class Db:
         """Queue an insert nobody reads within the page; `flush` runs the queue as batches."""
         self._deferred.setdefault(statement, []).append(tuple(row))
 
-    def flush(self) -> None:
-        self.writes.flush()
-        for statement, rows in self._deferred.items():
-            if rows:
-                self.writes.insert_many(statement, rows)
+    def flush(self, then: Callable[[], None] | None = None) -> None:
+        """Write the page's pending changes and deferred inserts, then run `then` (its tracking row)."""
+        self.writes.flush(self._deferred, then)
         self._deferred.clear()
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
@@ -101,7 +100,8 @@ class ViewStore:
 
     dialect = "sqlite"
 
-    def apply_page(self, events: Sequence[tuple[Any, int]], application_name: str, last_position: int) -> None:
+    def apply_page(self, events: Sequence[tuple[Any, int]], application_name: str, last_position: int,
+                   after: int | None = None) -> None:
         """Apply events (with their positions) and track `last_position`, all in one transaction.
 
         Refused with IntegrityError, changing nothing, if any event of the page was already applied.
@@ -110,20 +110,30 @@ class ViewStore:
             # One applier at a time, across processes: two followers applying pages concurrently would
             # otherwise deadlock on the read-model rows (PostgreSQL), and the tracking upsert alone only
             # refuses a page that ends at or before the tracked position, not one that overlaps it.
-            self._lock_for_page(cursor, application_name)
-            applied = self._max_tracking_id(application_name, cursor) or 0  # type: ignore[attr-defined]
+            with self._pipeline(cursor):  # the lock and the read in one round trip on PostgreSQL
+                self._lock_for_page(cursor, application_name)
+                applied = self._max_tracking_id(application_name, cursor) or 0  # type: ignore[attr-defined]
             if events and events[0][1] <= applied:
                 raise IntegrityError(f"events up to position {applied} are already applied")
+            if after is not None and applied != after:
+                # The page was read as the events after `after`; the views are elsewhere (another process
+                # applied more, or rebuilt them): applying it could skip events, so refuse it.
+                raise IntegrityError(f"the views are at position {applied}, not {after}")
             db = Db(cursor, self.dialect, memo=self.memo)
             for domain_event, position in events:
                 for handler in registry.handlers_for(type(domain_event)):
                     handler(db, domain_event, position)
-            db.flush()
-            self._insert_tracking(cursor, Tracking(application_name, last_position))  # type: ignore[attr-defined]
+            # The rows and the tracking position in one transaction (and, on PostgreSQL, one pipeline).
+            tracking = Tracking(application_name, last_position)
+            db.flush(then=lambda: self._insert_tracking(cursor, tracking))  # type: ignore[attr-defined]
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         """Serialise page application across processes (per backend)."""
         raise NotImplementedError
+
+    def _pipeline(self, cursor: Any) -> Any:
+        """Send the enclosed statements together (PostgreSQL's pipeline mode); as they are on SQLite."""
+        return cursor.connection.pipeline() if self.dialect == "postgres" else contextlib.nullcontext()
 
     @property
     def memo(self) -> dict[str, Any]:

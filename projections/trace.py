@@ -24,7 +24,7 @@ Subject kinds (`vl_trace.subject_kind`, key in `subject_key`):
   the thousands of other contracts sharing its year, voucher or provider.
 
 A trace is a few index lookups, then the events read from the store by position
-(`projections/eventlog.py`), never a scan of the store.
+(`projections/trace_queries.py`), never a scan of the store.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ import json
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
-from ledger import errors
-from projections import chain, eventlog
 from projections.registry import handles_all, table
-from projections.store import ViewStore
 
 table(
     "CREATE TABLE IF NOT EXISTS vl_trace (subject_kind TEXT NOT NULL, subject_key TEXT NOT NULL, "
@@ -81,7 +78,6 @@ GENERAL = {
 
 _INSERT = "INSERT INTO vl_trace (subject_kind, subject_key, position) VALUES (?, ?, ?)"
 _INSERT_FACTS = "INSERT INTO vl_trace_facts (entity, facts) VALUES (?, ?)"
-_MEMO_LIMIT = 200_000
 
 Names = dict[str, set[str]]
 
@@ -136,24 +132,20 @@ def stream_subject(stream_type: str, stream: str, fields: Mapping[str, Any]) -> 
 # --- facts ----------------------------------------------------------------------------------------
 
 def _facts(db: Any, entity: str) -> dict[str, Any] | None:
-    if ("facts", entity) in db.page:
+    if ("facts", entity) in db.page:  # written this page, perhaps not yet flushed
         return db.page[("facts", entity)]
-    memo = db.memo.setdefault("trace_facts", {})
-    if entity in memo:
-        return memo[entity]
-    row = db.one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
-    facts = None if row is None else json.loads(row["facts"])
-    if facts is not None:
-        _remember(db, entity, facts)
-    return facts
+
+    def load() -> dict[str, Any] | None:
+        row = db.one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
+        return None if row is None else json.loads(row["facts"])
+
+    # Facts never change once written, so the process-wide memo may keep them.
+    return db.fact("trace", entity, load)
 
 
 def _remember(db: Any, entity: str, facts: dict[str, Any]) -> None:
     db.page[("facts", entity)] = facts
-    memo = db.memo.setdefault("trace_facts", {})
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[entity] = facts  # facts never change once written, so a process-wide cache is safe
+    db.remember("trace", entity, facts)
 
 
 def _record_facts(db: Any, entity: str, facts: dict[str, Any]) -> None:
@@ -280,158 +272,3 @@ def index_event(db: Any, event: Any, position: int) -> None:
     about, mentions = subjects(db, event, position)
     for kind, key in sorted(index_rows(db, about, mentions)):
         db.defer(_INSERT, (kind, key, position))
-
-
-# --- queries ----------------------------------------------------------------------------------------
-
-def stream_facts(store: ViewStore, entity: str) -> dict[str, Any] | None:
-    row = store.query_one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
-    return None if row is None else json.loads(row["facts"])
-
-
-def positions(store: ViewStore, keys: Iterable[tuple[str, str]]) -> set[int]:
-    keys = sorted(set(keys))
-    if not keys:
-        return set()
-    statement = " UNION ".join(["SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ?"] * len(keys))
-    rows = store.query(statement, [part for key in keys for part in key])
-    return {int(r["position"]) for r in rows}
-
-
-def has_subject(store: ViewStore, kind: str, key: str) -> bool:
-    return store.query_one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
-                           [kind, key]) is not None
-
-
-def iter_subject_positions(store: ViewStore, kind: str, key: str, after: int, stop: int,
-                           page_size: int = 1000) -> Iterable[list[int]]:
-    """Pages of the positions filed under one subject, after < position <= stop, in order."""
-    last = after
-    while True:
-        rows = store.query("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? AND position > ? "
-                           f"AND position <= ? ORDER BY position LIMIT {int(page_size)}", [kind, key, last, stop])
-        if not rows:
-            return
-        page = [int(r["position"]) for r in rows]
-        yield page
-        if len(page) < page_size:
-            return
-        last = page[-1]
-
-
-def _named(record: Mapping[str, Any]) -> tuple[Names, Names]:
-    about: Names = defaultdict(set)
-    mentions: Names = defaultdict(set)
-    own = stream_subject(record["stream_type"], record["stream"], record["data"])
-    if own is not None:
-        about[own[0]].add(own[1])
-    scan(record["data"], about, mentions)
-    return about, mentions
-
-
-def _step(record: dict[str, Any] | eventlog.Unreadable, links: Mapping[int, chain.Link]) -> dict[str, Any]:
-    if isinstance(record, eventlog.Unreadable):
-        return {"position": record.position, "type": None, "unreadable": True,
-                "error": "the stored event no longer decodes; see GET /audit/verify"}
-    link = links.get(record["position"])
-    return {
-        "position": record["position"], "recorded_at": record["recorded_at"], "stream": record["stream"],
-        "stream_type": record["stream_type"], "version": record["version"], "type": record["type"],
-        "actor": {"role": record["actor_role"], "id": record["actor_id"]}, "data": record["data"],
-        "hash": link.hash if link else None,
-    }
-
-
-def _steps(app: Any, store: ViewStore, records: Mapping[int, Any]) -> list[dict[str, Any]]:
-    ordered = sorted(records)
-    links = chain.links_at(store, ordered)
-    return [_step(records[p], links) for p in ordered]
-
-
-def _context_keys(records: Iterable[Any]) -> set[tuple[str, str]]:
-    """The batches, claims and cases named by these records: their events as a whole join the trace."""
-    keys: set[tuple[str, str]] = set()
-    for record in records:
-        if isinstance(record, eventlog.Unreadable):
-            continue
-        about, mentions = _named(record)
-        keys.update(("batch.general", b) for b in about.get("batch", ()))
-        keys.update(("claim.general", c) for c in about.get("claim", set()) | mentions.get("claim", set()))
-        keys.update(("case.general", c) for c in about.get("case", ()))
-    return keys
-
-
-def _other_year(record: Any, year: Any) -> bool:
-    if isinstance(record, eventlog.Unreadable) or year is None:
-        return False
-    own = record["data"].get("year")
-    return own is not None and str(own) != str(year)
-
-
-def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, Any]:
-    """Every event of a contract, and what it rests on: identity, voucher, budget, provider, product.
-
-    Back to the enterprise's registration, the voucher's issuance with its quota committed against
-    the year's budget, the year's opening and budget allocations, the provider's application and
-    signing for the year and the product's listing; forward to its claim, review, approval, notice,
-    payment and any sanction.
-    """
-    facts = stream_facts(store, contract_id)
-    if facts is None or facts.get("kind") != "contract":
-        raise errors.NotFound(f"no contract {contract_id}", {"id": contract_id})
-    named = facts["about"]
-    year = (named.get("year") or [None])[0]
-    own = eventlog.records_at(app, positions(store, [("contract", contract_id)]))
-    keys = _context_keys(own.values())
-    keys.update(("enterprise", e) for e in named.get("enterprise", ()))
-    keys.update(("voucher.general", v) for v in named.get("voucher", ()))
-    keys.update(("product.general", p) for p in named.get("product", ()))
-    keys.update(("provider.general", p) for p in named.get("provider", ()))
-    if year is not None:
-        keys.add(("year.general", year))
-        keys.update(("provider-year.general", f"{p}/{year}") for p in named.get("provider", ()))
-    context = positions(store, keys) - set(own)
-    records = dict(own)
-    records.update({p: r for p, r in eventlog.records_at(app, context).items() if not _other_year(r, year)})
-    subject = {"type": "contract", "contract_id": contract_id, "year": int(year) if year is not None else None,
-               **{f"{kind}_id": (named.get(kind) or [None])[0] for kind in ("voucher", "enterprise", "provider",
-                                                                            "product")}}
-    return {"subject": subject, "steps": _steps(app, store, records)}
-
-
-def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int) -> dict[str, Any]:
-    if not has_subject(store, kind, code):
-        raise errors.NotFound(f"no {kind} {code}", {"id": code})
-    own = eventlog.records_at(app, positions(store, [(kind, code), (f"{kind}-year", f"{code}/{year}")]))
-    keys = {key for key in _context_keys(own.values()) if key[0] == "batch.general"}
-    keys.add(("year.general", str(year)))
-    records = dict(own)
-    records.update(eventlog.records_at(app, positions(store, keys) - set(own)))
-    return {"subject": {"type": kind, f"{kind}_id": code, "year": year}, "steps": _steps(app, store, records)}
-
-
-def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int) -> dict[str, Any]:
-    """An enterprise's year: its registration, vouchers, contracts, claims, settlements and sanctions,
-    with the year's opening and budget and the batches that paid its contracts."""
-    return _year_trace(app, store, "enterprise", enterprise_id, year)
-
-
-def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
-    """A provider's year: application, reviews and signing, cap and exceptions, products, contracts,
-    claims, settlements, receivables and sanctions, with the year's budget and its batches."""
-    return _year_trace(app, store, "provider", provider_id, year)
-
-
-def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any]:
-    """A settlement batch: opening, every claim and review, approval, notice, payment, each contract
-    redeemed and settled, withdrawals by sanctions, with its year's opening and budget."""
-    facts = stream_facts(store, batch_id)
-    if facts is None or facts.get("kind") != "batch":
-        raise errors.NotFound(f"no settlement batch {batch_id}", {"id": batch_id})
-    year = (facts["about"].get("year") or [None])[0]
-    keys = {("batch", batch_id)}
-    if year is not None:
-        keys.add(("year.general", year))
-    records = eventlog.records_at(app, positions(store, keys))
-    return {"subject": {"type": "settlement", "batch_id": batch_id, "year": int(year) if year is not None else None},
-            "steps": _steps(app, store, records)}

@@ -14,7 +14,7 @@ from flask import Response
 from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import AUDITOR, SUPERVISOR, valid_credit_code
-from projections import chain, export, trace
+from projections import chain, export, trace_queries
 from web.audit_schemas import (
     AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,
 )
@@ -39,7 +39,7 @@ def _credit_code(value: str, field: str) -> str:
 def trace_contract(contract_id: str) -> Any:
     """A contract's every step, back to identity, voucher and budget, forward to payment and sanction."""
     actor = current_actor()
-    result = trace.contract_trace(ledger_app(), fresh_views(), contract_id)
+    result = trace_queries.contract_trace(ledger_app(), fresh_views(), contract_id)
     subject = result["subject"]
     require_reader(actor, enterprise_id=subject["enterprise_id"], provider_id=subject["provider_id"])
     return result
@@ -51,7 +51,7 @@ def trace_contract(contract_id: str) -> Any:
 def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     """An enterprise's year, step by step."""
     require_reader(current_actor(), enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
-    return trace.enterprise_trace(ledger_app(), fresh_views(), enterprise_id, args["year"])
+    return trace_queries.enterprise_trace(ledger_app(), fresh_views(), enterprise_id, args["year"])
 
 
 @blp.get("/trace/providers/<provider_id>")
@@ -60,7 +60,7 @@ def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
 def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
     """A provider's year, step by step."""
     require_reader(current_actor(), provider_id=_credit_code(provider_id, "provider_id"))
-    return trace.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"])
+    return trace_queries.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"])
 
 
 @blp.get("/trace/settlements/<batch_id>")
@@ -68,7 +68,7 @@ def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
 def trace_settlement(batch_id: str) -> Any:
     """A settlement batch, step by step (it belongs to no one enterprise or provider: readers only)."""
     require_reader(current_actor())
-    return trace.settlement_trace(ledger_app(), fresh_views(), batch_id)
+    return trace_queries.settlement_trace(ledger_app(), fresh_views(), batch_id)
 
 
 @blp.get("/audit/head")

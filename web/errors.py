@@ -79,3 +79,25 @@ def register_error_handlers(app: Flask) -> None:
         where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
         log.error("unexpected error %s at %s", type(exc).__name__, where)
         return error_response("INTERNAL_ERROR", "internal error", status=500)
+
+
+def install_waitress_error_bodies() -> None:
+    """Give the answers waitress makes itself the API's error body and security headers too.
+
+    Waitress refuses some requests before the app sees them — a body over its
+    `max_request_body_size` (413, refused without reading it), a malformed request (400), headers
+    too large (431) — with a plain-text page. `voucher-ledger serve` calls this once at start.
+    """
+    import json
+
+    from waitress import utilities
+
+    from web import SECURITY_HEADERS
+
+    def to_response(self: Any, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        code = HTTP_CODES.get(self.code, "INTERNAL_ERROR" if self.code >= 500 else "HTTP_ERROR")
+        body = json.dumps({"error": {"code": code, "message": self.reason, "details": {}}}).encode("utf-8")
+        headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
+        return f"{self.code} {self.reason}", headers, body
+
+    utilities.Error.to_response = to_response  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ providers' years) are as long as they are in production.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from ledger.bench.material import Material
 from ledger.bench.timing import Latencies, series, stage
@@ -16,7 +16,8 @@ from ledger.context import acting
 from ledger.errors import LedgerError
 
 
-def measure(material: Material, samples: int) -> dict[str, Any]:
+def measure(material: Material, samples: int, floor: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """The three series; `floor` measures a round of the insert floor before, between and after them."""
     stage(f"应用层命令吞吐 application command throughput ({samples} each)")
     driver, app = material.driver, material.driver.app
     world = material.world
@@ -37,6 +38,7 @@ def measure(material: Material, samples: int) -> dict[str, Any]:
             world.vouchers.append(VoucherMirror(data["voucher_id"], code, data["tier"], data["quota"], data["quota"]))
         return run
 
+    floor()
     issue_series = series([issue(code) for code in codes], "签发补贴券 issue voucher")
     issue_series.errors = issued.errors
 
@@ -54,6 +56,7 @@ def measure(material: Material, samples: int) -> dict[str, Any]:
             material.signed_from(record, data)
         return run
 
+    floor()
     sign_series = series([sign(r) for r in proposed], "签约 sign contract")
     sign_series.errors = signed_errors
 
@@ -71,7 +74,9 @@ def measure(material: Material, samples: int) -> dict[str, Any]:
             record.status = "completed"
         return run
 
+    floor()
     complete_series = series([complete(r) for r in active], "完成 complete contract")
+    floor()
     complete_series.errors = completed_errors
     return {"issue_voucher": issue_series.summary(), "sign_contract": sign_series.summary(),
             "complete_contract": complete_series.summary()}

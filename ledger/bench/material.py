@@ -36,11 +36,10 @@ class Material:
         bar.finish()
         return codes
 
-    def proposed(self, count: int, label: str, enterprises: list[str] | None = None) -> list[ContractRecord]:
-        """`count` proposed contracts with room on voucher and cap (optionally only these holders')."""
+    def proposed(self, count: int, label: str) -> list[ContractRecord]:
+        """`count` proposed contracts with room on the voucher and under the provider's cap."""
         app, world = self.driver.app, self.world
-        allowed = set(enterprises) if enterprises else None
-        vouchers = [v for v in world.vouchers if allowed is None or v.enterprise in allowed]
+        vouchers = world.vouchers
         bar = Progress(label, count)
         records: list[ContractRecord] = []
         attempts = 0
@@ -50,8 +49,6 @@ class Material:
             if choice is None:
                 continue
             voucher, product, amount, subsidy = choice
-            if allowed is not None and voucher.enterprise not in allowed:
-                continue
             data = self.driver.run("enterprise", voucher.enterprise, app.propose_contract, voucher.voucher_id,
                                    product["provider"], product["product_id"], amount)
             if data is None:

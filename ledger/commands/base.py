@@ -19,6 +19,7 @@ from ledger.domain.idempotency import IdempotencyRecord
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CONFLICT_ATTEMPTS = 8
+REFUSAL = "refusal"  # key of a recorded refusal in an idempotency record's result
 
 A = TypeVar("A")
 
@@ -61,6 +62,11 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
                     unit.failed()  # reload whatever this attempt read
                     self.conflicts_retried += 1
                     continue
+                except errors.ConcurrencyConflict:
+                    raise  # transient: a repeat with the same key should try again
+                except errors.LedgerError as refusal:
+                    self._remember_refusal(refusal)
+                    raise
         raise errors.ConcurrencyConflict(
             "the subject was changed concurrently; try again", {"attempts": CONFLICT_ATTEMPTS}
         )
@@ -137,6 +143,24 @@ class CommandBase(Application):
         recordings = self.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
+    def _remember_refusal(self, refusal: errors.LedgerError) -> None:
+        """A refused request with an Idempotency-Key gets the same refusal when repeated (API.md).
+
+        The refusal is recorded alone (the command recorded nothing else); if a concurrent request
+        with the same key recorded first, that one stands.
+        """
+        ctx = current()
+        if ctx.idempotency is None:
+            return
+        record = IdempotencyRecord(
+            scope=self._idempotency_scope(), key=ctx.idempotency.key, request_hash=ctx.idempotency.request_hash,
+            status=0, result={REFUSAL: {"code": refusal.code, "message": refusal.message, "details": refusal.details}},
+        )
+        try:
+            self.save(record)
+        except IntegrityError:
+            pass
+
     @staticmethod
     def _idempotency_scope() -> str:
         actor = current_actor()
@@ -155,5 +179,8 @@ class CommandBase(Application):
             raise errors.IdempotencyKeyReused(
                 "this Idempotency-Key was used for another request", {"key": ctx.idempotency.key}
             )
+        refusal = record.result.get(REFUSAL)
+        if refusal is not None:
+            raise errors.recorded_refusal(refusal["code"], refusal["message"], refusal["details"])
         return CommandResult(data=record.result, position=None, status=record.status, replayed=True,
                              idempotency_key_id=record_id)

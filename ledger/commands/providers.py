@@ -10,10 +10,18 @@ from ledger.domain.product import Product
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
-from ledger.rules import APPROVER, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_REVIEW_STAGES
+from ledger.money import MAX_FEN, format_yuan
+from ledger.rules import APPROVER, CATEGORIES, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_REVIEW_STAGES
 
 PROVIDER_STAGE_ROLES = dict(PROVIDER_REVIEW_STAGES)
 PRODUCT_STAGE_ROLES = dict(PRODUCT_REVIEW_STAGES)
+DECISIONS = ("pass", "reject")
+
+
+def refuse_unknown_decision(decision: str) -> None:
+    """A review passes or rejects; anything else would be recorded as a rejection nobody made."""
+    if decision not in DECISIONS:
+        raise errors.ValidationFailed(f"unknown decision {decision}", {"decision": [f"must be one of {DECISIONS}"]})
 
 
 def product_data(product: Product) -> dict[str, Any]:
@@ -61,6 +69,7 @@ class ProviderCommands(CommandBase):
     def review_provider(self, code: str, year: int, stage: str, decision: str, note: str) -> CommandResult:
         """Decide one review stage; passing the notice signs the provider for the year (Art. 14, 15)."""
         require(PROVIDER_STAGE_ROLES.get(stage, APPROVER))
+        refuse_unknown_decision(decision)
         provider = self.get_provider(code)
         opened = self._load(Year.create_id(year), "year", year)
         provider.review(year, stage, decision, note)
@@ -86,6 +95,9 @@ class ProviderCommands(CommandBase):
         if amount_fen <= 0:
             raise errors.ValidationFailed("an exception must be positive", {"amount": ["must be greater than 0.00"]})
         provider_year = self.get_provider_year(code, year)
+        if provider_year.exceptions_fen + amount_fen > MAX_FEN:  # see ledger.money.MAX_FEN
+            raise errors.ValidationFailed("the exceptions would exceed the largest amount the ledger keeps",
+                                          {"amount": [f"exceptions may total at most {format_yuan(MAX_FEN)}"]})
         provider_year.grant_exception(amount_fen=amount_fen, reason=reason)
         return self._commit({"provider_id": code, "year": year, "amount": amount_fen, "reason": reason,
                              "exceptions": provider_year.exceptions_fen}, provider_year, status=201)
@@ -96,6 +108,10 @@ class ProviderCommands(CommandBase):
         """A provider submits a standardised product with a transparent price (Art. 7)."""
         actor = require(PROVIDER)
         require_subject(actor, provider_id)
+        if category not in CATEGORIES:  # the eleven categories of Art. 6; the share depends on it (Art. 10)
+            raise errors.ValidationFailed(f"unknown category {category}", {"category": ["not a category of Art. 6"]})
+        if price_fen < 0:
+            raise errors.ValidationFailed("a price cannot be negative", {"price": ["must not be negative"]})
         provider = self.get_provider(provider_id)
         provider.refuse_if_banned()
         product = Product(provider_id=provider_id, name=name, category=category, price_fen=price_fen,
@@ -106,6 +122,7 @@ class ProviderCommands(CommandBase):
     def review_product(self, product_id: Any, year: int, stage: str, decision: str, note: str) -> CommandResult:
         """Expert review, DIIT approval, notice; passing the notice lists it for the year (Art. 8)."""
         require(PRODUCT_STAGE_ROLES.get(stage, APPROVER))
+        refuse_unknown_decision(decision)
         product = self.get_product(product_id)
         self._load(Year.create_id(year), "year", year)
         product.review(year, stage, decision, note)

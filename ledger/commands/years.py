@@ -16,7 +16,7 @@ from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import CLOSED, Year
 from ledger.rules import (
-    APPROVER, ENTERPRISE, FINANCE, OPERATOR, VOUCHER_KINDS, YearParameters, default_tier_quotas,
+    APPROVER, ENTERPRISE, FINANCE, HONOURS, OPERATOR, VOUCHER_KINDS, YearParameters, default_tier_quotas,
     parameters_above_ceiling,
 )
 
@@ -87,6 +87,12 @@ class YearCommands(CommandBase):
         actor = require(OPERATOR, ENTERPRISE)
         if actor.role == ENTERPRISE:
             require_subject(actor, code)
+        unknown = sorted(set(honours) - set(HONOURS))
+        if unknown:  # Art. 9 names the honours; another would have no tier (and no place in the record)
+            raise errors.ValidationFailed("unknown honour codes", {"honours": [f"unknown: {', '.join(unknown)}"]})
+        if employees < 0 or revenue_fen < 0:
+            raise errors.ValidationFailed("employees and revenue cannot be negative",
+                                          {"employees" if employees < 0 else "revenue": ["must not be negative"]})
         if self._exists(Enterprise.create_id(code)):
             raise errors.AlreadyExists(f"enterprise {code} is already registered", {"id": code})
         facts = {"employees": employees, "revenue_fen": revenue_fen, "registered_in_guangxi": registered_in_guangxi,
@@ -157,27 +163,38 @@ class YearCommands(CommandBase):
         closing.start_closing()
         self.save(closing)
         voucher_ids = self.voucher_ids_of_year(year)
+        expired_fen = released = 0
         for start in range(0, len(voucher_ids), CLOSE_CHUNK):
-            self._close_chunk(voucher_ids[start:start + CLOSE_CHUNK])
+            # Each chunk answers the totals of all its vouchers, closed now or by an interrupted earlier run.
+            chunk_expired_fen, chunk_released = self._close_chunk(voucher_ids[start:start + CLOSE_CHUNK])
+            expired_fen += chunk_expired_fen
+            released += chunk_released
             if progress:
                 progress(min(start + CLOSE_CHUNK, len(voucher_ids)), len(voucher_ids))
-        expired_fen = released = 0
-        for voucher_id in voucher_ids:
-            voucher = self.get_voucher(voucher_id)
-            expired_fen += voucher.expired_fen
-            released += voucher.released_at_close
         closing = self.get_year(year)
         closing.close(expired_vouchers=len(voucher_ids), expired_fen=expired_fen, released_contracts=released)
         return self._commit({"year": year, "expired_vouchers": len(voucher_ids), "expired_amount": expired_fen,
                              "released_contracts": released}, closing)
 
-    def _close_chunk(self, voucher_ids: list[Any]) -> None:
+    def _close_chunk(self, voucher_ids: list[Any]) -> tuple[int, int]:
+        """Close these vouchers in one transaction; answer (expired fen, released contracts) of all of them."""
         for _ in range(8):
             try:
+                # Load the chunk's vouchers, then their reserved contracts, then those contracts' providers'
+                # years concurrently first (ledger/cache.py): a cold process would otherwise pay two round
+                # trips per aggregate, one after another.
+                self.repository.prefetch(voucher_ids)
+                contract_ids = [UUID(c) for v in voucher_ids for c in self.get_voucher(v).reservations]
+                self.repository.prefetch(contract_ids)
+                self.repository.prefetch(ProviderYear.create_id(c.provider_id, c.year)
+                                         for c in map(self.repository.get, contract_ids))
                 changed: dict[Any, Any] = {}
+                expired_fen = released_contracts = 0
                 for voucher_id in voucher_ids:
                     voucher = self.get_voucher(voucher_id)
                     if voucher.status != "active":
+                        expired_fen += voucher.expired_fen
+                        released_contracts += voucher.released_at_close
                         continue
                     released = 0
                     for contract_id in sorted(voucher.reservations):
@@ -192,9 +209,11 @@ class YearCommands(CommandBase):
                         released += 1
                     voucher.expire(released_contracts=released)
                     changed[voucher.id] = voucher
+                    expired_fen += voucher.expired_fen
+                    released_contracts += voucher.released_at_close
                 if changed:
                     self._commit_many(changed.values())
-                return
+                return expired_fen, released_contracts
             except IntegrityError:
                 self.conflicts_retried += 1
         raise errors.ConcurrencyConflict("vouchers kept changing while the year was closing; run close again")

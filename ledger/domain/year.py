@@ -13,7 +13,7 @@ from eventsourcing.domain import event
 
 from ledger import errors
 from ledger.domain.base import LedgerAggregate, natural_id
-from ledger.money import format_yuan
+from ledger.money import MAX_FEN, format_yuan
 from ledger.rules import YearParameters
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
@@ -67,6 +67,9 @@ class Year(LedgerAggregate):
         self.refuse_if_closed()
         if amount_fen <= 0:
             raise errors.ValidationFailed("budget must be positive", {"amount": ["must be greater than 0.00"]})
+        if self.budget_fen + amount_fen > MAX_FEN:
+            raise errors.ValidationFailed("the year's budget would exceed the largest amount the ledger keeps",
+                                          {"amount": [f"the budget may total at most {format_yuan(MAX_FEN)}"]})
         self._allocated(amount_fen=amount_fen, reference=reference)
 
     @event("BudgetAllocated")

@@ -220,3 +220,28 @@ def test_as_of_keeps_ownership(client, tokens, history):
                ids["enterprise_b"]).status_code == 403
     assert get(client, tokens, f"/api/v1/providers/{ids['provider']}/totals?year=2026&as_of={instant}",
                ids["enterprise_a"]).status_code == 403
+
+
+# --- oversight reads everything and writes nothing but cases ------------------------------------------------
+
+def test_supervisor_and_auditor_write_nothing_but_filing_cases(client, tokens, history):
+    ids = history.ids
+    writes = [
+        ("/api/v1/years/2026/budget", {"amount": "1.00", "reference": "监督不拨款"}),
+        ("/api/v1/vouchers", {"enterprise_id": ids["enterprise_b"], "year": 2027}),
+        ("/api/v1/years/2026/close", None),
+        ("/api/v1/settlements", {"year": 2026, "name": "监督不开批次"}),
+        (f"/api/v1/contracts/{ids['contract_b2']}/termination", {"reason": "监督不终止合同"}),
+    ]
+    for who in ("supervisor", "auditor"):
+        for url, body in writes:
+            response = client.post(url, json=body, headers=bearer(tokens[who]))
+            assert response.status_code == 403, (who, url)
+        reads = [f"/api/v1/years/2026", f"/api/v1/vouchers/{ids['voucher_b']}",
+                 f"/api/v1/enterprises/{ids['enterprise_b']}/balance?year=2026",
+                 f"/api/v1/providers/{ids['provider']}/totals?year=2026", f"/api/v1/contracts/{ids['contract_b']}"]
+        assert all(get(client, tokens, url, who).status_code == 200 for url in reads)
+    case = {"subject_type": "provider", "subject_id": ids["provider"], "violation": "complaint",
+            "contract_ids": [ids["contract_b2"]], "note": "监理受理投诉"}
+    assert client.post("/api/v1/cases", json=case, headers=bearer(tokens["auditor"])).status_code == 403
+    assert client.post("/api/v1/cases", json=case, headers=bearer(tokens["supervisor"])).status_code == 201

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.demo import credit_code
-from tests.api.support_http import ENTERPRISE_BODY, STAFF, arrange, http  # noqa: F401 - fixtures
+from tests.api.support_http import ENTERPRISE_BODY, PROVIDER_BODY, STAFF, arrange, http  # noqa: F401 - fixtures
 from tests.support import YEAR, revoke_holder
 
 CODE = credit_code(4242)
@@ -31,8 +31,7 @@ def test_chinese_names_round_trip(http, client, name):
     assert name.encode("utf-8") in response.data
     assert response.get_json()["name"] == name
     product_owner = http.subject("provider", credit_code(4243))
-    http.post(product_owner, "/providers", {**__import__("tests.api.support_http", fromlist=["PROVIDER_BODY"])
-                                            .PROVIDER_BODY, "id": product_owner, "name": name})
+    http.post(product_owner, "/providers", {**PROVIDER_BODY, "id": product_owner, "name": name})
     assert http.get("auditor", f"/providers/{product_owner}")["name"] == name
 
 

@@ -210,3 +210,13 @@ def test_product_submission_rules(http, arrange):
     http.get(other, f"/products/{product_id}", 403, "FORBIDDEN")
     http.get("supervisor", f"/products/{product_id}")
     http.get("auditor", "/products/00000000-0000-0000-0000-000000000000", 404, "NOT_FOUND")
+
+
+def test_cap_exceptions_beyond_what_the_ledger_can_total_are_400(http, arrange):
+    arrange.year()
+    apply(http)
+    sign(http)
+    path = f"/providers/{CODE}/cap-exceptions"
+    http.post("approver", path, {"year": YEAR, "amount": "9999999999999999.99", "reason": "x"})
+    http.post("approver", path, {"year": YEAR, "amount": "0.01", "reason": "x"}, 400, "VALIDATION_ERROR")
+    assert http.get("auditor", f"/providers/{CODE}/totals?year={YEAR}")["exceptions"] == "9999999999999999.99"

@@ -152,3 +152,15 @@ def test_close_year_over_http(http, arrange):
     http.post("operator", f"/years/{YEAR}/close", status=409, code="INVALID_STATE")
     http.post("finance", f"/years/{YEAR}/budget", {"amount": "1.00", "reference": "late"}, 422, "YEAR_CLOSED")
     http.post("operator", "/years/2031/close", status=404, code="NOT_FOUND")
+
+
+def test_a_budget_beyond_what_the_ledger_can_total_is_400_and_the_views_keep_working(http, arrange):
+    # Each allocation is a valid amount, but their sum must stay one the read models can hold:
+    # otherwise an event no projection can apply would be stored, and every later read would fail.
+    arrange.year(budget_yuan=None)
+    largest = {"amount": "9999999999999999.99", "reference": "x"}
+    http.post("finance", f"/years/{YEAR}/budget", largest)
+    details = http.post("finance", f"/years/{YEAR}/budget", {"amount": "0.01", "reference": "x"}, 400,
+                        "VALIDATION_ERROR")["error"]["details"]
+    assert "amount" in details
+    assert http.get("auditor", f"/years/{YEAR}")["budget"] == "9999999999999999.99"

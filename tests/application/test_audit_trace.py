@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from ledger import errors
-from projections import trace
-from tests.audit_support import History, build
+from ledger.money import yuan
+from projections import trace_queries
+from tests.audit_support import DOCS, History, build
+from tests.support import as_role
 
 REVIEWS = ["Provider.Reviewed"] * 5
 PRODUCT_REVIEWS = ["Product.Reviewed"] * 3
@@ -66,7 +68,7 @@ def step(result: dict[str, Any], type_: str, **match: Any) -> list[dict[str, Any
 
 def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_to_sanction(history, ledger, views):
     ids = history.ids
-    result = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    result = trace_queries.contract_trace(ledger, views.store, ids["contract_a"])
     assert result["subject"] == {"type": "contract", "contract_id": ids["contract_a"], "year": 2026,
                                  "voucher_id": ids["voucher_a"], "enterprise_id": ids["enterprise_a"],
                                  "provider_id": ids["provider"], "product_id": ids["product"]}
@@ -109,7 +111,7 @@ def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_
 
 def test_contract_trace_records_who_acted_the_rule_parameters_and_the_evidence(history, ledger, views):
     ids = history.ids
-    result = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    result = trace_queries.contract_trace(ledger, views.store, ids["contract_a"])
     signed = step(result, "Contract.Signed")[0]
     assert signed["actor"] == {"role": "provider", "id": f"provider-{ids['provider']}"}
     # The shares and caps applied at signing are on the event (ARCHITECTURE.md, "Events").
@@ -127,7 +129,7 @@ def test_contract_trace_records_who_acted_the_rule_parameters_and_the_evidence(h
 
 def test_enterprise_trace_is_its_years_every_step(history, ledger, views):
     ids = history.ids
-    result = trace.enterprise_trace(ledger, views.store, ids["enterprise_b"], 2026)
+    result = trace_queries.enterprise_trace(ledger, views.store, ids["enterprise_b"], 2026)
     assert result["subject"] == {"type": "enterprise", "enterprise_id": ids["enterprise_b"], "year": 2026}
     contract = ["Contract.Proposed", "Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved",
                 "Contract.DepositPaid", "Contract.Completed", "Voucher.Used", "ProviderYear.Used"]
@@ -153,7 +155,7 @@ def test_enterprise_trace_is_its_years_every_step(history, ledger, views):
 
 
 def test_enterprise_trace_of_a_sanctioned_enterprise_ends_with_its_revocation(history, ledger, views):
-    result = trace.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
+    result = trace_queries.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
     labels = [label for label, _ in by_step(history, result["steps"])]
     assert labels[:4] == ["year opened", "budget allocated", "enterprise a registered", "voucher a issued"]
     assert labels[-2:] == ["case filed", "case sanctioned"]
@@ -161,7 +163,7 @@ def test_enterprise_trace_of_a_sanctioned_enterprise_ends_with_its_revocation(hi
 
 
 def test_enterprise_trace_of_another_year_holds_only_identity_and_that_years_budget(history, ledger, views):
-    result = trace.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2027)
+    result = trace_queries.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2027)
     assert [s["type"] for s in result["steps"]] == ["Year.Opened", "Enterprise.Registered", "Case.Filed",
                                                     "Case.Sanctioned", "Case.CreditRecorded", "Enterprise.Revoked"]
     assert result["steps"][0]["data"]["year"] == 2027
@@ -169,7 +171,7 @@ def test_enterprise_trace_of_another_year_holds_only_identity_and_that_years_bud
 
 def test_provider_trace_is_its_years_every_step(history, ledger, views):
     ids = history.ids
-    result = trace.provider_trace(ledger, views.store, ids["provider"], 2026)
+    result = trace_queries.provider_trace(ledger, views.store, ids["provider"], 2026)
     assert result["subject"] == {"type": "provider", "provider_id": ids["provider"], "year": 2026}
     contract = ["Contract.Proposed", "Contract.Signed", "Voucher.Reserved", "ProviderYear.Reserved",
                 "Contract.DepositPaid", "Contract.Completed", "Voucher.Used", "ProviderYear.Used"]
@@ -204,7 +206,7 @@ def test_provider_trace_is_its_years_every_step(history, ledger, views):
 
 def test_settlement_trace_is_the_batch_with_every_claim_and_each_contract_settled(history, ledger, views):
     ids = history.ids
-    result = trace.settlement_trace(ledger, views.store, ids["batch"])
+    result = trace_queries.settlement_trace(ledger, views.store, ids["batch"])
     assert result["subject"] == {"type": "settlement", "batch_id": ids["batch"], "year": 2026}
     assert_steps(history, result, [
         ("year opened", ["Year.Opened"]),
@@ -226,27 +228,27 @@ def test_an_objection_reaches_the_trace_of_the_disputed_contract_only(scenario, 
     history = build(scenario, sanction=False, notice="objection")
     views.catch_up()
     ids = history.ids
-    disputed = trace.contract_trace(ledger, views.store, ids["contract_b2"])
+    disputed = trace_queries.contract_trace(ledger, views.store, ids["contract_b2"])
     noticed = step(disputed, "SettlementBatch.Noticed")
     assert noticed and noticed[0]["data"]["claim_ids"] == [ids["claim_b2"]]
     assert step(disputed, "Contract.ClaimReleased")  # the disputed contract is freed for a later batch
     assert not step(disputed, "Contract.Settled")
-    paid = trace.contract_trace(ledger, views.store, ids["contract_a"])
+    paid = trace_queries.contract_trace(ledger, views.store, ids["contract_a"])
     assert step(paid, "SettlementBatch.Noticed") and not step(paid, "Contract.ClaimReleased")
     assert step(paid, "Contract.Settled")
 
 
 def test_traces_of_unknown_subjects_are_not_found(history, ledger, views):
     with pytest.raises(errors.NotFound):
-        trace.contract_trace(ledger, views.store, "00000000-0000-0000-0000-000000000000")
+        trace_queries.contract_trace(ledger, views.store, "00000000-0000-0000-0000-000000000000")
     with pytest.raises(errors.NotFound):
-        trace.contract_trace(ledger, views.store, history.ids["voucher_a"])  # a voucher is not a contract
+        trace_queries.contract_trace(ledger, views.store, history.ids["voucher_a"])  # a voucher is not a contract
     with pytest.raises(errors.NotFound):
-        trace.settlement_trace(ledger, views.store, history.ids["contract_a"])
+        trace_queries.settlement_trace(ledger, views.store, history.ids["contract_a"])
     with pytest.raises(errors.NotFound):
-        trace.enterprise_trace(ledger, views.store, history.ids["provider"], 2026)
+        trace_queries.enterprise_trace(ledger, views.store, history.ids["provider"], 2026)
     with pytest.raises(errors.NotFound):
-        trace.provider_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
+        trace_queries.provider_trace(ledger, views.store, history.ids["enterprise_a"], 2026)
 
 
 def test_trace_index_survives_a_rebuild_unchanged(history, ledger, views):
@@ -256,3 +258,29 @@ def test_trace_index_survives_a_rebuild_unchanged(history, ledger, views):
     after = views.store.query("SELECT subject_kind, subject_key, position FROM vl_trace "
                               "ORDER BY subject_kind, subject_key, position")
     assert before == after and len(before) > 100
+
+
+def test_a_sanction_before_payment_withdraws_the_contract_from_its_claim_in_the_trace(scenario, ledger, views):
+    scenario.open_year()
+    provider = scenario.provider()
+    product = scenario.product(provider, "diagnosis", 100_000)
+    enterprise, voucher_id = scenario.holder(("tech_sme",))
+    contract_id = scenario.contract(enterprise, voucher_id, provider, product, yuan(100_000), state="completed")
+    with as_role("operator", name="centre-li"):
+        batch_id = ledger.open_settlement(2026, "第一批兑付").data["batch_id"]
+    with as_role("provider", provider):
+        claim_id = ledger.claim_settlement(batch_id, [contract_id], DOCS).data["claim_id"]
+    with as_role("supervisor", name="supervisor-zhou"):
+        case_id = ledger.file_case("provider", provider, "fake_transaction", [contract_id], "虚假交易").data["case_id"]
+    with as_role("operator", name="centre-sun"):
+        ledger.sanction_case(case_id, [contract_id], terminate_provider=True, note="依第二十五条处理")
+    views.catch_up()
+    result = trace_queries.contract_trace(ledger, views.store, contract_id)
+    types = [s["type"] for s in result["steps"]]
+    withdrawn = step(result, "SettlementBatch.ContractWithdrawn")
+    assert withdrawn and withdrawn[0]["data"]["claim_id"] == claim_id and withdrawn[0]["data"]["case_id"] == case_id
+    # The provider's termination is a sanction on the contract's provider: in the trace too.
+    assert "Provider.Terminated" in types and types.index("Case.Filed") < types.index("Provider.Terminated")
+    assert not step(result, "Contract.Settled")
+    batch = trace_queries.settlement_trace(ledger, views.store, batch_id)
+    assert step(batch, "SettlementBatch.ContractWithdrawn")

@@ -58,17 +58,6 @@ def test_idempotency_record_is_saved_with_the_command_s_events(scenario, ledger)
     assert (record.status, record.result) == (201, result.data)
 
 
-def test_a_refused_command_records_no_key(scenario, ledger):
-    # A refusal saves nothing, so the same key may be used again once the cause is gone.
-    scenario.open_year(budget_yuan=None)
-    enterprise = scenario.enterprise()
-    with pytest.raises(errors.BudgetExhausted):
-        issue(ledger, enterprise, "key-later")
-    with as_role("finance"):
-        ledger.allocate_budget(YEAR, yuan(1_000_000), "b")
-    assert not issue(ledger, enterprise, "key-later").replayed
-
-
 def test_idempotency_keys_belong_to_their_actor(scenario, ledger):
     # Two clients choosing the same key do not see each other's answers.
     scenario.open_year()
@@ -76,3 +65,21 @@ def test_idempotency_keys_belong_to_their_actor(scenario, ledger):
     issue(ledger, first, "shared-key")
     other = issue(ledger, second, "shared-key", actor=Actor(role="operator", id="促进中心-赵六"))
     assert not other.replayed and other.data["enterprise_id"] == second
+
+
+def test_idempotency_replay_of_a_refusal_returns_the_first_refusal(scenario, ledger):
+    # The budget cannot cover the voucher: the refusal is the first response to this key.
+    scenario.open_year(budget_yuan=None)
+    enterprise = scenario.enterprise(("tech_sme",))
+    with pytest.raises(errors.BudgetExhausted):
+        issue(ledger, enterprise, "key-refused")
+    # Finance funds the year meanwhile; repeating the same request with the same key still answers
+    # the first refusal and changes nothing, while a new key runs the command afresh.
+    with as_role("finance"):
+        ledger.allocate_budget(YEAR, yuan(1_000_000), "later")
+    before = head(ledger)
+    with pytest.raises(errors.BudgetExhausted) as repeated:
+        issue(ledger, enterprise, "key-refused")
+    assert repeated.value.code == "BUDGET_EXHAUSTED" and "issued" in repeated.value.details
+    assert head(ledger) == before
+    assert not issue(ledger, enterprise, "key-fresh").replayed

@@ -217,3 +217,21 @@ def test_a_provider_submits_only_its_own_products(scenario, ledger):
             ledger.submit_product(provider, "x", "legal", yuan(1), "")
     with as_role("operator"), pytest.raises(errors.NotFound):
         ledger.review_product("not-a-uuid", YEAR, "expert", "pass", "")
+
+
+def test_products_and_reviews_are_validated_by_the_ledger(scenario, ledger):
+    # Only the eleven categories of Art. 6, no negative price, and a decision that is pass or reject.
+    scenario.open_year()
+    provider = scenario.provider(signed_for=None)
+    with as_role("provider", provider):
+        with pytest.raises(errors.ValidationFailed):
+            ledger.submit_product(provider, "诉讼代理", "litigation", yuan(1000), "")
+        with pytest.raises(errors.ValidationFailed):
+            ledger.submit_product(provider, "法律顾问", "legal", -1, "")
+    product_id = scenario.product(provider, "legal", listed_for=None)
+    with as_role("operator"):
+        with pytest.raises(errors.ValidationFailed):
+            ledger.review_provider(provider, YEAR, "compliance", "maybe", "")
+        with pytest.raises(errors.ValidationFailed):
+            ledger.review_product(product_id, YEAR, "expert", "maybe", "")
+    assert ledger.get_provider(provider).next_stage(YEAR) == "compliance"

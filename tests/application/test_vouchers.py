@@ -164,3 +164,13 @@ def test_chinese_names_round_trip(scenario, ledger, views, name):
         product_id = ledger.submit_product(provider, name, "diagnosis", yuan(1000), name).data["product_id"]
     views.catch_up()
     assert queries.get_product(views.store, product_id)["name"] == name
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(honours=["nobel_prize"]), "honours"), (dict(employees=-1), "employees"), (dict(revenue_fen=-1), "revenue"),
+])
+def test_enterprise_facts_are_validated_by_the_ledger(scenario, ledger, changes, field):
+    # The command line and the demo call the ledger directly: an unknown honour has no tier (Art. 9).
+    with as_role("operator"), pytest.raises(errors.ValidationFailed) as refused:
+        ledger.register_enterprise(scenario.next_code(), "某企业", **{"honours": [], **ELIGIBLE_FACTS, **changes})
+    assert field in refused.value.details

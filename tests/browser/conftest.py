@@ -17,7 +17,6 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -110,13 +109,13 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
     _cli(env, "demo")
     server = ConsoleServer(backend=backend, base_url="")
-    # One `token issue` per role, run side by side; the token is the last line each prints.
+    # One `token issue` per role, one after another (each CLI process creates the store's tables if
+    # missing, and concurrent DDL races on PostgreSQL); the token is the last line each prints.
     subjects = {"enterprise": ENTERPRISE, "provider": PROVIDER}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        issued = {role: pool.submit(_cli, env, "token", "issue", "--role", role, "--name", f"browser-{role}",
-                                    *(("--subject", subjects[role]) if role in subjects else ()))
-                  for role in (*STAFF_ROLES, *subjects)}
-    server.tokens = {role: future.result().strip().splitlines()[-1] for role, future in issued.items()}
+    for role in (*STAFF_ROLES, *subjects):
+        printed = _cli(env, "token", "issue", "--role", role, "--name", f"browser-{role}",
+                       *(("--subject", subjects[role]) if role in subjects else ()))
+        server.tokens[role] = printed.strip().splitlines()[-1]
     port = free_port()
     server.base_url = f"http://127.0.0.1:{port}"
     log = open(workdir / "server.log", "w")
@@ -150,8 +149,9 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
 
 
 @pytest.fixture(scope="module")
-def downloads() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="vl-downloads-"))
+def downloads(console_server: ConsoleServer) -> Iterator[Path]:
+    """A download folder per server (a file of the same name would be overwritten, not added)."""
+    path = Path(tempfile.mkdtemp(prefix=f"vl-downloads-{console_server.backend}-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -169,8 +169,11 @@ def browser(console_server: ConsoleServer, downloads: Path) -> Iterator[Any]:
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-extensions", "--lang=zh-CN", "--window-size=1360,1000", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    # A second export from the same page is an "automatic download" once the click's user activation
+    # has lapsed (a slow export): allow it, as a person would when Chromium asks.
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False,
+                                              "profile.default_content_setting_values.automatic_downloads": 1,
                                               "safebrowsing.enabled": False})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

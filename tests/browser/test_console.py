@@ -286,7 +286,7 @@ def test_audit_head_verify_and_export_download(browser: Any, console_server: Con
         text = saved.read_text(encoding="utf-8")
         assert console_server.tokens["auditor"] not in text
         shown_hash = element(browser, "#export-head-hash").text
-        assert shown_hash == head_hash
+        assert shown_hash == head_hash, "the manifest shown is the chain head shown"
         if fmt == "jsonl":
             manifest = json.loads(text.strip().splitlines()[-1])["manifest"]
             assert manifest["head_hash"] == head_hash

@@ -124,9 +124,9 @@ class Client:
                   {"enterprise_id": enterprise, "year": self.plan["year"], "kind": "general"})
 
     def op_read(self) -> None:
-        path = self.rng.choice([f"/api/v1/vouchers/{v}" for v in self.plan["vouchers"]]
-                               + [f"/api/v1/years/{self.plan['year']}"]
-                               + [f"/api/v1/providers/{p}/totals?year={self.plan['year']}" for p in self.plan["providers"]])
+        year = self.plan["year"]
+        path = self.rng.choice([f"/api/v1/vouchers/{v}" for v in self.plan["vouchers"]] + [f"/api/v1/years/{year}"]
+                               + [f"/api/v1/providers/{p}/totals?year={year}" for p in self.plan["providers"]])
         self.send("GET", path, "auditor")
 
     def run(self) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def bulk_registrations(app: Any, count: int) -> None:
                    for i in range(count)])
 
 
-def start_clients(plan: dict[str, Any], count: int, directory: Path, **changes: Any) -> list[tuple[subprocess.Popen, Path]]:
+def start_clients(plan: dict[str, Any], count: int, directory: Path,
+                  **changes: Any) -> list[tuple[subprocess.Popen, Path]]:
     """Start `count` client processes, each with its own seed."""
     clients = []
     for n in range(count):

@@ -92,13 +92,15 @@ def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> No
         print(f"\nconcurrency: {load['requests']} requests ({load['operations']} operations) from {CLIENTS} "
               f"processes on 2 servers; {retried} version conflicts retried inside the service, "
               f"{load['codes'].get('CONCURRENCY_CONFLICT', 0)} surfaced as 409; answers {load['statuses']} "
-              f"{load['codes']}; {figures['events']} events, {written} written under load; views = fold = replay ({figures['view_rows']} rows); "
+              f"{load['codes']}; {figures['events']} events, {written} written under load; "
+              f"views = fold = replay ({figures['view_rows']} rows); "
               f"chain {'verified' if chain else 'not checked (no /api/v1/audit/verify yet)'}")
 
 
 class Interleaved(VoucherLedger):
     """The ledger with a hook that lets another process commit between two of a command's loads."""
 
+    name = "VoucherLedger"  # the library names an application's tables after its class otherwise
     between_loads: Any = None
 
     def get_provider_year(self, code: str, year: int) -> Any:
@@ -137,5 +139,55 @@ def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) 
     assert not isinstance(refused.value, errors.StaleRead)
     assert refused.value.details["status"] == "terminated"
     assert app.conflicts_retried == retried + 1
+    app.close()
+    other.close()
+
+
+def test_a_conflict_surfaces_as_409_only_when_the_retries_run_out(store: Any, clock: Any) -> None:
+    """Another process signs a contract on the same voucher between our loads, every time: each attempt's
+    save is refused by the version check, and after CONFLICT_ATTEMPTS the client gets the 409 body."""
+    from ledger.money import yuan
+    from tests.support import Scenario, as_role, bearer, issue_tokens
+    from web import create_app
+
+    class Contended(Interleaved):
+        name = "VoucherLedger"
+
+        def get_provider_year(self, code: str, year: int) -> Any:
+            if self.between_loads is not None:
+                self.between_loads()  # stays armed: every attempt is overtaken
+            return super(Interleaved, self).get_provider_year(code, year)
+
+    app = Contended.for_store(store, clock=clock)
+    other = VoucherLedger.for_store(store, clock=clock)
+    scenario = Scenario(app)
+    scenario.open_year()
+    enterprise, voucher = scenario.holder()
+    provider = scenario.provider()
+    product = scenario.product(provider, category="management_consulting", price_yuan=2_000)
+    target = scenario.propose(enterprise, voucher, provider, product, yuan(2_000))
+    rivals = [scenario.propose(enterprise, voucher, provider, product, yuan(2_000))
+              for _ in range(CONFLICT_ATTEMPTS)]
+    tokens = issue_tokens(app, ("provider", provider))
+
+    def rival_signs() -> None:
+        with as_role("provider", provider):
+            other.sign_contract(rivals.pop())
+
+    views = Views(app)
+    client = create_app({"TESTING": True}, ledger=app, views=views).test_client()
+    app.between_loads = rival_signs
+    retried = app.conflicts_retried
+    response = client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider]))
+    assert response.status_code == 409
+    assert response.get_json() == {"error": {"code": "CONCURRENCY_CONFLICT",
+                                             "message": "the subject was changed concurrently; try again",
+                                             "details": {"attempts": CONFLICT_ATTEMPTS}}}
+    assert app.conflicts_retried == retried + CONFLICT_ATTEMPTS
+    assert other.get_contract(target).status == "proposed"  # nothing of it was applied
+
+    app.between_loads = None  # the contention is over: the same request now goes through
+    assert client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider])).status_code == 200
+    views.close()
     app.close()
     other.close()

@@ -137,6 +137,7 @@ def test_crashes_and_a_database_restart_under_load(tmp_path: Path, capsys: Any) 
             time.sleep(1.0)  # some load on the recovered service
             stop_file.touch()
             load = merge(wait_clients(clients))
+            assert load["connection_errors"] > 0, "the kills did not land under load"
 
             # 3. kill -9 the projection process half-way through a catch-up of the whole log.
             for process in (*servers, follower):
@@ -177,8 +178,10 @@ def test_crashes_and_a_database_restart_under_load(tmp_path: Path, capsys: Any) 
     with capsys.disabled():
         print(f"\ncrash recovery (PostgreSQL): {load['requests']} requests ({load['operations']} operations), "
               f"{load['connection_errors']} dropped by kills, {load['unavailable']} answered 503 while the "
-              f"database was away; {crashes} crashes survived (2 servers kill -9, 1 database restart: away {outage:.1f}s, /healthz 503 after {unhealthy_after:.1f}s, "
-              f"service healthy again {recovered_after:.1f}s after it returned, unrestarted; {kills} projection kill -9 at position {reached}/{head}); "
+              f"database was away; {crashes} crashes survived (2 servers kill -9; 1 database restart: away "
+              f"{outage:.1f}s, /healthz 503 after {unhealthy_after:.1f}s, service healthy again "
+              f"{recovered_after:.1f}s after it returned, unrestarted; {kills} projection kill -9 at position "
+              f"{reached}/{head}); "
               f"{replays} Idempotency-Keys replayed identically; views = fold = replay "
               f"({figures['view_rows']} rows); chain {'verified' if chain else 'not checked'}")
 
@@ -192,14 +195,18 @@ def test_server_killed_under_load_on_sqlite(tmp_path: Path, capsys: Any) -> None
     server = Server(url, tmp_path / "server.log", projections=True)
     try:
         server.start().wait_healthy()
-        clients = start_clients({**plan, "servers": [server.url], "operations": 60, "mix": MIX, "max_seconds": 30,
-                                 "grace_seconds": 30}, 3, tmp_path)
+        stop_file = tmp_path / "stop"  # the load goes on until both kills are behind it
+        clients = start_clients({**plan, "servers": [server.url], "operations": 10_000, "mix": MIX, "pause": 0.02,
+                                 "max_seconds": 60, "grace_seconds": 30, "stop_file": str(stop_file)}, 3, tmp_path)
         for _ in range(2):
             time.sleep(1.5)
             server.kill9()
             time.sleep(0.3)
             server.start().wait_healthy()
+        time.sleep(1.0)
+        stop_file.touch()
         load = merge(wait_clients(clients))
+        assert load["connection_errors"] > 0, "the kills did not land under load"
         replays = replay_answered(server, plan, load["answered"], 30)
     finally:
         server.stop()

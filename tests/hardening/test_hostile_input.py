@@ -165,7 +165,8 @@ def test_sql_looking_text_is_stored_as_text(world: World) -> None:
     name = "Robert'); DROP TABLE stored_events; -- 有限公司"
     operator = bearer(world.tokens["operator"])
     code = credit_code(999_001)
-    response = world.client.post("/api/v1/enterprises", headers=operator, json=enterprise_body(world, id=code, name=name))
+    response = world.client.post("/api/v1/enterprises", headers=operator,
+                                 json=enterprise_body(world, id=code, name=name))
     assert response.status_code == 201, response.get_json()
     found = world.client.get("/api/v1/enterprises", headers=operator, query_string={"q": "DROP TABLE"}).get_json()
     assert [e["name"] for e in found["enterprises"] if e["id"] == code] == [name]
@@ -257,3 +258,47 @@ def test_hostile_headers(world: World) -> None:
             continue  # the test client itself refuses a header with a newline: so would any HTTP server
         assert ok(response), (label, response.status_code, response.get_data(as_text=True))
         assert world.head() == head, label
+
+
+@pytest.mark.slow
+def test_the_server_refuses_what_it_will_not_read_with_the_error_body(tmp_path: Any) -> None:
+    """`voucher-ledger serve`: a body over waitress's limit is refused unread, a garbled request line too —
+    both with the API's error body and the security headers, never a plain-text page."""
+    import http.client
+    import socket
+
+    from tests.hardening.cli import issue_token
+    from tests.hardening.processes import Server
+    from web import SECURITY_HEADERS
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    _, token = issue_token(url, "operator")
+    server = Server(url, tmp_path / "server.log")
+    try:
+        server.start().wait_healthy()
+        for size in (MAX_BODY_BYTES + 10, 3 * MAX_BODY_BYTES):  # over Flask's limit; over waitress's
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.putrequest("POST", "/api/v1/vouchers")
+            conn.putheader("Authorization", f"Bearer {token}")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(size))
+            conn.endheaders()
+            try:
+                conn.send(b" " * size)
+            except OSError:
+                pass  # the server may close before it has all of it: it refused it unread
+            response = conn.getresponse()
+            assert response.status == 413, size
+            assert json.loads(response.read())["error"]["code"] == "PAYLOAD_TOO_LARGE", size
+            assert all(response.getheader(name) for name in SECURITY_HEADERS), response.getheaders()
+            conn.close()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            raw.sendall(b"GARBAGE\x00 /\r\n\r\n")
+            chunks = []
+            while chunk := raw.recv(65536):  # the server closes after its answer
+                chunks.append(chunk)
+            answer = b"".join(chunks).decode("utf-8", "replace")
+        assert answer.split(" ", 2)[1] == "400", answer
+        assert '"code": "VALIDATION_ERROR"' in answer and "X-Content-Type-Options" in answer, answer
+    finally:
+        server.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -28,14 +27,14 @@ PINNED = {"year": "year", "enterprise_id": "enterprise", "voucher_id": "voucher"
           "product_id": "product", "contract_id": "contract", "batch_id": "batch", "claim_id": "claim",
           "case_id": "case", "subject_id": "enterprise"}
 # (principal, generation mode, pin path ids to the world's objects?, examples per operation)
-RUNS = [  # 26 inputs per operation in all
-    ("operator", GenerationMode.POSITIVE, True, 6),
-    ("approver", GenerationMode.POSITIVE, True, 3),
+RUNS = [  # 20 inputs per operation in all
+    ("operator", GenerationMode.POSITIVE, True, 5),
+    ("approver", GenerationMode.POSITIVE, True, 2),
     ("finance", GenerationMode.POSITIVE, True, 2),
-    ("enterprise", GenerationMode.POSITIVE, True, 4),
-    ("provider", GenerationMode.POSITIVE, True, 4),
-    ("auditor", GenerationMode.POSITIVE, False, 2),
-    ("operator", GenerationMode.NEGATIVE, True, 3),
+    ("enterprise", GenerationMode.POSITIVE, True, 3),
+    ("provider", GenerationMode.POSITIVE, True, 3),
+    ("auditor", GenerationMode.POSITIVE, False, 1),
+    ("operator", GenerationMode.NEGATIVE, True, 2),
     ("provider", GenerationMode.NEGATIVE, False, 2),
 ]
 
@@ -77,8 +76,3 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(world: World, ca
         print(f"\nschemathesis: {tally['inputs']} inputs over {operations} operations, "
               f"answers {dict(sorted(tally['statuses'].items()))}")
 
-
-@pytest.fixture(autouse=True)
-def _quiet_hypothesis(monkeypatch: Any) -> None:
-    # schemathesis' own pytest plugin is not used here; keep hypothesis from writing an example database.
-    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/hypothesis-hardening")

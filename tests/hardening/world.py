@@ -151,8 +151,10 @@ class World:
                 query: dict | None = None, headers: dict | None = None) -> Any:
         url = self.path_for(rule, path)
         payload = self.body_for(method, rule, body)
-        return self.client.open(url, method=method, headers={**self.headers(principal), **(headers or {})},
-                                json=payload, query_string=self.query_for(method, rule, query))
+        response = self.client.open(url, method=method, headers={**self.headers(principal), **(headers or {})},
+                                    json=payload, query_string=self.query_for(method, rule, query))
+        response.get_data()  # read streamed answers (the export) to the end inside this call
+        return response
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0

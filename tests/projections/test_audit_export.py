@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ledger import cli
-from projections import canonical, chain, export, trace
+from projections import canonical, chain, export, trace_queries
 from projections.export_verify import verify_export
 from tests.audit_support import build
 
@@ -81,7 +81,7 @@ def test_year_filter_keeps_the_years_events_and_each_line_verifies(history, ledg
     # ...but not what belongs to no year (registrations, tokens) or to the next year.
     assert not types & {"Enterprise.Registered", "Provider.Applied", "Credential.Issued"}
     assert all(e["data"].get("year") in (None, 2026) for e in events)
-    expected = [p for page in trace.iter_subject_positions(views.store, "year", "2026", 0, 10**9) for p in page]
+    expected = [p for page in trace_queries.iter_subject_positions(views.store, "year", "2026", 0, 10**9) for p in page]
     assert [e["position"] for e in events] == expected
     assert manifest["filter"]["year"] == 2026 and manifest["count"] == len(events)
     assert verify_export(write(tmp_path, "2026.jsonl", exported(ledger, views, year=2026))).ok
@@ -160,3 +160,10 @@ def test_cli_export_csv_of_a_year(history, store, tmp_path, monkeypatch, capsys)
     assert "导出" in capsys.readouterr().err  # the progress bar
     assert cli.main(["verify-export", str(target)]) == 0
     assert not (tmp_path / "2026.csv.partial").exists()
+
+
+def test_verify_export_of_a_missing_or_foreign_file_fails_cleanly(tmp_path, capsys):
+    assert cli.main(["verify-export", str(tmp_path / "absent.jsonl")]) == 1
+    assert "cannot read the file" in capsys.readouterr().err
+    assert cli.main(["verify-export", write(tmp_path, "notes.txt", "hello\nworld\n")]) == 1
+    assert cli.main(["verify-export", write(tmp_path, "empty.jsonl", "")]) == 1

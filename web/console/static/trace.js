@@ -271,7 +271,7 @@
       const blob = await response.blob();
       const manifest = await manifestOf(blob, format, response.headers);
       const name = "voucher-ledger-export" + (query.year ? "-" + query.year : "") + "-" +
-        VL.nowLocal().replace(/[-:]/g, "").replace("T", "-") + "." + format;
+        new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-") + "." + format;
       const url = URL.createObjectURL(blob);
       const a = h("a", { href: url, download: name, id: "export-link", class: "button" }, t("export.save") + " " + name);
       VL.clear(box).append(h("p", {}, t("export.ready") + " (" + blob.size + " B)"), a,

@@ -1,0 +1,198 @@
+"""Traces served from the trace index (穿透式追溯, API.md "Audit and supervision"; Art. 21-24).
+
+A trace is two rounds: the subject's own positions (with their chain hashes) and its events, then
+the context's positions and events. Each round is one read transaction on the views and one
+statement on the events table, however many steps: the store is never scanned. The index and the
+subject kinds are described in `projections/trace.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from ledger import errors
+from projections import eventlog
+from projections.store import ViewStore
+from projections.trace import Names, scan, stream_subject
+
+Hashes = dict[int, "str | None"]
+
+
+def _facts_of(db: Any, entity: str) -> dict[str, Any] | None:
+    row = db.one("SELECT facts FROM vl_trace_facts WHERE entity = ?", [entity])
+    return None if row is None else json.loads(row["facts"])
+
+
+def stream_facts(store: ViewStore, entity: str) -> dict[str, Any] | None:
+    with store.read() as db:
+        return _facts_of(db, entity)
+
+
+def _positions(db: Any, keys: Iterable[tuple[str, str]]) -> Hashes:
+    """Positions filed under any of these subjects, with their chain hashes."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    statement = " UNION ".join(
+        ["SELECT t.position AS position, c.hash AS hash FROM vl_trace t LEFT JOIN vl_audit_chain c "
+         "ON c.position = t.position WHERE t.subject_kind = ? AND t.subject_key = ?"] * len(keys))
+    return {int(r["position"]): r["hash"] for r in db.all(statement, [part for key in keys for part in key])}
+
+
+def positions(store: ViewStore, keys: Iterable[tuple[str, str]]) -> set[int]:
+    with store.read() as db:
+        return set(_positions(db, keys))
+
+
+def has_subject(store: ViewStore, kind: str, key: str) -> bool:
+    return store.query_one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
+                           [kind, key]) is not None
+
+
+def iter_subject_positions(store: ViewStore, kind: str, key: str, after: int, stop: int,
+                           page_size: int = 1000) -> Iterable[list[int]]:
+    """Pages of the positions filed under one subject, after < position <= stop, in order."""
+    last = after
+    while True:
+        rows = store.query("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? AND position > ? "
+                           f"AND position <= ? ORDER BY position LIMIT {int(page_size)}", [kind, key, last, stop])
+        if not rows:
+            return
+        page = [int(r["position"]) for r in rows]
+        yield page
+        if len(page) < page_size:
+            return
+        last = page[-1]
+
+
+def _named(record: Mapping[str, Any]) -> tuple[Names, Names]:
+    about: Names = defaultdict(set)
+    mentions: Names = defaultdict(set)
+    own = stream_subject(record["stream_type"], record["stream"], record["data"])
+    if own is not None:
+        about[own[0]].add(own[1])
+    scan(record["data"], about, mentions)
+    return about, mentions
+
+
+def _step(record: dict[str, Any] | eventlog.Unreadable, hash_: str | None) -> dict[str, Any]:
+    if isinstance(record, eventlog.Unreadable):
+        return {"position": record.position, "type": None, "unreadable": True,
+                "error": "the stored event no longer decodes; see GET /audit/verify"}
+    return {
+        "position": record["position"], "recorded_at": record["recorded_at"], "stream": record["stream"],
+        "stream_type": record["stream_type"], "version": record["version"], "type": record["type"],
+        "actor": {"role": record["actor_role"], "id": record["actor_id"]}, "data": record["data"],
+        "hash": hash_,
+    }
+
+
+def _steps(records: Mapping[int, Any], hashes: Hashes) -> list[dict[str, Any]]:
+    return [_step(records[p], hashes.get(p)) for p in sorted(records)]
+
+
+def _context_keys(records: Iterable[Any]) -> set[tuple[str, str]]:
+    """The batches, claims and cases named by these records: their events as a whole join the trace."""
+    keys: set[tuple[str, str]] = set()
+    for record in records:
+        if isinstance(record, eventlog.Unreadable):
+            continue
+        about, mentions = _named(record)
+        keys.update(("batch.general", b) for b in about.get("batch", ()))
+        keys.update(("claim.general", c) for c in about.get("claim", set()) | mentions.get("claim", set()))
+        keys.update(("case.general", c) for c in about.get("case", ()))
+    return keys
+
+
+def _other_year(record: Any, year: Any) -> bool:
+    if isinstance(record, eventlog.Unreadable) or year is None:
+        return False
+    own = record["data"].get("year")
+    return own is not None and str(own) != str(year)
+
+
+def _with_context(app: Any, store: ViewStore, own: Hashes, keys: set[tuple[str, str]],
+                  keep: Any = None) -> dict[str, Any]:
+    """The subject's own steps and the context's, read in one more round."""
+    records = dict(eventlog.records_at(app, own))
+    keys |= _context_keys(records.values()) if keep is None else keep(records.values())
+    with store.read() as db:
+        context = {p: h for p, h in _positions(db, keys).items() if p not in own}
+    for position, record in eventlog.records_at(app, context).items():
+        records[position] = record
+    return {"records": records, "hashes": {**context, **own}}
+
+
+def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, Any]:
+    """Every event of a contract, and what it rests on: identity, voucher, budget, provider, product.
+
+    Back to the enterprise's registration, the voucher's issuance with its quota committed against
+    the year's budget, the year's opening and budget allocations, the provider's application and
+    signing for the year and the product's listing; forward to its claim, review, approval, notice,
+    payment and any sanction.
+    """
+    with store.read() as db:
+        facts = _facts_of(db, contract_id)
+        if facts is None or facts.get("kind") != "contract":
+            raise errors.NotFound(f"no contract {contract_id}", {"id": contract_id})
+        own = _positions(db, [("contract", contract_id)])
+    named = facts["about"]
+    year = (named.get("year") or [None])[0]
+    keys = {("enterprise", e) for e in named.get("enterprise", ())}
+    keys.update(("voucher.general", v) for v in named.get("voucher", ()))
+    keys.update(("product.general", p) for p in named.get("product", ()))
+    keys.update(("provider.general", p) for p in named.get("provider", ()))
+    if year is not None:
+        keys.add(("year.general", year))
+        keys.update(("provider-year.general", f"{p}/{year}") for p in named.get("provider", ()))
+    found = _with_context(app, store, own, keys)
+    # Context from another year (a product's review for next year) is not this contract's.
+    records = {p: r for p, r in found["records"].items() if p in own or not _other_year(r, year)}
+    subject = {"type": "contract", "contract_id": contract_id, "year": int(year) if year is not None else None,
+               **{f"{kind}_id": (named.get(kind) or [None])[0] for kind in ("voucher", "enterprise", "provider",
+                                                                            "product")}}
+    return {"subject": subject, "steps": _steps(records, found["hashes"])}
+
+
+def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int) -> dict[str, Any]:
+    with store.read() as db:
+        if db.one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
+                  [kind, code]) is None:
+            raise errors.NotFound(f"no {kind} {code}", {"id": code})
+        own = _positions(db, [(kind, code), (f"{kind}-year", f"{code}/{year}")])
+
+    def batches(records: Iterable[Any]) -> set[tuple[str, str]]:
+        return {key for key in _context_keys(records) if key[0] == "batch.general"}
+
+    found = _with_context(app, store, own, {("year.general", str(year))}, keep=batches)
+    return {"subject": {"type": kind, f"{kind}_id": code, "year": year},
+            "steps": _steps(found["records"], found["hashes"])}
+
+
+def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int) -> dict[str, Any]:
+    """An enterprise's year: its registration, vouchers, contracts, claims, settlements and sanctions,
+    with the year's opening and budget and the batches that paid its contracts."""
+    return _year_trace(app, store, "enterprise", enterprise_id, year)
+
+
+def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
+    """A provider's year: application, reviews and signing, cap and exceptions, products, contracts,
+    claims, settlements, receivables and sanctions, with the year's budget and its batches."""
+    return _year_trace(app, store, "provider", provider_id, year)
+
+
+def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any]:
+    """A settlement batch: opening, every claim and review, approval, notice, payment, each contract
+    redeemed and settled, withdrawals by sanctions, with its year's opening and budget."""
+    with store.read() as db:
+        facts = _facts_of(db, batch_id)
+        if facts is None or facts.get("kind") != "batch":
+            raise errors.NotFound(f"no settlement batch {batch_id}", {"id": batch_id})
+        year = (facts["about"].get("year") or [None])[0]
+        keys = {("batch", batch_id)} | ({("year.general", year)} if year is not None else set())
+        found = _positions(db, keys)
+    records = eventlog.records_at(app, found)
+    return {"subject": {"type": "settlement", "batch_id": batch_id, "year": int(year) if year is not None else None},
+            "steps": _steps(records, found)}
