@@ -158,11 +158,14 @@ class PageWrites:
             if table in self.rows or table in self.accumulated or table in self.absent:
                 self.flush_table(table)
 
-    def flush(self, deferred: dict[str, list[tuple]] | None = None, then: Callable[[], None] | None = None) -> None:
-        """Write everything pending, then run `then` (the tracking row), in as few round trips as may be.
+    def flush(self, deferred: dict[str, list[tuple]] | None = None,
+              then: Callable[[Any], None] | None = None) -> None:
+        """Write everything pending, then run `then(cursor)` (the tracking row), in few round trips.
 
         On PostgreSQL, large plain inserts go by COPY first; every other statement, and `then`, is
         sent in one pipeline, so a small page (one command's events) costs one round trip to write.
+        `then` gets a cursor of its own: in pipeline mode a cursor that sent earlier statements may
+        still be handed their results when `then` fetches its own.
         """
         operations = [op for table in [*self.rows, *(t for t in self.accumulated if t not in self.rows)]
                       for op in self._operations(table)]
@@ -171,7 +174,7 @@ class PageWrites:
             for statement, rows in operations:
                 self.write(statement, rows)
             if then is not None:
-                then()
+                then(self.cursor)
             return
         rest = []
         for statement, rows in operations:
@@ -183,7 +186,7 @@ class PageWrites:
             for statement, rows in rest:
                 self.cursor.executemany(self._sql(statement), rows)
             if then is not None:
-                then()
+                then(self.cursor.connection.cursor())
 
     def flush_table(self, table: str) -> None:
         for statement, rows in self._operations(table):

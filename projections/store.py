@@ -80,8 +80,8 @@ class Db:
         """Queue an insert nobody reads within the page; `flush` runs the queue as batches."""
         self._deferred.setdefault(statement, []).append(tuple(row))
 
-    def flush(self, then: Callable[[], None] | None = None) -> None:
-        """Write the page's pending changes and deferred inserts, then run `then` (its tracking row)."""
+    def flush(self, then: Callable[[Any], None] | None = None) -> None:
+        """Write the page's pending changes and deferred inserts, then run `then(cursor)` (its tracking row)."""
         self.writes.flush(self._deferred, then)
         self._deferred.clear()
 
@@ -125,7 +125,7 @@ class ViewStore:
                     handler(db, domain_event, position)
             # The rows and the tracking position in one transaction (and, on PostgreSQL, one pipeline).
             tracking = Tracking(application_name, last_position)
-            db.flush(then=lambda: self._insert_tracking(cursor, tracking))  # type: ignore[attr-defined]
+            db.flush(then=lambda own: self._insert_tracking(own, tracking))  # type: ignore[attr-defined]
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         """Serialise page application across processes (per backend)."""
@@ -195,8 +195,9 @@ class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         # Held until the transaction ends; the key is this database's read models of that application.
-        cursor.execute(SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"),  # type: ignore[arg-type]
-                       (f"{VIEWS_NAME}:{application_name}",))
+        # A cursor of its own: in pipeline mode its result must not become the next fetch's (apply_page).
+        lock = SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))")
+        cursor.connection.cursor().execute(lock, (f"{VIEWS_NAME}:{application_name}",))  # type: ignore[arg-type]
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
