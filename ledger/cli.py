@@ -7,6 +7,7 @@ Messages people read on screen are in Chinese first, then English.
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import os
@@ -56,6 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_projections:
         views.start_polling()
     flask_app = create_app(ledger=app, views=views)
+    # What start-up made (modules, the catch-up's memo) lives as long as the process: keep it out of
+    # the collector's full passes, whose pauses would otherwise land on some request (issue 7: p99).
+    gc.collect()
+    gc.freeze()
     install_waitress_error_bodies()  # what waitress refuses itself (a body over 2 MiB) gets the error body too
     print(f"Voucher Ledger 服务已启动 / serving on http://{args.host}:{args.port}/ ({app.store.backend})", flush=True)
     serve(flask_app, host=args.host, port=args.port, threads=args.threads, ident="voucher-ledger",
@@ -207,7 +212,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     options = Options(scale=args.scale, backend=args.backend, database_url=args.database_url, output=args.output,
                       workdir=args.workdir, samples=args.samples, query_samples=args.query_samples, seed=args.seed,
                       skip_http=args.skip_http, skip_audit=args.skip_audit, skip_views=args.skip_views,
-                      skip_close=args.skip_close, keep=args.keep, quiet=args.quiet,
+                      skip_close=args.skip_close, keep=args.keep, quiet=args.quiet, save_world=args.save_world,
+                      world=args.world, generate_only=args.generate_only,
                       command_line="voucher-ledger bench " + " ".join(sys.argv[2:] if len(sys.argv) > 1 else []))
     return bench_main(options)
 
@@ -307,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--skip-close", action="store_true", help="no year close")
     bench.add_argument("--keep", action="store_true", help="keep the scratch store (and cluster) afterwards")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.add_argument("--save-world", help="pickle the generated year to this file (reuse with --world)")
+    bench.add_argument("--generate-only", action="store_true", help="stop after generation (with --save-world)")
+    bench.add_argument("--world", help="skip generation: --database-url holds the year this file describes "
+                                       "(a copy of the store saved with --save-world, as it was then)")
     bench.set_defaults(func=cmd_bench)
     export = sub.add_parser("export", help="导出事件与审计哈希链 export events with their hash chain")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")

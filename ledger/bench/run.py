@@ -7,6 +7,7 @@ cluster started with scripts/start-postgres and stopped at the end.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import random
@@ -52,6 +53,9 @@ class Options:
     keep: bool = False
     quiet: bool = False
     command_line: str = ""
+    save_world: str | None = None  # pickle the generated year here, so later runs can skip generation
+    world: str | None = None  # a year pickled by --save-world; the store must hold exactly that year
+    generate_only: bool = False
     skipped: list[str] = field(default_factory=list)
 
 
@@ -113,15 +117,28 @@ def run(options: Options) -> dict[str, Any]:
     with scratch_store(options) as store:
         app = VoucherLedger.for_store(store)
         try:
-            if app.recorder.max_notification_id():
-                raise SystemExit("基准测试需要空库 / the bench needs an empty store: "
-                                 f"{store.url} already holds events")
-            report["floor"] = {"insert_before_generation": insert_rate(store)}
-            began = time.perf_counter()
-            world, phases = generate.generate(app, sizes, year, seed=options.seed)
-            seconds = time.perf_counter() - began
-            events = app.recorder.max_notification_id() or 0
-            report["generation"] = _generation(world, phases, seconds, events)
+            if options.world:
+                world, report["generation"] = _load_world(app, options, report)
+                year = world.year
+            else:
+                if app.recorder.max_notification_id():
+                    raise SystemExit("基准测试需要空库 / the bench needs an empty store: "
+                                     f"{store.url} already holds events")
+                report["floor"] = {"insert_before_generation": insert_rate(store)}
+                began = time.perf_counter()
+                world, phases = generate.generate(app, sizes, year, seed=options.seed)
+                seconds = time.perf_counter() - began
+                events = app.recorder.max_notification_id() or 0
+                report["generation"] = _generation(world, phases, seconds, events)
+                if options.save_world:
+                    _save_world(options.save_world, world, report)
+                if options.generate_only:
+                    report["meta"]["events"] = events
+                    return report
+            # The bench's records of the year live to the end: out of the collector's full passes, whose
+            # pauses would otherwise be timed as the latency of whatever request was in flight.
+            gc.collect()
+            gc.freeze()
             plan = Plan(options.seed + 1)
             material = Material(Driver(app, world), plan)
             # The insert floor in rounds around and between the command series (the disk and the other
@@ -207,6 +224,38 @@ def _http(report: dict[str, Any], options: Options, store: Store, material: Any,
             client.close()
 
 
+def _save_world(path: str, world: Any, report: dict[str, Any]) -> None:
+    """Keep what the measurements need from a generation (an hour at scale 1 on PostgreSQL).
+
+    Reuse needs the store as it was right after generation: copy the SQLite files, or on PostgreSQL
+    `CREATE DATABASE measured TEMPLATE generated`, because the measurements add commands and close the year.
+    """
+    import pickle
+
+    with open(path, "wb") as handle:
+        pickle.dump({"world": world, "generation": report["generation"], "meta": report["meta"],
+                     "floor_before_generation": report["floor"]["insert_before_generation"]}, handle)
+    stage(f"已保存生成结果 generated year saved to {path}")
+
+
+def _load_world(app: Any, options: Options, report: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import pickle
+
+    with open(options.world, "rb") as handle:
+        saved = pickle.load(handle)
+    events = app.recorder.max_notification_id() or 0
+    generated = saved["generation"]["events"]
+    if events != generated:
+        raise SystemExit(f"{options.world} describes a store of {generated} events but the store "
+                         f"holds {events}: reuse a copy of the store as it was right after generation")
+    if saved["meta"]["scale"] != options.scale:
+        raise SystemExit(f"{options.world} was generated at --scale {saved['meta']['scale']}, not {options.scale}")
+    report["floor"] = {"insert_before_generation": saved["floor_before_generation"]}
+    report["meta"]["generated_by"] = {k: saved["meta"].get(k) for k in ("command", "git_commit", "started_at")}
+    generation = dict(saved["generation"], reused_from=os.path.abspath(options.world))
+    return saved["world"], generation
+
+
 def _generation(world: Any, phases: dict, seconds: float, events: int) -> dict[str, Any]:
     from collections import Counter
 
@@ -243,6 +292,11 @@ def _meta(options: Options, sizes: Sizes, started_at: str, year: int) -> dict[st
 
 def main(options: Options) -> int:
     report = run(options)
+    if options.generate_only:
+        g = report["generation"]
+        print(f"已生成 generated {g['events']:,} events in {g['seconds']:,.0f} s; "
+              f"measure with --world {options.save_world} on a copy of the store")
+        return 0
     path = reporting.write(report, options.output)
     print(reporting.table(report))
     print(f"报告 report: {path}")

@@ -68,3 +68,30 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     path = reporting.write(report, options.output)
     assert json.load(open(path, encoding="utf-8"))["meta"]["backend"] == store.backend
     assert "sign_contract" in reporting.table(report)
+
+
+def test_a_saved_year_is_measured_again_without_generating_it(tmp_path: Any) -> None:
+    """--save-world / --world: generation (an hour at scale 1) once, measurements on copies of the store."""
+    import shutil
+
+    generated, copy = tmp_path / "generated", tmp_path / "copy"
+    generated.mkdir()
+    copy.mkdir()
+    world = str(tmp_path / "world.pickle")
+    first = run(Options(scale=SCALE, database_url=f"sqlite:///{generated}/ledger.db", save_world=world,
+                        generate_only=True, quiet=True))
+    assert "app_commands" not in first and first["generation"]["events"] > 0
+    shutil.copy(generated / "ledger.db", copy / "ledger.db")
+    again = run(Options(scale=SCALE, database_url=f"sqlite:///{copy}/ledger.db", world=world, samples=4,
+                        query_samples=4, skip_http=True, skip_close=True, quiet=True))
+    assert again["generation"]["events"] == first["generation"]["events"]
+    assert again["generation"]["reused_from"] == world
+    positive(again["app_commands"]["sign_contract"], "app_commands.sign_contract", "count", "ops_per_s")
+    positive(again["projections"]["rebuild"], "projections.rebuild", "events")
+    # The copy has moved on (measured commands): it no longer matches the saved year, and is refused.
+    try:
+        run(Options(scale=SCALE, database_url=f"sqlite:///{copy}/ledger.db", world=world, quiet=True))
+    except SystemExit as refusal:
+        assert "right after generation" in str(refusal)
+    else:
+        raise AssertionError("a store that moved on since generation was measured as if it had not")
