@@ -67,8 +67,19 @@ def instant(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+_ACTOR_KEYS = frozenset({"role", "id"})
+
+
 def plain(value: Any) -> Any:
     """The JSON value of an event field: UUID → str, datetime → `instant`, date → ISO, Decimal → str."""
+    kind = type(value)
+    if kind in _SCALARS:  # most fields: exact types first, no ABC checks (issue 7: every event passes here)
+        return value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, UUID):
@@ -95,9 +106,10 @@ def record(event: Any, position: int) -> dict[str, Any]:
     fields = vars(event)
     actor = fields.get("actor")
     data = {name: plain(value) for name, value in fields.items() if name not in _OWN_FIELDS}
-    if actor is not None and not (isinstance(actor, Mapping) and set(actor) <= {"role", "id"}):
+    usual = type(actor) is dict and actor.keys() <= _ACTOR_KEYS  # carried in actor_role and actor_id
+    if not usual and actor is not None and not (isinstance(actor, Mapping) and set(actor) <= _ACTOR_KEYS):
         data["actor"] = plain(actor)  # an actor of another shape is hashed whole, never dropped
-    actor = actor if isinstance(actor, Mapping) else {}
+    actor = actor if usual or isinstance(actor, Mapping) else {}
     return {
         "position": int(position),
         "recorded_at": instant(fields["timestamp"]),

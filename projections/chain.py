@@ -21,7 +21,7 @@ from projections.registry import handles_all, table
 from projections.store import ViewStore
 
 table("CREATE TABLE IF NOT EXISTS vl_audit_chain (position BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, "
-      "hash TEXT NOT NULL)")
+      "hash TEXT NOT NULL)", clustered=True)
 
 _INSERT = "INSERT INTO vl_audit_chain (position, prev_hash, hash) VALUES (?, ?, ?)"
 _HEAD = "SELECT position, hash FROM vl_audit_chain ORDER BY position DESC LIMIT 1"

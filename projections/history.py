@@ -26,6 +26,7 @@ table(
     + ", ".join(f"{name} BIGINT NOT NULL" for name in FIGURES)
     + ", PRIMARY KEY (year, position))",
     "CREATE INDEX IF NOT EXISTS vl_year_history_at ON vl_year_history (year, at_us, position)",
+    clustered=True,
 )
 
 _INSERT = (f"INSERT INTO vl_year_history (year, position, at_us, status, {', '.join(FIGURES)}) "

@@ -13,6 +13,9 @@ HANDLERS: dict[type, list[Handler]] = {}
 ALL_HANDLERS: list[Handler] = []  # run for every event, after the event class's own handlers
 TABLES: list[str] = []
 INDEXES: list[str] = []
+# Tables stored in their primary key's order where the backend can (SQLite's WITHOUT ROWID): the
+# append-only indexes of every event (trace, chain, history), whose rows are small and read by key range.
+CLUSTERED: set[str] = set()
 
 
 def handles(*event_classes: type) -> Callable[[Handler], Handler]:
@@ -35,10 +38,12 @@ def handles_all(handler: Handler) -> Handler:
     return handler
 
 
-def table(ddl: str, *indexes: str) -> None:
-    """Declare a read-model table (portable DDL) and its indexes."""
+def table(ddl: str, *indexes: str, clustered: bool = False) -> None:
+    """Declare a read-model table (portable DDL) and its indexes; `clustered`: see CLUSTERED."""
     TABLES.append(ddl)
     INDEXES.extend(indexes)
+    if clustered:
+        CLUSTERED.add(ddl)
 
 
 def handlers_for(event_class: type) -> list[Handler]:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL
 
@@ -169,8 +169,28 @@ class _ReadTransaction:
         self._cm.__exit__(*exc)
 
 
+class _ViewsConnectionPool(SQLiteConnectionPool):
+    """Connections to the SQLite read models, whose commits need not wait for the disk.
+
+    In WAL mode `synchronous=NORMAL` keeps every commit atomic and the file consistent; only the
+    last commits before an operating-system crash or power loss may be lost. For the read models that
+    loses nothing: their rows and tracking position commit together, so they restart from an earlier
+    position and re-apply the events from the event store (which keeps the library's full sync).
+    """
+
+    def _create_connection(self) -> Any:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+
 class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
     dialect = "sqlite"
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        if type(datastore.pool) is SQLiteConnectionPool and not datastore.pool.is_sqlite_memory_mode:
+            datastore.pool.__class__ = _ViewsConnectionPool  # before its first connection is made
+        super().__init__(datastore, **kwargs)
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         # A write as the first statement takes SQLite's write lock now (waiting out the busy timeout),
@@ -179,7 +199,8 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
                        (application_name,))
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *registry.TABLES, *registry.INDEXES]
+        tables = [f"{ddl} WITHOUT ROWID" if ddl in registry.CLUSTERED else ddl for ddl in registry.TABLES]
+        return [*super().construct_create_table_statements(), *tables, *registry.INDEXES]
 
     def drop_all(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
