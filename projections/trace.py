@@ -37,7 +37,8 @@ from projections.registry import handles_all, table
 
 table(
     "CREATE TABLE IF NOT EXISTS vl_trace (subject_kind TEXT NOT NULL, subject_key TEXT NOT NULL, "
-    "position BIGINT NOT NULL, PRIMARY KEY (subject_kind, subject_key, position))"
+    "position BIGINT NOT NULL, PRIMARY KEY (subject_kind, subject_key, position))",
+    clustered=True,
 )
 table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
 
