@@ -20,7 +20,7 @@ from ledger.rules import (
     parameters_above_ceiling,
 )
 
-CLOSE_CHUNK = 200
+CLOSE_CHUNK = 500  # vouchers per transaction: 200 was ~5% slower (issue 7), 1000 no faster
 YEAR_CLOSED_REASON = "year closed: the reservation expires (期满作废, Art. 18)"
 
 
@@ -136,17 +136,14 @@ class YearCommands(CommandBase):
         return self._load(voucher_id, "voucher", voucher_id)
 
     def voucher_ids_of_year(self, year: int) -> list[Any]:
-        """Every voucher issued for the year, read from the event store's own log (not a read model)."""
-        topic = get_topic(Voucher.Issued)
-        ids, last = [], 0
-        while page := self.recorder.select_notifications(start=last, limit=1000, topics=[topic],
-                                                         inclusive_of_start=False):
-            for notification in page:
-                issued = self.mapper.to_domain_event(notification)
-                if issued.year == year:
-                    ids.append(issued.originator_id)
-            last = page[-1].id
-        return ids
+        """Every voucher issued for the year, from the year's own stream: each issue commits its quota there.
+
+        One indexed read of the year's events (only those are decoded), where a search of the whole
+        log for the vouchers' Issued events scanned every event of every year (issue 7).
+        """
+        topic = get_topic(Year.QuotaCommitted)
+        return [UUID(self.mapper.to_domain_event(stored).voucher_id)
+                for stored in self.recorder.select_events(Year.create_id(year)) if stored.topic == topic]
 
     @command
     def close_year(self, year: int, progress: Callable[[int, int], None] | None = None) -> CommandResult:
@@ -182,23 +179,25 @@ class YearCommands(CommandBase):
             try:
                 # Load the chunk's vouchers, then their reserved contracts, then those contracts' providers'
                 # years concurrently first (ledger/cache.py): a cold process would otherwise pay two round
-                # trips per aggregate, one after another.
+                # trips per aggregate, one after another. Contracts, never snapshotted, are read in one.
+                # Each aggregate is then taken from the cache once (every get unpickles a copy).
                 self.repository.prefetch(voucher_ids)
-                contract_ids = [UUID(c) for v in voucher_ids for c in self.get_voucher(v).reservations]
-                self.repository.prefetch(contract_ids)
-                self.repository.prefetch(ProviderYear.create_id(c.provider_id, c.year)
-                                         for c in map(self.repository.get, contract_ids))
+                vouchers = [self.get_voucher(v) for v in voucher_ids]
+                self.repository.prefetch([UUID(c) for v in vouchers for c in v.reservations],
+                                         snapshots=Contract in self.snapshotting_intervals)
+                contracts: dict[str, Contract] = {c: self.repository.get(UUID(c)) for v in vouchers
+                                                  for c in v.reservations}
+                self.repository.prefetch(ProviderYear.create_id(c.provider_id, c.year) for c in contracts.values())
                 changed: dict[Any, Any] = {}
                 expired_fen = released_contracts = 0
-                for voucher_id in voucher_ids:
-                    voucher = self.get_voucher(voucher_id)
+                for voucher in vouchers:
                     if voucher.status != "active":
                         expired_fen += voucher.expired_fen
                         released_contracts += voucher.released_at_close
                         continue
                     released = 0
                     for contract_id in sorted(voucher.reservations):
-                        contract: Contract = self.repository.get(UUID(contract_id))
+                        contract = contracts[contract_id]
                         provider_year_id = ProviderYear.create_id(contract.provider_id, contract.year)
                         provider_year = changed.get(provider_year_id) or self.repository.get(provider_year_id)
                         amount = voucher.release(contract_id, YEAR_CLOSED_REASON)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ledger import errors
+from ledger.application import VoucherLedger
 from ledger.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
@@ -87,6 +88,44 @@ def test_year_close_works_in_chunks(scenario, ledger, views, monkeypatch):
         closed = ledger.close_year(YEAR, progress=lambda done, total: progress.append((done, total))).data
     assert progress == [(2, 5), (4, 5), (5, 5)]
     assert (closed["expired_vouchers"], closed["expired_amount"], closed["released_contracts"]) == (5, yuan(500_000), 3)
+    assert_fund_identity(assert_views_match_fold(ledger, views))
+
+
+def test_a_close_cut_short_is_finished_by_a_rerun(scenario, ledger, views, store, clock, monkeypatch):
+    # A crash between chunks leaves whole vouchers closed and the year closing; a rerun in a fresh
+    # process (cold cache) closes the rest and answers the totals of all vouchers, once each.
+    monkeypatch.setattr(year_commands, "CLOSE_CHUNK", 2)
+    scenario.open_year()
+    provider = scenario.provider()
+    product = scenario.product(provider)
+    vouchers = [scenario.holder() for _ in range(5)]
+    contracts = [scenario.contract(enterprise, voucher_id, provider, product, yuan(10_000), state="signed")
+                 for enterprise, voucher_id in vouchers[:3]]
+    commits = ledger._commit_many
+
+    def killed_after_first_chunk(aggregates):
+        if killed_after_first_chunk.chunks:
+            raise RuntimeError("process killed")
+        killed_after_first_chunk.chunks += 1
+        return commits(aggregates)
+
+    killed_after_first_chunk.chunks = 0
+    monkeypatch.setattr(ledger, "_commit_many", killed_after_first_chunk)
+    with as_role("operator"), pytest.raises(RuntimeError):
+        ledger.close_year(YEAR)
+    assert ledger.get_year(YEAR).status == "closing"
+    statuses = [ledger.get_voucher(voucher_id).status for _, voucher_id in vouchers]
+    assert statuses == ["expired", "expired", "active", "active", "active"]
+    rerun = VoucherLedger.for_store(store, create_table=False, clock=clock)
+    try:
+        with as_role("operator"):
+            closed = rerun.close_year(YEAR).data
+    finally:
+        rerun.close()
+    assert (closed["expired_vouchers"], closed["expired_amount"], closed["released_contracts"]) == (5, yuan(500_000), 3)
+    assert {ledger.get_contract(contract_id).status for contract_id in contracts} == {"terminated"}
+    year_events = [type(e).__qualname__ for e in ledger.events.get(ledger.get_year(YEAR).id)]
+    assert (year_events.count("Year.ClosingStarted"), year_events.count("Year.Closed")) == (1, 1)
     assert_fund_identity(assert_views_match_fold(ledger, views))
 
 
