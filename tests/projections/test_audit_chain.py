@@ -148,3 +148,20 @@ def test_verify_checks_a_range(history, store, ledger, views):
     assert (inside["ok"], inside["position"], inside["checked"]) == (False, position, 3)
     after = chain.verify(ledger, views.store, from_position=position + 1)
     assert after["ok"] is True and after["checked"] == chain.head(views.store)["position"] - position
+
+
+def test_a_remembered_large_event_is_decoded_afresh_once_its_row_is_edited(history, store, ledger, views,
+                                                                         monkeypatch):
+    """Traces share the decoded records of large events (projections/eventlog.py), yet still show
+    what the store holds now: the stored row is part of the key."""
+    from projections import eventlog
+
+    monkeypatch.setattr(eventlog._LargeRecords, "MIN_BYTES", 0)  # remember every event, as large ones are
+    monkeypatch.setattr(eventlog, "_LARGE", eventlog._LargeRecords())
+    position = position_of(ledger, "Year.BudgetAllocated")
+    first = eventlog.records_at(ledger, [position])[position]
+    assert eventlog.records_at(ledger, [position])[position] is first  # remembered, not decoded again
+    edit_event(store, position, lambda state: state.update(amount_fen=state["amount_fen"] + 100))
+    edited = eventlog.records_at(ledger, [position])[position]
+    assert edited is not first
+    assert edited["data"]["amount_fen"] == first["data"]["amount_fen"] + 100
