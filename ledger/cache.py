@@ -25,7 +25,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 
@@ -114,8 +114,15 @@ def _projector(projector_func: Any) -> Any:
     return mutate_all if projector_func is project_aggregate else projector_func
 
 
+# (ids, with_snapshots) -> {id: (latest snapshot or None, stored events after it)}: many streams in a few
+# statements. Installed by the composition roots (projections/streams.py); ledger/ itself knows no SQL.
+StreamReader = Callable[[Sequence[Any], bool], "dict[Any, tuple[Any, list[Any]]]"]
+
+
 class CheckedRepository(Repository):
     """A repository whose cache is trusted inside a checked unit of work (see `LogCheck`)."""
+
+    stream_reader: StreamReader | None = None
 
     def __init__(self, *args: Any, cache_maxsize: int = 0, prefetch_threads: int = 1, **kwargs: Any) -> None:
         # The library's own cache stays off: this class keeps the pickled one below.
@@ -171,10 +178,15 @@ class CheckedRepository(Repository):
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
         """
-        if self.pickled is None or self.prefetch_threads <= 1:
+        if self.pickled is None:
             return
         missing = [i for i in dict.fromkeys(aggregate_ids) if self.pickled.get(i) is None]
         if len(missing) < 2:
+            return
+        if self.stream_reader is not None:
+            self._prefetch_in_bulk(missing, snapshots)
+            return
+        if self.prefetch_threads <= 1:
             return
 
         def load(aggregate_id: Any) -> None:
@@ -190,6 +202,20 @@ class CheckedRepository(Repository):
 
         with ThreadPoolExecutor(max_workers=min(self.prefetch_threads, len(missing))) as pool:
             list(pool.map(load, missing))
+
+    def _prefetch_in_bulk(self, missing: list[Any], snapshots: bool, chunk: int = 1_000) -> None:
+        """The streams of many aggregates in a few statements (`stream_reader`), then replayed here."""
+        assert self.stream_reader is not None
+        snapshot_mapper = self.snapshot_store.mapper if self.snapshot_store is not None else None
+        mapper = self.event_store.mapper
+        for start in range(0, len(missing), chunk):
+            for snapshot, stored in self.stream_reader(missing[start:start + chunk], snapshots).values():
+                stream = [] if snapshot is None or snapshot_mapper is None else [
+                    snapshot_mapper.to_domain_event(snapshot)]
+                stream.extend(mapper.to_domain_event(event) for event in stored)
+                aggregate = mutate_all(None, stream)
+                if aggregate is not None:
+                    self.remember(aggregate)
 
     def forget(self, aggregate_id: Any) -> None:
         if self.pickled is not None:

@@ -28,8 +28,11 @@ def _cli_actor(role: str) -> Actor:
 
 def _ledger(create_table: bool = True) -> Any:
     from ledger.application import VoucherLedger
+    from projections import streams
 
-    return VoucherLedger.for_store(create_table=create_table)
+    app = VoucherLedger.for_store(create_table=create_table)
+    streams.install(app)  # bulk loads for the year close (the composition root wires what ledger/ may not know)
+    return app
 
 
 def _progress(label: str) -> Any:

@@ -100,6 +100,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None,
         from projections.runner import Views
 
         views = Views(ledger)
+    if getattr(ledger.repository, "stream_reader", None) is None:
+        from projections import streams
+
+        streams.install(ledger)  # bulk loads for the year close (projections/streams.py)
     app.extensions["ledger"] = ledger
     app.extensions["ledger_views"] = views
 

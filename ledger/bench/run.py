@@ -116,6 +116,9 @@ def run(options: Options) -> dict[str, Any]:
     report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}
     with scratch_store(options) as store:
         app = VoucherLedger.for_store(store)
+        from projections import streams
+
+        streams.install(app)  # as `voucher-ledger` and the web app do (projections/streams.py)
         try:
             if options.world:
                 world, report["generation"] = _load_world(app, options, report)
