@@ -212,6 +212,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if not 0.0001 <= args.scale <= 1:
         raise SystemExit("--scale 须在 0.0001 与 1 之间 / must be between 0.0001 and 1")
+    if args.generate_only and not args.save_world:
+        raise SystemExit("--generate-only 须与 --save-world 同用 / needs --save-world (else the year is lost)")
+    if args.world and (args.save_world or args.generate_only):
+        raise SystemExit("--world 不生成数据 / --world reuses a year: no --save-world or --generate-only with it")
+    if args.world and not os.path.isfile(args.world):
+        raise SystemExit(f"找不到 / not found: --world {args.world}")
+    if args.world and not args.database_url:
+        raise SystemExit("--world 须指定 --database-url / needs --database-url (a copy of the generated store)")
     options = Options(scale=args.scale, backend=args.backend, database_url=args.database_url, output=args.output,
                       workdir=args.workdir, samples=args.samples, query_samples=args.query_samples, seed=args.seed,
                       skip_http=args.skip_http, skip_audit=args.skip_audit, skip_views=args.skip_views,

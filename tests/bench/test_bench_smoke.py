@@ -95,3 +95,19 @@ def test_a_saved_year_is_measured_again_without_generating_it(tmp_path: Any) -> 
         assert "right after generation" in str(refusal)
     else:
         raise AssertionError("a store that moved on since generation was measured as if it had not")
+
+
+def test_reuse_options_that_cannot_work_are_refused_before_anything_runs(tmp_path: Any) -> None:
+    import pytest
+
+    from ledger.cli import main
+
+    store = f"sqlite:///{tmp_path}/ledger.db"
+    for argv, said in ((["--generate-only"], "--save-world"),
+                       (["--world", str(tmp_path / "missing.pickle"), "--database-url", store], "not found"),
+                       (["--world", __file__], "--database-url"),
+                       (["--world", __file__, "--save-world", "x", "--database-url", store], "reuses a year")):
+        with pytest.raises(SystemExit) as refused:
+            main(["bench", "--scale", "0.0003", *argv])
+        assert said in str(refused.value)
+    assert not (tmp_path / "ledger.db").exists()  # nothing was generated or measured
