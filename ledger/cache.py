@@ -171,10 +171,12 @@ class CheckedRepository(Repository):
         self.pickled.put_if_newer(aggregate.id, aggregate.version, blob)
 
     def prefetch(self, aggregate_ids: Iterable[Any], *, snapshots: bool = True) -> None:
-        """Load the uncached ones concurrently, so the gets that follow hit the cache.
+        """Load the uncached ones ahead, so the gets that follow hit the cache.
 
-        For commands that touch thousands of aggregates (the year close): their loads are two round
-        trips each, which several connections of the pool overlap. Not worth it in-process (SQLite).
+        For commands that touch thousands of aggregates (the year close), whose loads one by one are two
+        round trips each. With a `stream_reader` (PostgreSQL, installed by the composition roots) a
+        chunk's streams come in two statements; without one, several connections of the pool overlap
+        the per-aggregate loads. Not worth it in-process (SQLite).
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
         """

@@ -108,6 +108,7 @@ def run(options: Options) -> dict[str, Any]:
     from ledger.bench.material import Material
     from ledger.bench.world import Driver
     from ledger.commands.base import CHINA
+    from projections import streams
 
     timing.QUIET = options.quiet
     year = datetime.now(CHINA).year
@@ -116,8 +117,6 @@ def run(options: Options) -> dict[str, Any]:
     report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}
     with scratch_store(options) as store:
         app = VoucherLedger.for_store(store)
-        from projections import streams
-
         streams.install(app)  # as `voucher-ledger` and the web app do (projections/streams.py)
         try:
             if options.world:

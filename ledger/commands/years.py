@@ -178,8 +178,8 @@ class YearCommands(CommandBase):
         for _ in range(8):
             try:
                 # Load the chunk's vouchers, then their reserved contracts, then those contracts' providers'
-                # years concurrently first (ledger/cache.py): a cold process would otherwise pay two round
-                # trips per aggregate, one after another. Contracts, never snapshotted, are read in one.
+                # years ahead, in bulk (ledger/cache.py `prefetch`): a cold process would otherwise pay two
+                # round trips per aggregate, one after another. Contracts, never snapshotted, skip snapshots.
                 # Each aggregate is then taken from the cache once (every get unpickles a copy).
                 self.repository.prefetch(voucher_ids)
                 vouchers = [self.get_voucher(v) for v in voucher_ids]

@@ -196,7 +196,7 @@ def test_as_of_before_and_after_a_command(client, tokens, history):
 
 def test_as_of_needs_an_offset_and_a_time_when_the_subject_existed(client, tokens, history):
     ids = history.ids
-    no_offset = get(client, tokens, f"/api/v1/years/2026?as_of=2026-06-01T09:00:00")
+    no_offset = get(client, tokens, "/api/v1/years/2026?as_of=2026-06-01T09:00:00")
     assert no_offset.status_code == 400 and "as_of" in no_offset.get_json()["error"]["details"]
     for bad in ("2026-06-01", "yesterday", "2026-13-01T00:00:00+08:00"):
         assert get(client, tokens, f"/api/v1/vouchers/{ids['voucher_a']}?as_of={quote(bad)}").status_code == 400
@@ -237,7 +237,7 @@ def test_supervisor_and_auditor_write_nothing_but_filing_cases(client, tokens, h
         for url, body in writes:
             response = client.post(url, json=body, headers=bearer(tokens[who]))
             assert response.status_code == 403, (who, url)
-        reads = [f"/api/v1/years/2026", f"/api/v1/vouchers/{ids['voucher_b']}",
+        reads = ["/api/v1/years/2026", f"/api/v1/vouchers/{ids['voucher_b']}",
                  f"/api/v1/enterprises/{ids['enterprise_b']}/balance?year=2026",
                  f"/api/v1/providers/{ids['provider']}/totals?year=2026", f"/api/v1/contracts/{ids['contract_b']}"]
         assert all(get(client, tokens, url, who).status_code == 200 for url in reads)
