@@ -45,7 +45,8 @@ class Store:
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=self.sqlite_path or "",
                        SQLITE_LOCK_TIMEOUT="30")
         else:
-            env.update(self._postgres_env())
+            env.update(self._postgres_env(),
+                       APPLICATION_RECORDER_TOPIC="ledger.pgschema:LedgerPostgresApplicationRecorder")
         return env
 
     def views_env(self, create_table: bool = True) -> dict[str, str]:

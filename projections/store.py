@@ -16,6 +16,7 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL
 
 from ledger.persistence import Store
+from ledger.pgschema import SerializedSchemaCreation
 from projections import registry
 from projections.batch import PageWrites, remember, remembered
 
@@ -211,7 +212,7 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
         self.memo.clear()
 
 
-class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
+class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRecorder):
     dialect = "postgres"
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
