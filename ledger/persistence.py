@@ -45,8 +45,7 @@ class Store:
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=self.sqlite_path or "",
                        SQLITE_LOCK_TIMEOUT="30")
         else:
-            env.update(self._postgres_env(),
-                       APPLICATION_RECORDER_TOPIC="ledger.pgschema:LedgerPostgresApplicationRecorder")
+            env.update(self._postgres_env())
         return env
 
     def views_env(self, create_table: bool = True) -> dict[str, str]:
@@ -61,7 +60,8 @@ class Store:
 
     def _postgres_env(self) -> dict[str, str]:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's factory, with schema creation serialized between processes (ledger/pgschema.py).
+            "PERSISTENCE_MODULE": "ledger.pgschema:LedgerPostgresFactory",
             "POSTGRES_DBNAME": self.pg_dbname,
             "POSTGRES_HOST": self.pg_host,
             "POSTGRES_PORT": self.pg_port,
