@@ -51,12 +51,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
     from projections.runner import Views
+    from projections.warmup import warm_cache
     from web import create_app
     from web.errors import install_waitress_error_bodies
 
     app = _ledger()
     views = Views(app)
     views.catch_up()
+    warm_cache(app, views.store, app.today().year)  # the year's hot streams, before the first request
     if not args.no_projections:
         views.start_polling()
     flask_app = create_app(ledger=app, views=views)

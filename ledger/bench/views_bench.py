@@ -39,6 +39,20 @@ def measure(app: Any) -> dict[str, Any]:
     }
 
 
+def warm(app: Any, year: int) -> dict[str, Any]:
+    """Warm the aggregate cache from the read models, as `voucher-ledger serve` does on start."""
+    from projections.runner import Views
+    from projections.warmup import warm_cache
+
+    views = Views(app)
+    try:
+        started = time.perf_counter()
+        cached = warm_cache(app, views.store, year)
+        return {"aggregates": cached, "seconds": round(time.perf_counter() - started, 3)}
+    finally:
+        views.close()
+
+
 def _to(bar: Progress, done: int) -> None:
     bar.advance(done - bar.done)
 
