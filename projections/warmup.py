@@ -19,6 +19,10 @@ from eventsourcing.application import AggregateNotFoundError
 from ledger.domain.year import Year
 from projections.store import ViewStore
 
+# Streams per bulk read. A thousand at once (the year close's chunk) decoded at design size raised the
+# server's peak memory by 100 MB, which it keeps; a hundred by 23 MB (11 MB of it the cache), as fast.
+WARM_CHUNK = 100
+
 
 def warm_cache(app: Any, store: ViewStore, year: int) -> int:
     """Load the year and its providers' years into the application's cache; return how many are cached."""
@@ -27,7 +31,8 @@ def warm_cache(app: Any, store: ViewStore, year: int) -> int:
         return 0
     rows = store.query("SELECT stream_id FROM vl_provider_years WHERE year = ?", [year])
     hot = [Year.create_id(year), *(UUID(row["stream_id"]) for row in rows)]
-    app.repository.prefetch(hot)
+    for start in range(0, len(hot), WARM_CHUNK):
+        app.repository.prefetch(hot[start:start + WARM_CHUNK])
     for aggregate_id in hot:
         if cache.get(aggregate_id) is None:  # no bulk reader (SQLite), or the year is not opened
             with contextlib.suppress(AggregateNotFoundError):
