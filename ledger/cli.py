@@ -27,12 +27,9 @@ def _cli_actor(role: str) -> Actor:
 
 
 def _ledger(create_table: bool = True) -> Any:
-    from ledger.application import VoucherLedger
-    from projections import streams
+    from projections.compose import open_ledger
 
-    app = VoucherLedger.for_store(create_table=create_table)
-    streams.install(app)  # bulk loads for the year close (the composition root wires what ledger/ may not know)
-    return app
+    return open_ledger(create_table=create_table)  # wired for its backend, which ledger/ may not know
 
 
 def _progress(label: str) -> Any:

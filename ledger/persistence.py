@@ -60,8 +60,7 @@ class Store:
 
     def _postgres_env(self) -> dict[str, str]:
         return {
-            # The library's factory, with schema creation serialized between processes (ledger/pgschema.py).
-            "PERSISTENCE_MODULE": "ledger.pgschema:LedgerPostgresFactory",
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.pg_dbname,
             "POSTGRES_HOST": self.pg_host,
             "POSTGRES_PORT": self.pg_port,

@@ -16,9 +16,9 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL
 
 from ledger.persistence import Store
-from ledger.pgschema import SerializedSchemaCreation
 from projections import registry
 from projections.batch import PageWrites, remember, remembered
+from projections.pgschema import SerializedSchemaCreation
 
 VIEWS_NAME = "ledgerviews"
 

@@ -93,9 +93,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None,
         app.config.update(test_config)
 
     if ledger is None:
-        from ledger.application import VoucherLedger
+        from projections.compose import open_ledger
 
-        ledger = VoucherLedger.for_store()
+        ledger = open_ledger()
     if views is None:
         from projections.runner import Views
 

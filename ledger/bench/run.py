@@ -103,12 +103,11 @@ def _phase(report: dict[str, Any], name: str, run: Callable[[], Any]) -> Any:
 
 
 def run(options: Options) -> dict[str, Any]:
-    from ledger.application import VoucherLedger
     from ledger.bench import app_commands, generate, views_bench
     from ledger.bench.material import Material
     from ledger.bench.world import Driver
     from ledger.commands.base import CHINA
-    from projections import streams
+    from projections.compose import open_ledger
 
     timing.QUIET = options.quiet
     year = datetime.now(CHINA).year
@@ -116,8 +115,7 @@ def run(options: Options) -> dict[str, Any]:
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}
     with scratch_store(options) as store:
-        app = VoucherLedger.for_store(store)
-        streams.install(app)  # as `voucher-ledger` and the web app do (projections/streams.py)
+        app = open_ledger(store)  # as `voucher-ledger` and the web app open it (projections/compose.py)
         try:
             if options.world:
                 world, report["generation"] = _load_world(app, options, report)

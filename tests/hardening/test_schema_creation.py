@@ -1,5 +1,6 @@
 """Replicas start together: servers and the projection follower on a fresh PostgreSQL database all
-create the schema at once, and every one of them starts (ledger/pgschema.py)."""
+create the schema at once, and every one of them starts (projections/pgschema.py). Each opens the
+ledger as `voucher-ledger serve` does (projections/compose.py), then its read models."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from ledger.application import VoucherLedger
+from projections.compose import open_ledger
 from projections.runner import Views
 from tests.conftest import make_store
 
@@ -20,15 +21,15 @@ def test_processes_starting_together_on_a_fresh_database_all_create_the_schema(t
     for attempt in range(3):  # the race is a matter of timing: give it several chances to show
         stores = make_store("postgres", tmp_path)
         store = next(stores)
+        opened: list[Any] = []
         try:
             barrier = threading.Barrier(STARTING_TOGETHER)
             failures: list[BaseException] = []
-            opened: list[Any] = []
 
             def start() -> None:
                 barrier.wait()
                 try:
-                    app = VoucherLedger.for_store(store)
+                    app = open_ledger(store)
                     opened.append(app)
                     opened.append(Views(app).store)
                 except BaseException as error:  # noqa: BLE001 - reported below, with its attempt
