@@ -106,10 +106,10 @@ def record(event: Any, position: int) -> dict[str, Any]:
     fields = vars(event)
     actor = fields.get("actor")
     data = {name: plain(value) for name, value in fields.items() if name not in _OWN_FIELDS}
-    usual = type(actor) is dict and actor.keys() <= _ACTOR_KEYS  # carried in actor_role and actor_id
-    if not usual and actor is not None and not (isinstance(actor, Mapping) and set(actor) <= _ACTOR_KEYS):
+    is_mapping = type(actor) is dict or isinstance(actor, Mapping)  # the exact type first: every event passes
+    if actor is not None and not (is_mapping and actor.keys() <= _ACTOR_KEYS):
         data["actor"] = plain(actor)  # an actor of another shape is hashed whole, never dropped
-    actor = actor if usual or isinstance(actor, Mapping) else {}
+    actor = actor if is_mapping else {}
     return {
         "position": int(position),
         "recorded_at": instant(fields["timestamp"]),

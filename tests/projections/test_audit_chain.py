@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -48,6 +49,25 @@ def test_each_link_is_sha256_of_the_previous_hash_and_the_canonical_json_of_the_
     assert links[1].prev_hash == "0" * 64
     assert links[1].hash == hashlib.sha256(("0" * 64 + body).encode("utf-8")).hexdigest()
     assert links[2].prev_hash == links[1].hash and links[3].prev_hash == links[2].hash
+
+
+def test_an_actor_of_another_shape_is_hashed_whole_never_dropped(history, ledger):
+    position = position_of(ledger, "Year.BudgetAllocated")
+    event = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=position, limit=1)[0])
+    usual = canonical.record(event, position)
+    assert "actor" not in usual["data"] and usual["actor_role"] == "finance"
+
+    event.__dict__["actor"] = {"role": "finance", "id": "finance-staff", "delegated_by": "approver-staff"}
+    widened = canonical.record(event, position)
+    assert widened["data"]["actor"] == event.actor and widened["actor_role"] == "finance"
+
+    # A mapping that is not a dict, of the usual keys: the same record as the dict gave.
+    event.__dict__["actor"] = MappingProxyType({"role": usual["actor_role"], "id": usual["actor_id"]})
+    assert canonical.record(event, position) == usual
+
+    event.__dict__["actor"] = "finance-staff"  # not a mapping at all
+    bare = canonical.record(event, position)
+    assert bare["data"]["actor"] == "finance-staff" and bare["actor_role"] == "" and bare["actor_id"] == ""
 
 
 def test_amounts_are_fen_and_chinese_is_itself_in_the_canonical_json(history, ledger):
