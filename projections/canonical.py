@@ -59,7 +59,7 @@ EXPORT_LABELS = {
 MANIFEST_MARK = "#manifest"  # first cell of the CSV export's last row; the second cell is the manifest JSON
 
 # Event attributes that the record carries in its own fields rather than in `data`.
-_OWN_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "actor"})
+OWN_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "actor"})
 
 
 def instant(value: datetime) -> str:
@@ -68,7 +68,7 @@ def instant(value: datetime) -> str:
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
-_ACTOR_KEYS = frozenset({"role", "id"})
+ACTOR_KEYS = frozenset({"role", "id"})
 
 
 def plain(value: Any) -> Any:
@@ -105,9 +105,9 @@ def record(event: Any, position: int) -> dict[str, Any]:
     qualname = type(event).__qualname__
     fields = vars(event)
     actor = fields.get("actor")
-    data = {name: plain(value) for name, value in fields.items() if name not in _OWN_FIELDS}
+    data = {name: plain(value) for name, value in fields.items() if name not in OWN_FIELDS}
     is_mapping = type(actor) is dict or isinstance(actor, Mapping)  # the exact type first: every event passes
-    if actor is not None and not (is_mapping and actor.keys() <= _ACTOR_KEYS):
+    if actor is not None and not (is_mapping and actor.keys() <= ACTOR_KEYS):
         data["actor"] = plain(actor)  # an actor of another shape is hashed whole, never dropped
     actor = actor if is_mapping else {}
     return {

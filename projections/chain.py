@@ -63,6 +63,13 @@ def links_between(store: ViewStore, first: int, last: int) -> dict[int, Link]:
     return {int(r["position"]): Link(int(r["position"]), r["prev_hash"], r["hash"]) for r in rows}
 
 
+def link_pairs_between(store: ViewStore, first: int, last: int) -> dict[int, tuple[str, str]]:
+    """`{position: (prev_hash, hash)}` of positions first..last: the export's pages, without a Link each."""
+    rows = store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position >= ? "
+                              "AND position <= ?", [first, last])
+    return {int(position): (prev_hash, hash_) for position, prev_hash, hash_ in rows}
+
+
 def links_at(store: ViewStore, positions: list[int], chunk: int = 500) -> dict[int, Link]:
     """The chain links of these positions."""
     found: dict[int, Link] = {}

@@ -13,6 +13,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tra
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from ledger.persistence import Store
@@ -149,6 +150,15 @@ class ViewStore:
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.read() as db:
             return db.all(statement, params)
+
+    def query_tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as tuples, for pages of thousands of rows where a dict per row shows (the export)."""
+        with self.read() as db:
+            cursor = db.cursor
+            if self.dialect == "postgres":
+                cursor.row_factory = tuple_row  # this transaction's own cursor, dropped after it
+            cursor.execute(db.sql(statement), tuple(params))
+            return [tuple(row) for row in cursor.fetchall()]
 
     def query_one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         with self.read() as db:
