@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from ledger.bench import report as reporting
 from ledger.bench import timing
-from ledger.bench.floor import insert_rate, log_read_rate, point_read_latency
+from ledger.bench.floor import decoded_read_rate, insert_rate, library_save_rate, log_read_rate, point_read_latency
 from ledger.bench.plan import Plan, Sizes
 from ledger.bench.timing import stage
 from ledger.persistence import Store, parse_database_url
@@ -159,6 +159,8 @@ def run(options: Options) -> dict[str, Any]:
                                          "driver": report["floor"]["insert_before_generation"]["driver"]}
             report["floor"]["log_read"] = log_read_rate(app)
             report["floor"]["point_read"] = point_read_latency(store, app)
+            report["floor"]["library_save"] = library_save_rate(store)
+            report["floor"]["decoded_read"] = decoded_read_rate(app)
             if options.skip_http:
                 options.skipped.append("http")
             else:

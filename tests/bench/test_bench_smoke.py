@@ -35,6 +35,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     positive(report["floor"]["insert"], "floor.insert", "ops_per_s")
     positive(report["floor"]["log_read"], "floor.log_read", "rows_per_s", "rows")
     positive(report["floor"]["point_read"], "floor.point_read", "p50_ms", "p99_ms")
+    positive(report["floor"]["library_save"], "floor.library_save", "ops_per_s")
+    positive(report["floor"]["decoded_read"], "floor.decoded_read", "rows_per_s", "rows")
     positive(report["floor"]["http_healthz"], "floor.http_healthz", "p50_ms", "p99_ms")
     # A year went through the commands, settlement batches and sanctions included.
     generation = report["generation"]
@@ -46,6 +48,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
         for name in ("issue_voucher", "sign_contract", "complete_contract"):
             figure = report[section][name]
             positive(figure, f"{section}.{name}", "count", "ops_per_s", "p50_ms", "p99_ms", "x_floor")
+            if section == "app_commands":
+                positive(figure, f"{section}.{name}", "x_library_save")
             assert "errors" not in figure, f"{section}.{name} refused: {figure['errors']}"
     for kind in ("voucher", "enterprise_balance", "provider_totals", "year_totals", "contract"):
         positive(report["http_queries"][kind], f"http_queries.{kind}", "p50_ms", "p99_ms", "p99_x_floor")
@@ -54,7 +58,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     if "skipped" not in trace:
         positive(trace, "http_queries.contract_trace", "p50_ms", "p99_ms")
     for name in ("catch_up", "rebuild"):
-        positive(report["projections"][name], f"projections.{name}", "events", "events_per_s", "x_floor")
+        positive(report["projections"][name], f"projections.{name}", "events", "events_per_s", "x_floor",
+                 "x_decoded_read")
     audit = report["audit"]
     if "skipped" not in audit:  # the server has the audit routes: both must answer
         positive(audit["export"], "audit.export", "events", "events_per_s", "peak_rss_mb", "x_floor")
@@ -67,7 +72,7 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
                                                         "projection catch-up ÷ log read", "export peak RSS"}
     path = reporting.write(report, options.output)
     assert json.load(open(path, encoding="utf-8"))["meta"]["backend"] == store.backend
-    assert "sign_contract" in reporting.table(report)
+    assert "sign_contract" in reporting.table(report) and "one-event save" in reporting.table(report)
 
 
 def test_a_saved_year_is_measured_again_without_generating_it(tmp_path: Any) -> None:
