@@ -16,6 +16,7 @@ from ledger.rules import valid_credit_code
 from web.auth import authenticate_request
 from web.errors import register_error_handlers
 from web.fields import json_problems, parse_json_body, text_problem
+from web.json_provider import OrjsonProvider
 from web.schemas import ErrorSchema
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -78,6 +79,7 @@ class LedgerApi(Api):
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None, views: Any = None) -> Flask:
     """Build the app around one ledger application and its read models (constructed if not given)."""
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)  # web/json_provider.py: the same bodies, written faster
     app.config.update(
         API_TITLE="Voucher Ledger 广西企业服务补贴券资金台账",
         API_VERSION="v1",
