@@ -132,8 +132,3 @@ def link(prev_hash: str, rec: Mapping[str, Any]) -> str:
     """The chain hash of a record: sha256(prev_hash ‖ canonical JSON of the record), hex."""
     body = canonical_json({name: rec[name] for name in RECORD_FIELDS})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
-
-
-def export_line(rec: Mapping[str, Any], prev_hash: str | None, hash_: str | None) -> dict[str, Any]:
-    """An exported event: the record's fields in order, then its chain links."""
-    return {**{name: rec[name] for name in RECORD_FIELDS}, "prev_hash": prev_hash, "hash": hash_}

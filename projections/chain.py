@@ -13,8 +13,7 @@ they are. What makes rewriting history evident is the head hash published with e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from projections import canonical, eventlog
 from projections.registry import handles_all, table
@@ -41,8 +40,7 @@ def link_event(db: Any, event: Any, position: int) -> None:
     db.page["chain_head"] = (position, hash_)
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):  # a tuple: the export builds one per event of the whole store
     position: int
     prev_hash: str
     hash: str
@@ -56,18 +54,14 @@ def head(store: ViewStore) -> dict[str, Any]:
     return {"position": int(row["position"]), "hash": row["hash"]}
 
 
+def _links(rows: list[tuple[Any, ...]]) -> dict[int, Link]:
+    return {int(position): Link(int(position), prev_hash, hash_) for position, prev_hash, hash_ in rows}
+
+
 def links_between(store: ViewStore, first: int, last: int) -> dict[int, Link]:
     """The chain links of positions first..last."""
-    rows = store.query("SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position >= ? AND position <= ? "
-                       "ORDER BY position", [first, last])
-    return {int(r["position"]): Link(int(r["position"]), r["prev_hash"], r["hash"]) for r in rows}
-
-
-def link_pairs_between(store: ViewStore, first: int, last: int) -> dict[int, tuple[str, str]]:
-    """`{position: (prev_hash, hash)}` of positions first..last: the export's pages, without a Link each."""
-    rows = store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position >= ? "
-                              "AND position <= ?", [first, last])
-    return {int(position): (prev_hash, hash_) for position, prev_hash, hash_ in rows}
+    return _links(store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain "
+                                     "WHERE position >= ? AND position <= ? ORDER BY position", [first, last]))
 
 
 def links_at(store: ViewStore, positions: list[int], chunk: int = 500) -> dict[int, Link]:
@@ -75,22 +69,20 @@ def links_at(store: ViewStore, positions: list[int], chunk: int = 500) -> dict[i
     found: dict[int, Link] = {}
     for start in range(0, len(positions), chunk):
         part = positions[start:start + chunk]
-        rows = store.query(f"SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position IN "
-                           f"({', '.join('?' * len(part))})", part)
-        found.update({int(r["position"]): Link(int(r["position"]), r["prev_hash"], r["hash"]) for r in rows})
+        found.update(_links(store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain "
+                                               f"WHERE position IN ({', '.join('?' * len(part))})", part)))
     return found
 
 
 def iter_links(store: ViewStore, after: int, stop: int, page_size: int = 1000) -> Iterator[Link]:
     last = after
     while True:
-        rows = store.query("SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position > ? AND position <= ? "
-                           f"ORDER BY position LIMIT {int(page_size)}", [last, stop])
-        for r in rows:
-            yield Link(int(r["position"]), r["prev_hash"], r["hash"])
-        if len(rows) < page_size:
+        links = _links(store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain WHERE position > ? "
+                                          f"AND position <= ? ORDER BY position LIMIT {int(page_size)}", [last, stop]))
+        yield from links.values()
+        if len(links) < page_size:
             return
-        last = int(rows[-1]["position"])
+        last = max(links)
 
 
 def _iter_events(app: Any, after: int, stop: int) -> Iterator[dict[str, Any] | eventlog.Unreadable]:

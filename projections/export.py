@@ -46,27 +46,24 @@ def _pages(app: Any, store: ViewStore, year: int | None, after: int, stop: int) 
     records = fastlog.Records(app)
     if year is None:
         for rows in fastlog.iter_pages(app, after, stop, PAGE_SIZE):
-            links = chain.link_pairs_between(store, rows[0].position, rows[-1].position)
-            yield [_line(records(row), links.get(row.position, _NO_LINK)) for row in rows]
+            links = chain.links_between(store, rows[0].position, rows[-1].position)
+            yield [_line(records(row), links.get(row.position)) for row in rows]
         return
     for positions in trace_queries.iter_subject_positions(store, "year", str(year), after, stop, page_size=PAGE_SIZE):
         links = chain.links_at(store, positions)
-        yield [_line(records(row), (links[row.position].prev_hash, links[row.position].hash)
-                     if row.position in links else _NO_LINK) for row in fastlog.rows_at(app, positions)]
+        yield [_line(records(row), links.get(row.position)) for row in fastlog.rows_at(app, positions)]
 
 
-_NO_LINK = (None, None)  # an event the chain has not linked (verify-export reports it)
-
-
-def _line(record: Any, link: tuple[str | None, str | None]) -> dict[str, Any]:
-    """The record's fields in order, then its chain links (`canonical.export_line`'s layout)."""
+def _line(record: Any, link: chain.Link | None) -> dict[str, Any]:
+    """The record's fields in order (canonical.RECORD_FIELDS), then its chain links; None if never chained."""
+    prev_hash, hash_ = (None, None) if link is None else (link.prev_hash, link.hash)
     if isinstance(record, eventlog.Unreadable):
         # Still exported, so the break shows where it is: verify-export names this position.
         return {"position": record.position, "recorded_at": None, "stream": None, "stream_type": None,
                 "version": None, "type": None, "actor_role": None, "actor_id": None,
-                "data": {"unreadable": type(record.error).__name__}, "prev_hash": link[0], "hash": link[1]}
-    # Records are built fresh in RECORD_FIELDS order (canonical.record, fastlog): the links go after them.
-    record["prev_hash"], record["hash"] = link
+                "data": {"unreadable": type(record.error).__name__}, "prev_hash": prev_hash, "hash": hash_}
+    # Records are built fresh for this page in field order (canonical.record, fastlog): links go last.
+    record["prev_hash"], record["hash"] = prev_hash, hash_
     return record
 
 

@@ -7,7 +7,7 @@ for the canonical record. Here the stored state is parsed by orjson and only the
 library's transcoder would have turned into objects (`{"_type_": ..., "_data_": ...}`) are converted,
 through the very same transcodings, then `canonical.plain`.
 
-The guarantee: `record_of(row)` equals `eventlog.decode(app, notification)` for every stored event.
+The guarantee: `Records(app)(row)` equals `eventlog.decode(app, notification)` for every stored event.
 Whatever this path does not recognise as the ledger's usual shape (a cipher or compressor, an
 upcast class, an unknown or nested transcoding, a float, an actor of another shape, a timestamp
 that is not the library's, JSON orjson refuses) goes through `eventlog.decode`, so an altered
@@ -36,7 +36,7 @@ from projections import canonical, eventlog
 _SCALARS = frozenset({str, int, bool, type(None)})
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 # The library's ISO timestamps of UTC instants with microseconds are already the canonical form.
-_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
+_CANONICAL_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00")
 
 
 class StoredRow(NamedTuple):
