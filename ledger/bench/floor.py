@@ -50,6 +50,28 @@ def _insert_round(store: Store, seconds: float) -> float:
     return _postgres_inserts(store, seconds)
 
 
+def durability(store: Store) -> dict[str, Any]:
+    """The commit settings the floor and the ledger were measured under: what one commit pays for."""
+    if store.backend == "sqlite":
+        assert store.sqlite_path is not None
+        conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
+        try:
+            journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            level = conn.execute("PRAGMA synchronous").fetchone()[0]
+        finally:
+            conn.close()
+        # What a fresh connection gets, as the library's recorder and the insert floor's connection do.
+        synchronous = {0: "off", 1: "normal", 2: "full", 3: "extra"}.get(level, str(level))
+        return {"journal_mode": journal, "synchronous": synchronous, "durable": synchronous in ("full", "extra")}
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("fsync", "synchronous_commit", "full_page_writes")}
+    settings["durable"] = settings["fsync"] == "on" and settings["synchronous_commit"] != "off"
+    return settings
+
+
 def point_read_latency(store: Store, app: Any, count: int = 2000) -> dict[str, Any]:
     """p50/p99 of a primary-key SELECT of one stored event with the plain driver: a query's floor."""
     head = app.recorder.max_notification_id() or 1
@@ -109,7 +131,8 @@ def _postgres_inserts(store: Store, seconds: float) -> float:
             count, started = 0, time.perf_counter()
             deadline = started + seconds
             while True:
-                # Autocommit: each statement is its own durable transaction, the simplest there is.
+                # Autocommit: each statement is its own transaction, the simplest there is (durable when the
+                # server is: see `durability`).
                 conn.execute(f"INSERT INTO {SCRATCH_TABLE} (payload) VALUES (%s)", (PAYLOAD,), prepare=True)
                 count += 1
                 if count % 50 == 0 and time.perf_counter() >= deadline:

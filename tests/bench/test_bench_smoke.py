@@ -38,6 +38,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     positive(report["floor"]["library_save"], "floor.library_save", "ops_per_s")
     positive(report["floor"]["decoded_read"], "floor.decoded_read", "rows_per_s", "rows")
     positive(report["floor"]["http_healthz"], "floor.http_healthz", "p50_ms", "p99_ms")
+    durable = report["meta"]["durability"]["durable"]
+    assert durable is True or durable is False
     # A year went through the commands, settlement batches and sanctions included.
     generation = report["generation"]
     positive(generation, "generation", "commands", "events", "vouchers", "contracts", "batches", "cases")
@@ -73,6 +75,7 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     path = reporting.write(report, options.output)
     assert json.load(open(path, encoding="utf-8"))["meta"]["backend"] == store.backend
     assert "sign_contract" in reporting.table(report) and "one-event save" in reporting.table(report)
+    assert ("持久提交 durable commits" if durable else "commits not durable") in reporting.table(report)
 
 
 def test_a_saved_year_is_measured_again_without_generating_it(tmp_path: Any) -> None:

@@ -134,9 +134,10 @@ class PostgresCluster:
         self.directory = directory
         self.url = ""
 
-    def start(self) -> "PostgresCluster":
-        result = subprocess.run([str(ROOT / "scripts" / "start-postgres"), str(self.directory)], capture_output=True,
-                                text=True, timeout=180)
+    def start(self, *, durable: bool = False) -> "PostgresCluster":
+        flags = ["--durable"] if durable else []
+        result = subprocess.run([str(ROOT / "scripts" / "start-postgres"), *flags, str(self.directory)],
+                                capture_output=True, text=True, timeout=180)
         if result.returncode != 0:
             raise AssertionError(f"start-postgres failed: {result.stderr[-2000:]}")
         self.url = result.stdout.strip().splitlines()[-1]
