@@ -238,7 +238,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     views.catch_up(progress=_progress("追平读模型 catching up"))
     report = None if args.quiet else _progress(f"导出 exporting {args.format}")
     tmp = f"{args.output}.partial"
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+    with open(tmp, "wb") as handle:
         for chunk in export_chunks(app, views.store, args.format, year=args.year, from_position=args.from_position,
                                    to_position=args.to_position, progress=report):
             handle.write(chunk)

@@ -1,6 +1,6 @@
 """The export for the supervisor and auditors: events with their chain links, streamed (Art. 21-24).
 
-`export_chunks(...)` yields text in pages: each page of events is read from the store's own events
+`export_chunks(...)` yields UTF-8 bytes in pages (an HTTP body or a file, never re-encoded): each page of events is read from the store's own events
 table, decoded into canonical records (`projections/canonical.py`) by `projections/fastlog.py`
 (equal to the library's mapper's way, which it falls back to for anything unusual) and joined with
 the chain links of the same positions, so memory stays flat however large the store. The export
@@ -45,8 +45,7 @@ def _pages(app: Any, store: ViewStore, year: int | None, after: int, stop: int) 
     """Pages of export lines in position order."""
     records = fastlog.Records(app)
     if year is None:
-        for rows in fastlog.iter_pages(app, after, stop, PAGE_SIZE):
-            links = chain.links_between(store, rows[0].position, rows[-1].position)
+        for rows, links in fastlog.iter_linked_pages(app, store, after, stop, PAGE_SIZE):
             yield [_line(records(row), links.get(row.position)) for row in rows]
         return
     for positions in trace_queries.iter_subject_positions(store, "year", str(year), after, stop, page_size=PAGE_SIZE):
@@ -68,8 +67,8 @@ def _line(record: Any, link: chain.Link | None) -> dict[str, Any]:
 
 
 def export_chunks(app: Any, store: ViewStore, fmt: str, *, year: int | None = None, from_position: int | None = None,
-                  to_position: int | None = None, progress: Progress | None = None) -> Iterator[str]:
-    """The export as text chunks (a page of events each), ending with the manifest."""
+                  to_position: int | None = None, progress: Progress | None = None) -> Iterator[bytes]:
+    """The export as UTF-8 chunks (a page of events each), ending with the manifest."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     head = chain.head(store)
@@ -77,7 +76,7 @@ def export_chunks(app: Any, store: ViewStore, fmt: str, *, year: int | None = No
     after = max((from_position or 1) - 1, 0)
     count, first, last, last_hash = 0, None, None, None
     if fmt == "csv":
-        yield "\ufeff" + _csv_row([canonical.EXPORT_LABELS[name] for name in canonical.EXPORT_FIELDS])
+        yield ("\ufeff" + _csv_row([canonical.EXPORT_LABELS[name] for name in canonical.EXPORT_FIELDS])).encode("utf-8")
     for lines in _pages(app, store, year, after, stop) if stop > after else iter(()):
         if not lines:
             continue
@@ -85,18 +84,18 @@ def export_chunks(app: Any, store: ViewStore, fmt: str, *, year: int | None = No
         first = lines[0]["position"] if first is None else first
         last, last_hash = lines[-1]["position"], lines[-1]["hash"]
         if fmt == "jsonl":
-            yield (b"\n".join(_json_line(line) for line in lines) + b"\n").decode("utf-8")
+            yield b"\n".join(_json_line(line) for line in lines) + b"\n"
         else:
-            yield "".join(_csv_row([_cell(line[name]) for name in canonical.EXPORT_FIELDS]) for line in lines)
+            yield "".join(_csv_row([_cell(line[name]) for name in canonical.EXPORT_FIELDS]) for line in lines).encode("utf-8")
         if progress and last < stop:
             progress(last - after, stop - after)
     manifest = {"count": count, "first_position": first, "last_position": last, "head_hash": last_hash,
                 "filter": {"year": year, "from_position": from_position, "to_position": to_position},
                 "chain_head": head}
     if fmt == "jsonl":
-        yield json.dumps({"manifest": manifest}, ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield (json.dumps({"manifest": manifest}, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     else:
-        yield _csv_row([canonical.MANIFEST_MARK, canonical.canonical_json({"manifest": manifest})])
+        yield _csv_row([canonical.MANIFEST_MARK, canonical.canonical_json({"manifest": manifest})]).encode("utf-8")
     if progress:
         progress(stop - after, stop - after)
 

@@ -31,7 +31,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from projections import canonical, eventlog
+from projections import canonical, chain, eventlog
 
 _SCALARS = frozenset({str, int, bool, type(None)})
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -84,6 +84,41 @@ def iter_pages(app: Any, after: int, stop: int, page_size: int) -> Iterator[list
             return
         yield page
         last = page[-1].position
+
+
+def iter_linked_pages(app: Any, store: Any, after: int, stop: int,
+                      page_size: int) -> Iterator[tuple[list[StoredRow], dict[int, chain.Link]]]:
+    """Pages of stored rows with their chain links (`chain.links_between` of the page's positions).
+
+    On PostgreSQL the read models live in the events' own database (ARCHITECTURE.md), so one
+    statement reads both, from one snapshot: a round trip per page less, and a fifth of the
+    export's time (issue 7). Elsewhere (SQLite keeps the read models in a file of their own) the
+    links are read after the rows."""
+    recorder = app.recorder
+    if not (isinstance(recorder, PostgresApplicationRecorder) and getattr(store, "dialect", "") == "postgres"):
+        for rows in iter_pages(app, after, stop, page_size):
+            yield rows, chain.links_between(store, rows[0].position, rows[-1].position)
+        return
+    # The chain's bounds repeat the events' so the planner walks both primary keys from `after`
+    # rather than merging with the whole chain from its start.
+    statement = SQL("SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, "
+                    "c.prev_hash, c.hash FROM {schema}.{table} e LEFT JOIN vl_audit_chain c ON c.position = e.notification_id "
+                    "AND c.position > %s AND c.position <= %s WHERE e.notification_id > %s AND e.notification_id <= %s "
+                    "ORDER BY e.notification_id LIMIT %s").format(schema=Identifier(recorder.datastore.schema),
+                                                                  table=Identifier(recorder.events_table_name))
+    last = after
+    while last < stop:
+        with store.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            cursor.execute(statement, [last, stop, last, stop, page_size], prepare=True)
+            found = cursor.fetchall()
+        if not found:
+            return
+        rows = [StoredRow(position, stream, version, topic, state)
+                for position, stream, version, topic, state, _, _ in found]
+        links = {position: chain.Link(position, prev_hash, hash_)
+                 for position, _, _, _, _, prev_hash, hash_ in found if hash_ is not None}
+        yield rows, links
+        last = rows[-1].position
 
 
 def rows_at(app: Any, positions: list[int]) -> list[StoredRow]:

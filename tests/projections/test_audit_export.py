@@ -29,7 +29,7 @@ def history(scenario: Any, views: Any) -> Any:
 
 
 def exported(ledger: Any, views: Any, fmt: str = "jsonl", **filters: Any) -> str:
-    return "".join(export.export_chunks(ledger, views.store, fmt, **filters))
+    return b"".join(export.export_chunks(ledger, views.store, fmt, **filters)).decode("utf-8")
 
 
 def jsonl(text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -61,6 +61,35 @@ def test_rows_read_by_position_are_the_rows_read_in_pages(history, ledger):
     assert fastlog.rows_at(ledger, wanted) == [rows[0], rows[3], rows[-1]]
 
 
+def test_pages_read_with_their_links_are_the_rows_and_the_chain_links_read_apart(history, ledger, views):
+    """One statement on PostgreSQL, two reads on SQLite: the same rows, each with its own link."""
+    from projections import chain
+
+    head = ledger.recorder.max_notification_id()
+    after, stop = 5, head - 3  # a range from the middle, as `from_position`/`to_position` make
+    pages = list(fastlog.iter_linked_pages(ledger, views.store, after, stop, 7))
+    assert [row for rows, _ in pages for row in rows] == [row for row in all_rows(ledger) if after < row.position <= stop]
+    assert all(len(rows) == 7 for rows, _ in pages[:-1])
+    for rows, links in pages:
+        assert links == chain.links_between(views.store, rows[0].position, rows[-1].position)
+        assert sorted(links) == [row.position for row in rows]
+
+
+def test_rows_not_yet_chained_are_read_without_links(history, ledger, views):
+    from tests.support import as_role
+
+    chained = ledger.recorder.max_notification_id()
+    with as_role("system", name="test-cli"):
+        ledger.issue_credential("auditor", name="auditor-late")  # appended after the views caught up
+    head = ledger.recorder.max_notification_id()
+    assert head > chained
+    pages = list(fastlog.iter_linked_pages(ledger, views.store, 0, head, 50))
+    rows = [row for page, _ in pages for row in page]
+    links = {position: link for _, page_links in pages for position, link in page_links.items()}
+    assert [row.position for row in rows] == list(range(1, head + 1))
+    assert sorted(links) == list(range(1, chained + 1))
+
+
 ALTERED = {
     "a float amount": lambda s: s.update(amount_fen=1.5),
     "NaN": lambda s: s.update(amount_fen=float("nan")),
@@ -104,7 +133,7 @@ def test_an_altered_state_decodes_as_the_mapper_decodes_it_and_the_export_shows_
     (row,) = fastlog.rows_at(ledger, [position])
     assert same(fastlog.Records(ledger)(row), mapper_way(ledger, row))
     path = tmp_path / "export.jsonl"
-    path.write_text("".join(export.export_chunks(ledger, views.store, "jsonl")), encoding="utf-8")
+    path.write_bytes(b"".join(export.export_chunks(ledger, views.store, "jsonl")))
     result = verify_export(str(path))
     if alteration in NOT_IN_THE_RECORD:
         assert result.ok
