@@ -49,9 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from projections.runner import Views
     from projections.warmup import warm_cache
-    from web import create_app
+    from web import create_app, memory
     from web.errors import install_waitress_error_bodies
 
+    memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
     app = _ledger()
     views = Views(app)
     views.catch_up()

@@ -20,6 +20,7 @@ from web.audit_schemas import (
 )
 from web.auth import current_actor
 from web.blueprint import Blueprint
+from web import memory
 from web.commands import fresh_views, ledger_app
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="审计与监督 Audit and supervision")
@@ -85,7 +86,10 @@ def audit_head() -> Any:
 def audit_verify(args: dict[str, Any]) -> Any:
     """Recompute the chain from the stored events; name the first position that no longer matches."""
     require_reader(current_actor(), roles=(AUDITOR,))
-    return chain.verify(ledger_app(), fresh_views(), args.get("from_position"), args.get("to_position"))
+    try:
+        return chain.verify(ledger_app(), fresh_views(), args.get("from_position"), args.get("to_position"))
+    finally:
+        memory.give_back()  # the whole log went through this thread's heap
 
 
 @blp.get("/export")
@@ -102,5 +106,7 @@ def export_events(args: dict[str, Any]) -> Any:
     name = "voucher-ledger-export" + (f"-{args['year']}" if args.get("year") else "") + f".{fmt}"
     # The chunks need no request context (the store and the application are passed in), so the
     # stream runs on after the view returns, a page at a time.
-    return Response(chunks, status=200, mimetype=None, content_type=export.MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = Response(chunks, status=200, mimetype=None, content_type=export.MEDIA_TYPES[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response.call_on_close(memory.give_back)  # once streamed, or the client gone: web/memory.py
+    return response

@@ -3,8 +3,10 @@
 Fills an empty SQLite store with N enterprise registrations (one event each, saved in bulk so a
 million take minutes, not hours), catches the read models up, starts a real `voucher-ledger serve`,
 streams `GET /api/v1/export?format=jsonl` and samples the server's VmRSS four times a second.
+With `--repeat N` it exports N times in a row and reports the server's resident memory after each:
+a server should not keep, per export or per thread that served one, what an export needed.
 
-    python -m ledger.bench.export_memory --events 1000000 --workdir /tmp/export-memory
+    python -m ledger.bench.export_memory --events 1000000 --workdir /tmp/export-memory [--repeat 6]
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def fill(url: str, events: int) -> dict[str, float]:
     return {"fill_s": round(filled, 1), "views_catch_up_s": round(time.perf_counter() - started, 1)}
 
 
-def measure(url: str, command: list[str]) -> dict[str, Any]:
+def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
     env = {**os.environ, "LEDGER_DATABASE_URL": url}
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
@@ -80,36 +82,58 @@ def measure(url: str, command: list[str]) -> dict[str, Any]:
                 time.sleep(0.25)
 
         threading.Thread(target=sample, daemon=True).start()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/export?format=jsonl",
-                                         headers={"Authorization": f"Bearer {token}"})
         started = time.perf_counter()
-        last = b""
-        with urllib.request.urlopen(request, timeout=3600) as response:
-            for last in response:
-                progress["lines"] += 1
+        manifest = _export(port, token, progress)
         elapsed = time.perf_counter() - started
         progress["done"] = True
         lines = progress["lines"]
-        manifest = json.loads(last)["manifest"]
         by_quarter = {str(q): max((rss for n, rss in samples if n <= q * lines), default=idle)
                       for q in (0.25, 0.5, 0.75, 1.0)}
+        after_each = [_settled(memory)]
+        for _ in range(repeat - 1):
+            _export(port, token, {"lines": 0})
+            after_each.append(_settled(memory))
         return {"events_exported": manifest["count"], "seconds": round(elapsed, 1),
                 "events_per_s": round(manifest["count"] / elapsed), "rss_idle_mb": idle,
-                "rss_max_mb_up_to_quarter": by_quarter, "vmhwm_mb": memory("VmHWM")}
+                "rss_max_mb_up_to_quarter": by_quarter, "vmhwm_mb": memory("VmHWM"),
+                "rss_after_each_export_mb": after_each}
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _export(port: int, token: str, progress: dict[str, Any]) -> dict[str, Any]:
+    """Stream the whole JSONL export; its manifest."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/export?format=jsonl",
+                                     headers={"Authorization": f"Bearer {token}"})
+    last = b""
+    with urllib.request.urlopen(request, timeout=3600) as response:
+        for last in response:
+            progress["lines"] += 1
+    return json.loads(last)["manifest"]
+
+
+def _settled(memory: Any) -> int:
+    """VmRSS once the server has closed the response (it frees memory after the last byte is sent)."""
+    time.sleep(0.3)
+    return memory("VmRSS")
+
+
+def command() -> list[str]:
+    """`voucher-ledger` in this interpreter."""
+    return [sys.executable, "-m", "ledger.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="导出内存基准 export memory benchmark")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--workdir", required=True, help="an empty directory for the SQLite store")
+    parser.add_argument("--repeat", type=int, default=1, help="exports in a row, memory after each")
     args = parser.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
     url = f"sqlite:///{os.path.abspath(args.workdir)}/ledger.db"
     report = {"events": args.events, **fill(url, args.events),
-              **measure(url, [sys.executable, "-m", "ledger.cli"])}
+              **measure(url, command(), repeat=args.repeat)}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
