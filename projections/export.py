@@ -1,7 +1,7 @@
 """The export for the supervisor and auditors: events with their chain links, streamed (Art. 21-24).
 
-`export_chunks(...)` yields UTF-8 bytes in pages (an HTTP body or a file, never re-encoded): each page of events is read from the store's own events
-table, decoded into canonical records (`projections/canonical.py`) by `projections/fastlog.py`
+`export_chunks(...)` yields UTF-8 bytes in pages (an HTTP body or a file, never re-encoded): each
+page of events is read from the store's own events table, decoded into canonical records (`projections/canonical.py`) by `projections/fastlog.py`
 (equal to the library's mapper's way, which it falls back to for anything unusual) and joined with
 the chain links of the same positions, so memory stays flat however large the store. The export
 stops at the chain's head when it starts: a consistent prefix of the log.
@@ -86,7 +86,8 @@ def export_chunks(app: Any, store: ViewStore, fmt: str, *, year: int | None = No
         if fmt == "jsonl":
             yield b"\n".join(_json_line(line) for line in lines) + b"\n"
         else:
-            yield "".join(_csv_row([_cell(line[name]) for name in canonical.EXPORT_FIELDS]) for line in lines).encode("utf-8")
+            rows = "".join(_csv_row([_cell(line[name]) for name in canonical.EXPORT_FIELDS]) for line in lines)
+            yield rows.encode("utf-8")
         if progress and last < stop:
             progress(last - after, stop - after)
     manifest = {"count": count, "first_position": first, "last_position": last, "head_hash": last_hash,

@@ -15,12 +15,12 @@ from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import AUDITOR, SUPERVISOR, valid_credit_code
 from projections import chain, export, trace_queries
+from web import memory
 from web.audit_schemas import (
     AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,
 )
 from web.auth import current_actor
 from web.blueprint import Blueprint
-from web import memory
 from web.commands import fresh_views, ledger_app
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="审计与监督 Audit and supervision")

@@ -123,9 +123,9 @@ def table(report: dict[str, Any]) -> str:
     meta = report["meta"]
     floor = report["floor"]
     durable = (meta.get("durability") or {}).get("durable")
+    commits = {None: "", True: " — 持久提交 durable commits", False: " — 非持久提交 commits not durable"}[durable]
     lines = [f"Voucher Ledger bench — {meta['backend']} scale {meta['scale']} — {meta['events']:,} events — "
-             f"{meta['started_at']}" + ("" if durable is None else
-                                        " — 持久提交 durable commits" if durable else " — 非持久提交 commits not durable"),
+             f"{meta['started_at']}{commits}",
              f"floor: insert {floor['insert']['ops_per_s']:,.0f}/s · log read {floor['log_read']['rows_per_s']:,.0f} rows/s"
              f" · point read p50 {floor['point_read']['p50_ms']} ms p99 {floor['point_read']['p99_ms']} ms"]
     if "library_save" in floor and "decoded_read" in floor:

@@ -31,7 +31,9 @@ from contextlib import contextmanager
 
 from ledger.bench import report as reporting
 from ledger.bench import timing
-from ledger.bench.floor import decoded_read_rate, durability, insert_rate, library_save_rate, log_read_rate, point_read_latency
+from ledger.bench.floor import (
+    decoded_read_rate, durability, insert_rate, library_save_rate, log_read_rate, point_read_latency,
+)
 from ledger.bench.plan import Plan, Sizes
 from ledger.bench.timing import stage
 from ledger.persistence import Store, parse_database_url

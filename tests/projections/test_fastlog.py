@@ -16,7 +16,7 @@ from eventsourcing.persistence import Notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections import eventlog, export, fastlog
+from projections import chain, eventlog, export, fastlog
 from projections.export_verify import verify_export
 from tests.audit_support import build, position_of, read_state, write_state
 
@@ -63,8 +63,6 @@ def test_rows_read_by_position_are_the_rows_read_in_pages(history, ledger):
 
 def test_pages_read_with_their_links_are_the_rows_and_the_chain_links_read_apart(history, ledger, views):
     """One statement on PostgreSQL, two reads on SQLite: the same rows, each with its own link."""
-    from projections import chain
-
     head = ledger.recorder.max_notification_id()
     after, stop = 5, head - 3  # a range from the middle, as `from_position`/`to_position` make
     pages = list(fastlog.iter_linked_pages(ledger, views.store, after, stop, 7))
