@@ -10,6 +10,7 @@ import argparse
 import gc
 import getpass
 import json
+import logging
 import os
 import sys
 from typing import Any, Sequence
@@ -54,6 +55,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
     app = _ledger()
+    fixed = getattr(app.clock, "fixed", None)
+    if fixed is not None:
+        # No handler is configured: logging's last resort writes the warning to standard error.
+        logging.getLogger("voucher_ledger").warning(
+            "警告 / warning: LEDGER_BUSINESS_DATE fixes the business date at %s (业务日期固定): windows, close "
+            "and year range use it, not today's Beijing date", fixed.isoformat())
     views = Views(app)
     views.catch_up()
     warm_cache(app, views.store, app.today().year)  # the year's hot streams, before the first request

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from stdnum.cn import uscc
@@ -11,7 +10,7 @@ from ledger.application import VoucherLedger
 from ledger.context import Actor, acting
 from ledger.domain.year import Year
 from ledger.money import yuan
-from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_DOCUMENT_KINDS, PROVIDER_REVIEW_STAGES
 
 GUANGXI_DIVISION = "450100"  # 南宁市
 
@@ -20,6 +19,12 @@ def credit_code(serial: int, division: str = GUANGXI_DIVISION, kind: str = "91")
     """A valid unified social credit code (check character computed as GB 32100 says)."""
     base = f"{kind}{division}{serial:09d}"
     return base + uscc.calc_check_digit(base)
+
+
+def provider_documents(code: str) -> list[dict[str, Any]]:
+    """One document reference of each kind of Art. 13, as a compliance pass needs."""
+    return [{"name": f"{kind}.pdf", "sha256": "0" * 64, "size": 1024, "kind": kind,
+             "uri": f"https://docs.example.gov.cn/providers/{code}/{kind}.pdf"} for kind in PROVIDER_DOCUMENT_KINDS]
 
 
 ENTERPRISES = [
@@ -52,7 +57,7 @@ def as_role(role: str, subject: str | None = None) -> Any:
 
 def load_demo(app: VoucherLedger, year: int | None = None) -> dict[str, Any]:
     """Load the demo year through the application's own commands; a no-op if the year exists."""
-    year = year or date.today().year
+    year = year or app.today().year  # the business date (LEDGER_BUSINESS_DATE in drills)
     if Year.create_id(year) in app.repository:
         return {"year": year, "loaded": False}
     with as_role("approver"):
@@ -74,8 +79,8 @@ def load_demo(app: VoucherLedger, year: int | None = None) -> dict[str, Any]:
                                   entity_type="partnership" if "合伙" in name else "legal_person",
                                   fixed_premises=True, years_operating=6, core_staff_insured=15,
                                   clients_last_year=40, revenue_last_year_fen=yuan(8_000_000), dishonest=False,
-                                  documents=[{"name": "申请表.pdf", "sha256": "0" * 64, "size": 1024,
-                                              "uri": f"https://docs.example.gov.cn/providers/{code}/application.pdf"}])
+                                  tax_compliant=True, accepts_supervision=True, accepts_face_value_offset=True,
+                                  documents=provider_documents(code))
         for stage, role in PROVIDER_REVIEW_STAGES:
             with as_role(role):
                 app.review_provider(code, year, stage, "pass", "演示：通过")

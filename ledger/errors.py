@@ -211,6 +211,42 @@ class RecoveryAboveReceivable(LedgerError):
     code = "RECOVERY_ABOVE_RECEIVABLE"
 
 
+class YearOutOfRange(LedgerError):
+    """Raised when a year's window leaves its calendar year, or the year is not last, this or next year (Art. 18)."""
+
+    code = "YEAR_OUT_OF_RANGE"
+
+
+class YearNotEnded(LedgerError):
+    """Raised when a year is closed before the day after its window ends (Art. 18: 过期自动失效)."""
+
+    code = "YEAR_NOT_ENDED"
+
+
+class SubsidyZero(LedgerError):
+    """Raised when a contract would be signed with no subsidy at all (Art. 10: the contract is the unit of subsidy)."""
+
+    code = "SUBSIDY_ZERO"
+
+
+class PriceAboveList(LedgerError):
+    """Raised when a contract's amount exceeds the product's listed price times its quantity (Art. 7, 25(2))."""
+
+    code = "PRICE_ABOVE_LIST"
+
+
+class RelatedParty(LedgerError):
+    """Raised when an enterprise would contract with itself: one credit code on both sides (Art. 25(2))."""
+
+    code = "RELATED_PARTY"
+
+
+class DocumentsMissing(LedgerError):
+    """Raised when a provider's compliance pass lacks a document of a required kind (Art. 13); details: the kinds."""
+
+    code = "DOCUMENTS_MISSING"
+
+
 def recorded_refusal(code: str, message: str, details: dict[str, Any]) -> LedgerError:
     """The refusal first given to a request, raised again for its repeated Idempotency-Key."""
     for cls in _all_subclasses(LedgerError):

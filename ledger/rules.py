@@ -92,6 +92,9 @@ class YearParameters:
     other_share_bp: int = OTHER_SHARE_CEILING_BP
     deposit_share_bp: int = DEPOSIT_SHARE_BP
     provider_cap_fen: int = PROVIDER_CAP_CEILING_FEN
+    # The notice may require a credit commitment (信用承诺) before issuance or compliance (Art. 22);
+    # recorded and shown now, enforced by the service archive's commitments.
+    commitment_required: bool = False
 
     def share_for(self, category: str) -> int:
         """The subsidy share of a contract in this category (Art. 10)."""
@@ -104,6 +107,7 @@ class YearParameters:
             "other_share_bp": self.other_share_bp,
             "deposit_share_bp": self.deposit_share_bp,
             "provider_cap_fen": self.provider_cap_fen,
+            "commitment_required": self.commitment_required,
         }
 
 
@@ -130,6 +134,23 @@ def parameters_above_ceiling(params: YearParameters) -> dict[str, str]:
         failures["deposit_share"] = "Art. 17: at least 0.20, and with the diagnosis share at most 1"
     if not 0 <= params.provider_cap_fen <= PROVIDER_CAP_CEILING_FEN:
         failures["provider_cap"] = "Art. 10: at most 5000000.00 yuan per provider and year"
+    return failures
+
+
+# A year is a calendar year (Art. 18: no carry-over): a notice opens last, this or next year only
+# (DOMAIN.md "Stops" 2), judged on the business date.
+YEAR_RANGE = (-1, 0, 1)
+
+
+def year_out_of_range(year: int, starts_on: str, ends_on: str, today: Any) -> dict[str, list[str]]:
+    """What puts a year's notice outside its calendar year or outside the years that may be opened."""
+    failures: dict[str, list[str]] = {}
+    if year - today.year not in YEAR_RANGE:
+        failures["year"] = [f"only {today.year - 1}, {today.year} or {today.year + 1} may be opened "
+                            f"(business date {today.isoformat()})"]
+    for field, value in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if not str(value).startswith(f"{year}-"):
+            failures[field] = [f"must lie inside the calendar year {year}"]
     return failures
 
 
@@ -176,6 +197,7 @@ ENTERPRISE_CONDITIONS = {
         Condition("not_dishonest", "Art. 5(3)", "on the serious-dishonesty list (严重失信主体名单)"),
         Condition("no_major_violation", "Art. 5(3)", "major safety, quality, environmental or tax violation (重大违法违规)"),
         Condition("industry_aligned", "Art. 5(4)", "not in line with national and regional industrial direction (产业政策导向)"),
+        Condition("bad_credit", "Art. 5(3), 22", "a bad-credit record in the service archive (不良信用记录)"),
     )
 }
 
@@ -199,6 +221,8 @@ def enterprise_failures(facts: Mapping[str, Any]) -> list[Condition]:
         failed.append("no_major_violation")
     if not facts["industry_aligned"]:
         failed.append("industry_aligned")
+    if facts.get("bad_credit"):
+        failed.append("bad_credit")
     return [ENTERPRISE_CONDITIONS[code] for code in failed]
 
 
@@ -219,8 +243,16 @@ PROVIDER_CONDITIONS = {
         Condition("clients_last_year", "Art. 12(4)", "served fewer than 10 enterprises last year (上年度服务企业不少于10家)"),
         Condition("revenue_last_year", "Art. 12(4)", "last-year revenue below ¥2,000,000 (上年度营业收入不低于200万元)"),
         Condition("not_dishonest", "Art. 12(5)", "has a serious dishonesty record (严重失信记录)"),
+        Condition("guangxi_code", "Art. 12(2)", "the credit code names no Guangxi registration authority (统一社会信用代码非广西登记)"),
+        Condition("tax_compliant", "Art. 12(2)", "not tax compliant (依法纳税)"),
+        Condition("accepts_supervision", "Art. 12(1)", "does not accept supervision and evaluation (接受监督和评价)"),
+        Condition("accepts_face_value_offset", "Art. 12(1)", "does not accept offsetting the vouchers' face value (接受服务券面值抵扣)"),
+        Condition("bad_credit", "Art. 12(1), 22", "a bad-credit record in the service archive (不良信用记录)"),
     )
 }
+# The consents and declarations a provider's application answers yes or no (Art. 12); an application
+# that omits them (an older client) has not given them.
+PROVIDER_DECLARATIONS = ("tax_compliant", "accepts_supervision", "accepts_face_value_offset")
 
 
 def provider_failures(facts: Mapping[str, Any]) -> list[Condition]:
@@ -240,7 +272,33 @@ def provider_failures(facts: Mapping[str, Any]) -> list[Condition]:
         failed.append("revenue_last_year")
     if facts["dishonest"]:
         failed.append("not_dishonest")
+    if "id" in facts and not credit_code_in_guangxi(facts["id"]):  # the flag alone is not enough
+        failed.append("guangxi_code")
+    failed += [d for d in PROVIDER_DECLARATIONS if not facts.get(d, False)]
+    if facts.get("bad_credit"):
+        failed.append("bad_credit")
     return [PROVIDER_CONDITIONS[code] for code in failed]
+
+
+# Facts an amendment may correct (Art. 17, 23: facts change only by recorded amendments).
+PROVIDER_AMENDABLE = ("name", "registered_in_guangxi", "entity_type", "fixed_premises", "years_operating",
+                      "core_staff_insured", "clients_last_year", "revenue_last_year_fen", "dishonest",
+                      *PROVIDER_DECLARATIONS)
+ENTERPRISE_AMENDABLE = ("name", "employees", "revenue_fen", "registered_in_guangxi", "legal_person",
+                        "social_insurance", "dishonest", "major_violation", "industry_aligned", "honours")
+
+# Materials (Art. 13): the kinds of document a provider's compliance pass needs one of each; an
+# enterprise's honour certificates (Art. 9) are the evidence its declared honours are verified on.
+PROVIDER_DOCUMENT_KINDS = ("application_form", "licence", "last_year_contracts", "qualification",
+                           "social_insurance", "tax_registration")
+HONOUR_CERTIFICATE = "honour_certificate"
+DOCUMENT_KINDS = (*PROVIDER_DOCUMENT_KINDS, "other", HONOUR_CERTIFICATE)
+
+
+def missing_document_kinds(documents: list[Mapping[str, Any]]) -> list[str]:
+    """The kinds of Art. 13 materials no document carries, in the measures' order."""
+    present = {d.get("kind") for d in documents}
+    return [kind for kind in PROVIDER_DOCUMENT_KINDS if kind not in present]
 
 
 # Review stages and the role that decides each (Art. 8, 14).

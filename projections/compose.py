@@ -10,16 +10,20 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from ledger.application import VoucherLedger
+from ledger.business_date import BusinessClock
 from ledger.persistence import Store, parse_database_url
 from projections import streams
 from projections.pgschema import schema_lock
 
 
 def open_ledger(store: Store | None = None, *, create_table: bool = True) -> VoucherLedger:
-    """The application on `store` (LEDGER_DATABASE_URL by default), wired for its backend."""
+    """The application on `store` (LEDGER_DATABASE_URL by default), wired for its backend.
+
+    Its business date is Beijing's, or LEDGER_BUSINESS_DATE's when set (ledger/business_date.py).
+    """
     store = store or parse_database_url()
     creating = create_table and store.backend == "postgres"
     with schema_lock(store.url) if creating else nullcontext():
-        app = VoucherLedger.for_store(store, create_table=create_table)
+        app = VoucherLedger.for_store(store, create_table=create_table, clock=BusinessClock.from_environ())
     streams.install(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ledger import errors
@@ -18,6 +19,10 @@ table(
     "CREATE UNIQUE INDEX IF NOT EXISTS vl_enterprises_stream ON vl_enterprises (stream_id)",
 )
 
+# Each enterprise's honours and whether each is verified (Art. 9; DOMAIN.md "Stops" 9), as JSON.
+table("CREATE TABLE IF NOT EXISTS vl_enterprise_honours (stream_id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL, "
+      "honours TEXT NOT NULL)")
+
 SEARCH_LIMIT = 50
 # The newest contracts of a year, for the dashboard, without sorting the whole contracts table.
 registry.INDEXES.append("CREATE INDEX IF NOT EXISTS vl_contracts_year_position ON vl_contracts (year, position)")
@@ -25,8 +30,35 @@ registry.INDEXES.append("CREATE INDEX IF NOT EXISTS vl_contracts_year_position O
 
 @handles(Enterprise.Registered)
 def enterprise_registered(db: Any, e: Any, position: int) -> None:
+    verified = e.honours if getattr(e, "verified_honours", None) is None else e.verified_honours
     db.insert("vl_enterprises", "enterprise_id", enterprise_id=e.code, stream_id=str(e.originator_id), name=e.name,
-              tier=tier_for(e.honours), revoked=0, registered_at=e.timestamp.isoformat(), position=position)
+              tier=tier_for(verified), revoked=0, registered_at=e.timestamp.isoformat(), position=position)
+    db.insert("vl_enterprise_honours", "stream_id", stream_id=str(e.originator_id), enterprise_id=e.code,
+              honours=json.dumps([{"code": h, "verified": h in verified} for h in e.honours]))
+
+
+def _set_honours(db: Any, e: Any, honours: list[dict[str, Any]]) -> None:
+    db.update("vl_enterprise_honours", "stream_id", str(e.originator_id), honours=json.dumps(honours))
+    db.execute("UPDATE vl_enterprises SET tier = ? WHERE stream_id = ?", [e.tier, str(e.originator_id)])
+
+
+@handles(Enterprise.HonoursVerified)
+def enterprise_honours_verified(db: Any, e: Any, position: int) -> None:
+    row = db.row("vl_enterprise_honours", "stream_id", str(e.originator_id))
+    _set_honours(db, e, [{**h, "verified": h["verified"] or h["code"] in e.honours} for h in json.loads(row["honours"])])
+
+
+@handles(Enterprise.Amended)
+def enterprise_amended(db: Any, e: Any, position: int) -> None:
+    if "name" in e.changes:
+        db.execute("UPDATE vl_enterprises SET name = ? WHERE stream_id = ?", [e.changes["name"], str(e.originator_id)])
+    if "honours" in e.changes:  # honours the operator sets are verified by that act
+        _set_honours(db, e, [{"code": h, "verified": True} for h in sorted(set(e.changes["honours"]))])
+
+
+def get_honours(store: Any, enterprise_id: str) -> list[dict[str, Any]]:
+    row = store.query_one("SELECT honours FROM vl_enterprise_honours WHERE enterprise_id = ?", [enterprise_id])
+    return json.loads(row["honours"]) if row else []
 
 
 @handles(Enterprise.Revoked)

@@ -104,6 +104,12 @@ def provider_recovered(db: Any, e: Any, position: int) -> None:
     _provider_year(db, e.originator_id, receivable=-e.amount_fen)
 
 
+@handles(Provider.Amended)
+def provider_amended(db: Any, e: Any, position: int) -> None:
+    if "name" in e.changes:
+        db.update("vl_providers", "provider_id", _provider_code(db, e.originator_id), name=e.changes["name"])
+
+
 @handles(Product.Submitted)
 def product_submitted(db: Any, e: Any, position: int) -> None:
     db.insert("vl_products", "product_id", product_id=str(e.originator_id), provider_id=e.provider_id, name=e.name,

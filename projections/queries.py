@@ -50,10 +50,27 @@ def get_year(store: ViewStore, year: int) -> dict[str, Any]:
         "year": row["year"], "starts_on": row["starts_on"], "ends_on": row["ends_on"], "status": row["status"],
         "tier_quotas": params["tier_quotas_fen"], "diagnosis_share": params["diagnosis_share_bp"],
         "other_share": params["other_share_bp"], "deposit_share": params["deposit_share_bp"],
-        "provider_cap": params["provider_cap_fen"],
+        "provider_cap": params["provider_cap_fen"], "commitment_required": params.get("commitment_required", False),
         "budget": row["budget"], "issued": row["issued"], "unissued": row["budget"] - row["issued"],
         "vouchers": row["vouchers"], **{f: row[f] for f in (*FIGURES, "settled")},
     }
+
+
+def close_preview(store: ViewStore, year: Any, today: Any) -> dict[str, Any]:
+    """What closing `year` (the Year aggregate) would do now, as the close itself counts it (Art. 18).
+
+    Every voucher of the year expires what it has available and what its open reservations release;
+    each signed or active contract is terminated. `can_close` is the Year's own rule on the business date.
+    """
+    vouchers = store.query_one(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(available + reserved + expired), 0) AS amount FROM vl_vouchers "
+        "WHERE year = ?", [year.year])
+    contracts = store.query_one("SELECT COUNT(*) AS n FROM vl_contracts WHERE year = ? AND status IN ('signed', 'active')",
+                                [year.year])
+    assert vouchers is not None and contracts is not None
+    return {"year": year.year, "expired_vouchers": int(vouchers["n"]), "expired_amount": int(vouchers["amount"]),
+            "released_contracts": int(contracts["n"]), "can_close": year.can_close(today),
+            "closes_after": year.closes_after.isoformat()}
 
 
 def get_provider(store: ViewStore, provider_id: str) -> dict[str, Any]:

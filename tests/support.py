@@ -10,7 +10,7 @@ from ledger.application import VoucherLedger
 from ledger.context import Actor, acting
 from ledger.demo import credit_code
 from ledger.money import yuan
-from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_DOCUMENT_KINDS, PROVIDER_REVIEW_STAGES
 
 YEAR = 2026
 
@@ -50,7 +50,17 @@ ELIGIBLE_FACTS = dict(employees=300, revenue_fen=yuan(50_000_000), registered_in
                       social_insurance=True, dishonest=False, major_violation=False, industry_aligned=True)
 ELIGIBLE_PROVIDER = dict(registered_in_guangxi=True, entity_type="legal_person", fixed_premises=True,
                          years_operating=5, core_staff_insured=12, clients_last_year=30,
-                         revenue_last_year_fen=yuan(5_000_000), dishonest=False)
+                         revenue_last_year_fen=yuan(5_000_000), dishonest=False, tax_compliant=True,
+                         accepts_supervision=True, accepts_face_value_offset=True)
+
+
+def document(kind: str, **extra: Any) -> dict[str, Any]:
+    """A document reference of one kind (Art. 13), never the bytes."""
+    return {"name": f"{kind}.pdf", "sha256": "a" * 64, "size": 2048, "uri": f"https://docs.example.gov.cn/{kind}.pdf",
+            "kind": kind, **extra}
+
+
+PROVIDER_DOCUMENTS = [document(kind) for kind in PROVIDER_DOCUMENT_KINDS]  # the materials of Art. 13
 
 
 class Scenario:
@@ -89,8 +99,9 @@ class Scenario:
 
     def provider(self, signed_for: int | None = YEAR, **facts: Any) -> str:
         code = facts.pop("code", None) or self.next_code()
+        documents = facts.pop("documents", PROVIDER_DOCUMENTS)
         with as_role("provider", code):
-            self.app.register_provider(code, f"机构{code[-6:]}", documents=[], **{**ELIGIBLE_PROVIDER, **facts})
+            self.app.register_provider(code, f"机构{code[-6:]}", documents=documents, **{**ELIGIBLE_PROVIDER, **facts})
         if signed_for is not None:
             self.sign_provider(code, signed_for)
         return code
@@ -100,7 +111,7 @@ class Scenario:
             with as_role(role):
                 self.app.review_provider(code, year, stage, "pass", "")
 
-    def product(self, provider: str, category: str = "diagnosis", price_yuan: int = 100_000,
+    def product(self, provider: str, category: str = "diagnosis", price_yuan: int = 1_000_000,
                 listed_for: int | None = YEAR) -> str:
         with as_role("provider", provider):
             product_id = self.app.submit_product(provider, f"产品-{category}", category, yuan(price_yuan), "").data["product_id"]
@@ -137,6 +148,11 @@ class Scenario:
             if state == "completed":
                 self.app.complete_contract(contract_id, signed["balance_due"])
         return contract_id
+
+
+def year_ended(app: VoucherLedger, year: int = YEAR) -> None:
+    """The business date moves to the day after the year's window, so the close may run (Art. 18)."""
+    app.clock.today = max(app.clock.today, date(year + 1, 1, 1))
 
 
 def revoke_holder(app: VoucherLedger, code: str, note: str = "test: eligibility revoked (Art. 25)") -> None:

@@ -20,7 +20,7 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views
 from web.fields import QueryYear
-from web.schemas import ContractSchema, VoucherSchema
+from web.schemas import ContractSchema, HonourStateSchema, VoucherSchema
 
 blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="主体查询 Looking up enterprises and providers")
 
@@ -72,6 +72,7 @@ class NamedContractSchema(ContractSchema):
 
 
 class EnterpriseDetail(EnterpriseSummary):
+    honours = fields.List(fields.Nested(HonourStateSchema))
     vouchers = fields.List(fields.Nested(VoucherSchema))
     contracts = fields.List(fields.Nested(NamedContractSchema))
 
@@ -124,7 +125,8 @@ def get_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     store = fresh_views()
     enterprise = enterprises.get_enterprise(store, enterprise_id)
     year = args.get("year")
-    return {**enterprise, "vouchers": queries.list_vouchers(store, enterprise_id, year),
+    return {**enterprise, "honours": enterprises.get_honours(store, enterprise_id),
+            "vouchers": queries.list_vouchers(store, enterprise_id, year),
             "contracts": _named(store, queries.list_contracts(store, enterprise_id=enterprise_id, year=year))}
 
 

@@ -10,8 +10,8 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
-    AsOfQuery, BalanceQuery, BalanceSchema, EnterpriseResponse, EnterpriseSchema, VoucherIssued, VoucherIssueSchema,
-    VoucherSchema,
+    AsOfQuery, BalanceQuery, BalanceSchema, EnterpriseAmendmentSchema, EnterpriseResponse, EnterpriseSchema,
+    VerificationSchema, VoucherIssued, VoucherIssueSchema, VoucherSchema,
 )
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="用券主体与补贴券 Enterprises and vouchers")
@@ -23,6 +23,22 @@ blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="用�
 def register_enterprise(body: dict[str, Any]) -> Any:
     return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"), status=201,
                revenue_fen=body.pop("revenue"), **body)
+
+
+@blp.post("/enterprises/<enterprise_id>/verification")
+@blp.arguments(VerificationSchema)
+@blp.response(200, EnterpriseResponse)
+def verify_enterprise(body: dict[str, Any], enterprise_id: str) -> Any:
+    """The operator verifies declared honours against evidence documents (Art. 9, 17)."""
+    return run(ledger_app().verify_enterprise, enterprise_id, body["honours"], body["documents"])
+
+
+@blp.post("/enterprises/<enterprise_id>/amendments")
+@blp.arguments(EnterpriseAmendmentSchema)
+@blp.response(200, EnterpriseResponse)
+def amend_enterprise(body: dict[str, Any], enterprise_id: str) -> Any:
+    """The operator corrects an enterprise's facts, with reason and evidence (Art. 17, 23)."""
+    return run(ledger_app().amend_enterprise, enterprise_id, body["changes"], body["reason"], body["documents"])
 
 
 @blp.get("/enterprises/<enterprise_id>/balance")

@@ -34,6 +34,9 @@ def healthz() -> Any:
         # conflicts_retried: version conflicts this process retried inside the service (never seen by clients).
         body.update(status="ok", position=head, views_position=views.position,
                     conflicts_retried=app.conflicts_retried)
+        fixed = getattr(app.clock, "fixed", None)
+        if fixed is not None:  # LEDGER_BUSINESS_DATE: a drill's or a test's date, not today's (API.md)
+            body["business_date"] = fixed.isoformat()
         return jsonify(body)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the store is "unhealthy"
         body.update(status="unavailable", error=type(exc).__name__)

@@ -11,7 +11,7 @@ from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
     CapExceptionResponse, CapExceptionSchema, ProductReviewSchema, ProductSchema, ProductSubmitSchema,
-    ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema, ReasonSchema, ReviewResponse,
+    ProviderAmendmentSchema, ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema, ReasonSchema, ReviewResponse,
     ReviewSchema,
 )
 
@@ -46,6 +46,14 @@ def review_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.response(200, ProviderResponse)
 def terminate_provider(body: dict[str, Any], provider_id: str) -> Any:
     return run(ledger_app().terminate_provider, provider_id, body["reason"])
+
+
+@blp.post("/providers/<provider_id>/amendments")
+@blp.arguments(ProviderAmendmentSchema)
+@blp.response(200, ProviderResponse)
+def amend_provider(body: dict[str, Any], provider_id: str) -> Any:
+    """The operator, or the provider for its own, corrects its facts or adds materials (Art. 13, 23)."""
+    return run(ledger_app().amend_provider, provider_id, body["changes"], body["reason"], body["documents"])
 
 
 @blp.post("/providers/<provider_id>/cap-exceptions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ledger.rules import CATEGORIES, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
+from ledger.rules import CATEGORIES, DOCUMENT_KINDS, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
 from web.fields import (
     CreditCode, DocumentUri, Instant, IsoDate, PlainName, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year,
     Yuan,
@@ -45,6 +45,7 @@ class YearOpenSchema(Schema):
     other_share = Share()
     deposit_share = Share()
     provider_cap = Yuan()
+    commitment_required = StrictBoolean(load_default=False)
 
 
 class YearParametersSchema(CommandResponse):
@@ -57,6 +58,7 @@ class YearParametersSchema(CommandResponse):
     other_share = Share()
     deposit_share = Share()
     provider_cap = Yuan()
+    commitment_required = fields.Boolean()
 
 
 class YearSchema(YearParametersSchema):
@@ -92,6 +94,28 @@ class CloseResponse(CommandResponse):
     released_contracts = fields.Integer()
 
 
+class ClosePreviewSchema(Schema):
+    year = fields.Integer()
+    expired_vouchers = fields.Integer()
+    expired_amount = Yuan()
+    released_contracts = fields.Integer()
+    can_close = fields.Boolean()
+    closes_after = fields.String(metadata={"description": "the window's last day: the close may run from the next"})
+
+
+class DocumentSchema(Schema):
+    name = fields.String(required=True, validate=NAME)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits"))
+    size = StrictInteger(required=True, validate=validate.Range(min=0, max=10 * 1024**3))
+    uri = DocumentUri(required=True)
+    kind = fields.String(validate=validate.OneOf(DOCUMENT_KINDS),
+                         metadata={"description": "what the document evidences (Art. 13; honour_certificate: Art. 9)"})
+    honour = fields.String(validate=validate.OneOf(HONOURS), metadata={"description": "with honour_certificate"})
+
+
+DOCUMENTS = dict(load_default=list, validate=validate.Length(max=100))
+
+
 class EnterpriseSchema(Schema):
     id = CreditCode(required=True)
     name = fields.String(required=True, validate=NAME)
@@ -105,6 +129,12 @@ class EnterpriseSchema(Schema):
     industry_aligned = StrictBoolean(required=True)
     honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), load_default=list,
                           validate=validate.Length(max=len(HONOURS)))
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
+
+class HonourStateSchema(Schema):
+    code = fields.String()
+    verified = fields.Boolean(metadata={"description": "declared honours count toward the tier once verified"})
 
 
 class EnterpriseResponse(CommandResponse):
@@ -113,6 +143,15 @@ class EnterpriseResponse(CommandResponse):
     tier = fields.String()
     eligible = fields.Boolean()
     failed_conditions = fields.List(fields.String())
+    honours = fields.List(fields.Nested(HonourStateSchema))
+    changed = fields.List(fields.String(), metadata={"description": "the facts an amendment corrected"})
+    reason = fields.String()
+
+
+class VerificationSchema(Schema):
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), required=True,
+                          validate=validate.Length(min=1, max=len(HONOURS)))
+    documents = fields.List(fields.Nested(DocumentSchema), required=True, validate=validate.Length(min=1, max=100))
 
 
 class VoucherIssueSchema(Schema):
@@ -167,13 +206,6 @@ class BalanceSchema(FiguresSchema):
     vouchers = fields.Integer()
 
 
-class DocumentSchema(Schema):
-    name = fields.String(required=True, validate=NAME)
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits"))
-    size = StrictInteger(required=True, validate=validate.Range(min=0, max=10 * 1024**3))
-    uri = DocumentUri(required=True)
-
-
 class ProviderSchema(Schema):
     id = CreditCode(required=True)
     name = fields.String(required=True, validate=NAME)
@@ -185,7 +217,57 @@ class ProviderSchema(Schema):
     clients_last_year = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
     revenue_last_year = Yuan(required=True)
     dishonest = StrictBoolean(required=True)
-    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+    # Declarations of Art. 12; an older client that omits them has not given them.
+    tax_compliant = StrictBoolean(load_default=False)
+    accepts_supervision = StrictBoolean(load_default=False)
+    accepts_face_value_offset = StrictBoolean(load_default=False)
+
+
+class EnterpriseChangesSchema(Schema):
+    """The facts an amendment of an enterprise may correct; each as in its registration.
+
+    Not a partial EnterpriseSchema: its defaults (no honours; for providers, declarations not given)
+    would be taken for corrections of facts the amendment does not name.
+    """
+
+    name = fields.String(validate=NAME)
+    employees = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    revenue = Yuan(attribute="revenue_fen")
+    registered_in_guangxi = StrictBoolean()
+    legal_person = StrictBoolean()
+    social_insurance = StrictBoolean()
+    dishonest = StrictBoolean()
+    major_violation = StrictBoolean()
+    industry_aligned = StrictBoolean()
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), validate=validate.Length(max=len(HONOURS)))
+
+
+class ProviderChangesSchema(Schema):
+    """The facts an amendment of a provider may correct; each as in its application."""
+
+    name = fields.String(validate=NAME)
+    registered_in_guangxi = StrictBoolean()
+    entity_type = fields.String(validate=validate.OneOf(PROVIDER_ENTITY_TYPES))
+    fixed_premises = StrictBoolean()
+    years_operating = StrictInteger(validate=validate.Range(min=0, max=500))
+    core_staff_insured = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    clients_last_year = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    revenue_last_year = Yuan(attribute="revenue_last_year_fen")
+    dishonest = StrictBoolean()
+    tax_compliant = StrictBoolean()
+    accepts_supervision = StrictBoolean()
+    accepts_face_value_offset = StrictBoolean()
+
+
+class EnterpriseAmendmentSchema(Schema):
+    changes = fields.Nested(EnterpriseChangesSchema, required=True)
+    reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
+
+class ProviderAmendmentSchema(EnterpriseAmendmentSchema):
+    changes = fields.Nested(ProviderChangesSchema, required=True)
 
 
 class ProviderResponse(CommandResponse):
@@ -196,6 +278,7 @@ class ProviderResponse(CommandResponse):
     status = fields.String()
     signed_years = fields.List(fields.Integer())
     reason = fields.String()
+    changed = fields.List(fields.String(), metadata={"description": "the facts an amendment corrected"})
 
 
 class ReviewSchema(Schema):
@@ -284,6 +367,8 @@ class ContractProposeSchema(Schema):
     product_id = fields.UUID(required=True)
     amount = Yuan(required=True)
     subsidy = Yuan()
+    quantity = StrictInteger(load_default=1, validate=validate.Range(min=1, max=10_000),
+                             metadata={"description": "units of the product; amount ≤ listed price × quantity"})
 
 
 class ContractSchema(CommandResponse):
@@ -302,6 +387,7 @@ class ContractSchema(CommandResponse):
     deposit_paid = Yuan()
     balance_paid = Yuan()
     settled = fields.Boolean()
+    quantity = fields.Integer()
     batch_id = fields.String(allow_none=True)
     clawed_back = Yuan()
     receivable = Yuan()

@@ -11,7 +11,8 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
-    AsOfQuery, BudgetResponse, BudgetSchema, CloseResponse, YearOpenSchema, YearParametersSchema, YearSchema,
+    AsOfQuery, BudgetResponse, BudgetSchema, ClosePreviewSchema, CloseResponse, YearOpenSchema, YearParametersSchema,
+    YearSchema,
 )
 
 blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="服务年度 Service years")
@@ -39,6 +40,15 @@ def get_year(args: dict[str, Any], year: int) -> Any:
     if args.get("as_of") is not None:  # the year's totals as they stood then (projections/history.py)
         return history.get_year_as_of(fresh_views(), year, args["as_of"])
     return queries.get_year(fresh_views(), year)
+
+
+@blp.get("/<int:year>/close-preview")
+@blp.response(200, ClosePreviewSchema)
+def close_preview(year: int) -> Any:
+    """What the close would expire and release, and from which day it may run (Art. 18)."""
+    require_reader(current_actor(), roles=READERS)
+    ledger = ledger_app()
+    return queries.close_preview(fresh_views(), ledger.get_year(year), ledger.today())
 
 
 @blp.post("/<int:year>/close")

@@ -5,19 +5,18 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger import errors
+from ledger.business_date import CHINA, BusinessClock  # noqa: F401 - CHINA is imported from here too
 from ledger.context import Actor, current, current_actor
 from ledger.domain.idempotency import IdempotencyRecord
 
-CHINA = ZoneInfo("Asia/Shanghai")
 CONFLICT_ATTEMPTS = 8
 REFUSAL = "refusal"  # key of a recorded refusal in an idempotency record's result
 
@@ -100,10 +99,10 @@ class CommandBase(Application):
 
     def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None) -> None:
         super().__init__(env=env)
-        self.clock = clock or (lambda: datetime.now(CHINA).date())
+        self.clock = clock or BusinessClock()
 
     def today(self) -> date:
-        """Today in China Standard Time: the years' windows are Chinese calendar dates."""
+        """The business date (ledger/business_date.py): the years' windows are Chinese calendar dates."""
         return self.clock()
 
     @contextmanager

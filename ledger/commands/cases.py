@@ -89,13 +89,19 @@ class CaseCommands(CommandBase):
         outcomes: list[dict[str, Any]] = []
         for contract_id in clawback:
             outcomes.append(self._claw_back_contract(contract_id, str(case.id), reason, changed))
+        # The bad-credit record on the subject too, in the same save: its next compliance review or
+        # issuance finds it there (Art. 5(3), 12(1), 22).
+        subject_class = Enterprise if case.subject_type == "enterprise" else Provider
+        subject = self._get(changed, subject_class.create_id(case.subject_id))
+        subject.record_bad_credit(case_id=str(case.id), violation=case.violation,
+                                  article=VIOLATION_ARTICLES[case.violation][0])
         if revoke_enterprise:
-            enterprise: Enterprise = self.get_enterprise(case.subject_id)  # type: ignore[attr-defined]
+            enterprise: Enterprise = subject
             if not enterprise.revoked:
                 enterprise.revoke(case_id=str(case.id), violation=case.violation, note=note)
                 changed[enterprise.id] = enterprise
         if terminate_provider:
-            provider: Provider = self.get_provider(case.subject_id)  # type: ignore[attr-defined]
+            provider: Provider = subject
             if not provider.banned:
                 provider.terminate(reason=reason, case_id=str(case.id))
                 changed[provider.id] = provider

@@ -11,6 +11,8 @@ from ledger.domain.provider_year import ProviderYear
 from ledger.money import format_yuan, share_of
 from ledger.rules import ENTERPRISE, OPERATOR, PROVIDER
 
+MAX_QUANTITY = 10_000  # units of one standardised product in one contract; more is a typo, not a purchase
+
 
 def contract_data(contract: Contract) -> dict[str, Any]:
     return {
@@ -19,7 +21,7 @@ def contract_data(contract: Contract) -> dict[str, Any]:
         "product_id": contract.product_id, "year": contract.year, "category": contract.category,
         "amount": contract.amount_fen, "subsidy": contract.subsidy_fen, "deposit": contract.deposit_fen,
         "balance_due": contract.balance_due_fen, "deposit_paid": contract.deposit_paid_fen,
-        "balance_paid": contract.balance_paid_fen, "settled": contract.settled,
+        "balance_paid": contract.balance_paid_fen, "settled": contract.settled, "quantity": contract.quantity,
     }
 
 
@@ -31,8 +33,8 @@ class ContractCommands(CommandBase):
 
     @command
     def propose_contract(self, voucher_id: Any, provider_id: str, product_id: Any, amount_fen: int,
-                         subsidy_fen: int | None = None) -> CommandResult:
-        """The holder proposes a contract for a product with a provider (Art. 17)."""
+                         subsidy_fen: int | None = None, quantity: int = 1) -> CommandResult:
+        """The holder proposes a contract for `quantity` of a product with a provider (Art. 7, 17, 25(2))."""
         actor = require(ENTERPRISE)
         voucher = self.get_voucher(voucher_id)
         require_subject(actor, voucher.enterprise_id)
@@ -41,13 +43,17 @@ class ContractCommands(CommandBase):
         if subsidy_fen is not None and not 0 < subsidy_fen <= amount_fen:
             raise errors.ValidationFailed("the subsidy asked must be positive and within the amount",
                                           {"subsidy": ["must be greater than 0.00 and at most the amount"]})
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+            raise errors.ValidationFailed("the quantity is a whole number of at least 1",
+                                          {"quantity": [f"must be an integer from 1 to {MAX_QUANTITY}"]})
         self.get_year(voucher.year).refuse_if_closed()
         self.get_enterprise(voucher.enterprise_id).refuse_if_revoked()
         self.get_provider(provider_id)
         product = self.get_product(product_id)
-        contract = Contract(voucher_id=str(voucher.id), enterprise_id=voucher.enterprise_id, provider_id=provider_id,
-                            product_id=str(product.id), year=voucher.year, category=product.category,
-                            amount_fen=amount_fen, subsidy_asked_fen=subsidy_fen, product_price_fen=product.price_fen)
+        contract = Contract.propose(voucher_id=str(voucher.id), enterprise_id=voucher.enterprise_id,
+                                    provider_id=provider_id, product_id=str(product.id), year=voucher.year,
+                                    category=product.category, amount_fen=amount_fen, subsidy_asked_fen=subsidy_fen,
+                                    product_price_fen=product.price_fen, quantity=quantity)
         return self._commit(contract_data(contract), contract, status=201)
 
     @command
@@ -84,6 +90,7 @@ class ContractCommands(CommandBase):
             )
         subsidy = asked if asked is not None else min(share_cap, voucher.available_fen)
         voucher.refuse_unless_available(subsidy)
+        contract.refuse_zero_subsidy(subsidy, share_bp)
         provider_year: ProviderYear = self.get_provider_year(contract.provider_id, contract.year)
         provider_year.reserve(str(contract.id), subsidy)
         voucher_available = voucher.available_fen
@@ -102,6 +109,7 @@ class ContractCommands(CommandBase):
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.enterprise_id)
         contract.pay_deposit(amount_fen)
+        self.get_year(contract.year).refuse_outside_window(self.today())  # Art. 18; DOMAIN.md "Stops" 3
         return self._commit(contract_data(contract), contract)
 
     @command
@@ -111,6 +119,7 @@ class ContractCommands(CommandBase):
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.enterprise_id)
         contract.complete(balance_paid_fen)
+        self.get_year(contract.year).refuse_outside_window(self.today())  # Art. 18; DOMAIN.md "Stops" 3
         voucher = self.get_voucher(contract.voucher_id)
         provider_year = self.get_provider_year(contract.provider_id, contract.year)
         voucher.use(str(contract.id))

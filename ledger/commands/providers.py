@@ -11,7 +11,9 @@ from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
 from ledger.money import MAX_FEN, format_yuan
-from ledger.rules import APPROVER, CATEGORIES, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_REVIEW_STAGES
+from ledger.rules import (
+    APPROVER, CATEGORIES, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_AMENDABLE, PROVIDER_REVIEW_STAGES,
+)
 
 PROVIDER_STAGE_ROLES = dict(PROVIDER_REVIEW_STAGES)
 PRODUCT_STAGE_ROLES = dict(PRODUCT_REVIEW_STAGES)
@@ -22,6 +24,14 @@ def refuse_unknown_decision(decision: str) -> None:
     """A review passes or rejects; anything else would be recorded as a rejection nobody made."""
     if decision not in DECISIONS:
         raise errors.ValidationFailed(f"unknown decision {decision}", {"decision": [f"must be one of {DECISIONS}"]})
+
+
+def refuse_unknown_changes(changes: dict[str, Any], amendable: tuple[str, ...]) -> None:
+    """An amendment changes named facts only, at least one (the web schema checks each value's type)."""
+    unknown = sorted(set(changes) - set(amendable))
+    if unknown or not changes:
+        raise errors.ValidationFailed("an amendment changes known facts", {"changes": [
+            f"unknown: {', '.join(unknown)}" if unknown else "name at least one fact"]})
 
 
 def product_data(product: Product) -> dict[str, Any]:
@@ -46,8 +56,13 @@ class ProviderCommands(CommandBase):
     def register_provider(self, code: str, name: str, registered_in_guangxi: bool, entity_type: str,
                           fixed_premises: bool, years_operating: int, core_staff_insured: int,
                           clients_last_year: int, revenue_last_year_fen: int, dishonest: bool,
-                          documents: list[dict]) -> CommandResult:
-        """A provider applies with its facts and materials (document references, Art. 12-13)."""
+                          documents: list[dict], tax_compliant: bool = False, accepts_supervision: bool = False,
+                          accepts_face_value_offset: bool = False) -> CommandResult:
+        """A provider applies with its facts and materials (document references, Art. 12-13).
+
+        The declarations default to not given: an application that omits them (an older client) is
+        registered, and its compliance pass names them (DOMAIN.md "Stops" 8).
+        """
         actor = require(OPERATOR, PROVIDER)
         if actor.role == PROVIDER:
             require_subject(actor, code)
@@ -59,7 +74,9 @@ class ProviderCommands(CommandBase):
         facts = {"registered_in_guangxi": registered_in_guangxi, "entity_type": entity_type,
                  "fixed_premises": fixed_premises, "years_operating": years_operating,
                  "core_staff_insured": core_staff_insured, "clients_last_year": clients_last_year,
-                 "revenue_last_year_fen": revenue_last_year_fen, "dishonest": dishonest}
+                 "revenue_last_year_fen": revenue_last_year_fen, "dishonest": dishonest,
+                 "tax_compliant": tax_compliant, "accepts_supervision": accepts_supervision,
+                 "accepts_face_value_offset": accepts_face_value_offset}
         provider = Provider(code=code, name=name, facts=facts, documents=documents)
         failures = provider.eligibility_failures()
         return self._commit({"id": code, "name": name, "eligible": not failures,
@@ -87,6 +104,23 @@ class ProviderCommands(CommandBase):
         provider = self.get_provider(code)
         provider.terminate(reason)
         return self._commit({"id": code, "status": "terminated", "reason": reason}, provider)
+
+    @command
+    def amend_provider(self, code: str, changes: dict[str, Any], reason: str, documents: list[dict]) -> CommandResult:
+        """Correct a provider's facts or add materials by a recorded amendment (Art. 13, 23).
+
+        The operator, or the provider for its own application; the facts are judged again at its
+        next compliance review (a year it is already signed for stays signed).
+        """
+        actor = require(OPERATOR, PROVIDER)
+        if actor.role == PROVIDER:
+            require_subject(actor, code)
+        refuse_unknown_changes(changes, PROVIDER_AMENDABLE)
+        provider = self.get_provider(code)
+        provider.amend(changes, reason, documents)
+        return self._commit({"id": code, "changed": sorted(changes), "reason": reason,
+                             "eligible": not provider.eligibility_failures(),
+                             "failed_conditions": [c.code for c in provider.eligibility_failures()]}, provider)
 
     @command
     def grant_cap_exception(self, code: str, year: int, amount_fen: int, reason: str) -> CommandResult:
@@ -125,6 +159,7 @@ class ProviderCommands(CommandBase):
         refuse_unknown_decision(decision)
         product = self.get_product(product_id)
         self._load(Year.create_id(year), "year", year)
+        self.get_provider(product.provider_id).refuse_if_banned()  # a banned provider's products: never listed
         product.review(year, stage, decision, note)
         return self._commit({**product_data(product), "year": year, "stage": stage, "decision": decision,
                              "next_stage": product.next_stage(year)}, product, status=201)

@@ -15,9 +15,10 @@ from ledger.domain.enterprise import Enterprise
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import CLOSED, Year
+from ledger.commands.providers import refuse_unknown_changes
 from ledger.rules import (
-    APPROVER, ENTERPRISE, FINANCE, HONOURS, OPERATOR, VOUCHER_KINDS, YearParameters, default_tier_quotas,
-    parameters_above_ceiling,
+    APPROVER, ENTERPRISE, ENTERPRISE_AMENDABLE, FINANCE, HONOURS, OPERATOR, VOUCHER_KINDS, YearParameters,
+    default_tier_quotas, parameters_above_ceiling,
 )
 
 CLOSE_CHUNK = 500  # vouchers per transaction: 200 was ~5% slower (issue 7), 1000 no faster
@@ -30,7 +31,8 @@ def year_data(year: Year) -> dict[str, Any]:
         "year": year.year, "starts_on": year.starts_on, "ends_on": year.ends_on,
         "tier_quotas": dict(params.tier_quotas_fen), "diagnosis_share": params.diagnosis_share_bp,
         "other_share": params.other_share_bp, "deposit_share": params.deposit_share_bp,
-        "provider_cap": params.provider_cap_fen, "status": year.status,
+        "provider_cap": params.provider_cap_fen, "commitment_required": params.commitment_required,
+        "status": year.status,
     }
 
 
@@ -48,8 +50,12 @@ class YearCommands(CommandBase):
     @command
     def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
                   diagnosis_share: int | None = None, other_share: int | None = None,
-                  deposit_share: int | None = None, provider_cap: int | None = None) -> CommandResult:
-        """Open a year with its annual notice; parameters default to the measures' ceilings (Art. 9, 10, 17)."""
+                  deposit_share: int | None = None, provider_cap: int | None = None,
+                  commitment_required: bool = False) -> CommandResult:
+        """Open a year with its annual notice; parameters default to the measures' ceilings (Art. 9, 10, 17).
+
+        The year is a calendar year, last, this or next year on the business date (Art. 18).
+        """
         require(APPROVER)
         if starts_on > ends_on:
             raise errors.ValidationFailed("the window ends before it starts", {"ends_on": ["must not be before starts_on"]})
@@ -60,13 +66,14 @@ class YearCommands(CommandBase):
             other_share_bp=defaults.other_share_bp if other_share is None else other_share,
             deposit_share_bp=defaults.deposit_share_bp if deposit_share is None else deposit_share,
             provider_cap_fen=defaults.provider_cap_fen if provider_cap is None else provider_cap,
+            commitment_required=commitment_required,
         )
         above = parameters_above_ceiling(params)
         if above:
             raise errors.ParameterAboveCeiling("a year may be stricter than the measures, never looser", above)
         if self._exists(Year.create_id(year)):
             raise errors.AlreadyExists(f"year {year} is already open", {"year": year})
-        opened = Year(year=year, starts_on=starts_on, ends_on=ends_on, parameters=params.as_dict())
+        opened = Year.open(year, starts_on, ends_on, params.as_dict(), self.today())
         return self._commit(year_data(opened), opened, status=201)
 
     @command
@@ -82,8 +89,12 @@ class YearCommands(CommandBase):
     def register_enterprise(self, code: str, name: str, employees: int, revenue_fen: int,
                             registered_in_guangxi: bool, legal_person: bool, social_insurance: bool,
                             dishonest: bool, major_violation: bool, industry_aligned: bool,
-                            honours: list[str]) -> CommandResult:
-        """Register an enterprise under its real name and credit code (Art. 5, 16)."""
+                            honours: list[str], documents: list[dict] | None = None) -> CommandResult:
+        """Register an enterprise under its real name and credit code (Art. 5, 16).
+
+        Honours the enterprise registers for itself are declared, and count toward its tier once the
+        operator has verified them; honours the operator registers are verified by that act (Art. 9).
+        """
         actor = require(OPERATOR, ENTERPRISE)
         if actor.role == ENTERPRISE:
             require_subject(actor, code)
@@ -98,10 +109,41 @@ class YearCommands(CommandBase):
         facts = {"employees": employees, "revenue_fen": revenue_fen, "registered_in_guangxi": registered_in_guangxi,
                  "legal_person": legal_person, "social_insurance": social_insurance, "dishonest": dishonest,
                  "major_violation": major_violation, "industry_aligned": industry_aligned}
-        enterprise = Enterprise(code=code, name=name, facts=facts, honours=sorted(set(honours)))
+        honours = sorted(set(honours))
+        enterprise = Enterprise(code=code, name=name, facts=facts, honours=honours,
+                                verified_honours=honours if actor.role == OPERATOR else [], documents=documents or [])
         failures = enterprise.eligibility_failures()
         return self._commit({"id": code, "name": name, "tier": enterprise.tier, "eligible": not failures,
-                             "failed_conditions": [c.code for c in failures]}, enterprise, status=201)
+                             "failed_conditions": [c.code for c in failures],
+                             "honours": enterprise.honour_states()}, enterprise, status=201)
+
+    @command
+    def verify_enterprise(self, code: str, honours: list[str], documents: list[dict]) -> CommandResult:
+        """The operator verifies an enterprise's declared honours against evidence (Art. 9, 17)."""
+        require(OPERATOR)
+        enterprise = self.get_enterprise(code)
+        enterprise.verify_honours(honours, documents)
+        return self._commit({"id": code, "name": enterprise.name, "tier": enterprise.tier,
+                             "honours": enterprise.honour_states()}, enterprise)
+
+    @command
+    def amend_enterprise(self, code: str, changes: dict[str, Any], reason: str,
+                         documents: list[dict]) -> CommandResult:
+        """Correct an enterprise's facts by a recorded amendment: who, why, evidence (Art. 17, 23).
+
+        An issued voucher keeps its quota: the tier is judged again only at the next issuance.
+        """
+        require(OPERATOR)
+        refuse_unknown_changes(changes, ENTERPRISE_AMENDABLE)
+        unknown = sorted(set(changes.get("honours") or ()) - set(HONOURS))
+        if unknown:
+            raise errors.ValidationFailed("unknown honour codes", {"honours": [f"unknown: {', '.join(unknown)}"]})
+        enterprise = self.get_enterprise(code)
+        enterprise.amend(changes, reason, documents)
+        failures = enterprise.eligibility_failures()
+        return self._commit({"id": code, "name": enterprise.name, "tier": enterprise.tier, "eligible": not failures,
+                             "failed_conditions": [c.code for c in failures], "changed": sorted(changes), "reason": reason,
+                             "honours": enterprise.honour_states()}, enterprise)
 
     def get_enterprise(self, code: str) -> Enterprise:
         return self._load(Enterprise.create_id(code), "enterprise", code)
@@ -118,10 +160,13 @@ class YearCommands(CommandBase):
         enterprise.refuse_if_revoked()
         failures = enterprise.eligibility_failures()
         if failures:
-            raise errors.NotEligible(
-                f"enterprise {enterprise_id} fails Art. 5",
-                {"conditions": [{"code": c.code, "article": c.article, "message": c.message} for c in failures]},
-            )
+            # The refusal is a decision too (Art. 23): recorded on the enterprise, then answered; saved
+            # alone, so an Idempotency-Key records the refusal itself (CommandBase._remember_refusal).
+            conditions = [{"code": c.code, "article": c.article, "message": c.message} for c in failures]
+            enterprise.record_refusal(year=year, kind=kind, conditions=conditions)
+            position = self._commit_many([enterprise])
+            raise errors.NotEligible(f"enterprise {enterprise_id} fails Art. 5",
+                                     {"conditions": conditions, "position": position})
         voucher_id = Voucher.create_id(enterprise_id, year, kind)
         if self._exists(voucher_id):
             raise errors.AlreadyIssued(f"enterprise {enterprise_id} already holds a {kind} voucher for {year}",
@@ -157,6 +202,7 @@ class YearCommands(CommandBase):
         closing = self.get_year(year)
         if closing.status == CLOSED:
             raise errors.InvalidState(f"year {year} is already closed", {"year": year})
+        closing.refuse_close_before_end(self.today())
         closing.start_closing()
         self.save(closing)
         voucher_ids = self.voucher_ids_of_year(year)

@@ -21,9 +21,33 @@ RESERVING = (SIGNED, ACTIVE)  # states holding a reservation on the voucher
 class Contract(LedgerAggregate):
     """An electronic contract between a voucher holder and a signed provider for a listed product."""
 
+    @classmethod
+    def propose(cls, voucher_id: str, enterprise_id: str, provider_id: str, product_id: str, year: int,
+                category: str, amount_fen: int, subsidy_asked_fen: int | None, product_price_fen: int,
+                quantity: int = 1) -> "Contract":
+        """Propose a contract: within the product's listed price, never with oneself (Art. 7, 25(2)).
+
+        The amount is at most price × quantity (提高合同金额 is a violation of Art. 25(2)); one credit
+        code as enterprise and as provider would be a transaction with oneself.
+        """
+        if enterprise_id == provider_id:
+            raise errors.RelatedParty(f"enterprise {enterprise_id} may not contract with itself as provider",
+                                      {"enterprise_id": enterprise_id, "provider_id": provider_id})
+        listed_fen = product_price_fen * quantity
+        if amount_fen > listed_fen:
+            raise errors.PriceAboveList(
+                f"the amount may be at most {format_yuan(listed_fen)} yuan: the listed price × quantity (Art. 7)",
+                {"amount": format_yuan(amount_fen), "price": format_yuan(product_price_fen), "quantity": quantity,
+                 "maximum": format_yuan(listed_fen)},
+            )
+        return cls(voucher_id=voucher_id, enterprise_id=enterprise_id, provider_id=provider_id,
+                   product_id=product_id, year=year, category=category, amount_fen=amount_fen,
+                   subsidy_asked_fen=subsidy_asked_fen, product_price_fen=product_price_fen, quantity=quantity)
+
     @event("Proposed")
     def __init__(self, voucher_id: str, enterprise_id: str, provider_id: str, product_id: str, year: int,
-                 category: str, amount_fen: int, subsidy_asked_fen: int | None, product_price_fen: int) -> None:
+                 category: str, amount_fen: int, subsidy_asked_fen: int | None, product_price_fen: int,
+                 quantity: int = 1) -> None:
         self.voucher_id = voucher_id
         self.enterprise_id = enterprise_id
         self.provider_id = provider_id
@@ -33,6 +57,7 @@ class Contract(LedgerAggregate):
         self.amount_fen = amount_fen
         self.subsidy_asked_fen = subsidy_asked_fen
         self.product_price_fen = product_price_fen
+        self.quantity = quantity
         self.subsidy_fen = 0
         self.deposit_fen = 0
         self.balance_due_fen = 0
@@ -60,6 +85,18 @@ class Contract(LedgerAggregate):
         self.deposit_fen = deposit_fen
         self.balance_due_fen = balance_due_fen
         self.status = SIGNED
+
+    def refuse_zero_subsidy(self, subsidy_fen: int, share_bp: int) -> None:
+        """A contract is the unit of subsidy (Art. 10): one that would reserve nothing is not signed.
+
+        Checked after VOUCHER_EXHAUSTED: a voucher with nothing left says so; this refuses a contract
+        whose share comes to nothing on a voucher that still has money (a share of 0, or an amount so
+        small the share rounds down to 0 fen).
+        """
+        if subsidy_fen <= 0:
+            raise errors.SubsidyZero("the contract would carry no subsidy (Art. 10)",
+                                     {"amount": format_yuan(self.amount_fen), "share": share_bp,
+                                      "subsidy": format_yuan(subsidy_fen)})
 
     def refuse_unless_proposed(self) -> None:
         self._refuse_unless(PROPOSED)
@@ -97,9 +134,15 @@ class Contract(LedgerAggregate):
     def refuse_termination(self) -> None:
         self._refuse_unless(PROPOSED, SIGNED, ACTIVE)
 
-    @event("Terminated")
     def terminate(self, reason: str, released_fen: int) -> None:
-        """Cannot be completed and accepted (Art. 28): the reservation is released; never settled."""
+        """Cannot be completed and accepted (Art. 28): the reservation is released; never settled.
+
+        The event records the deposit the enterprise had paid: its return is between the parties (Art. 28).
+        """
+        self._terminated(reason=reason, released_fen=released_fen, deposit_paid_fen=self.deposit_paid_fen)
+
+    @event("Terminated")
+    def _terminated(self, reason: str, released_fen: int, deposit_paid_fen: int = 0) -> None:
         self.status = TERMINATED
 
     @property

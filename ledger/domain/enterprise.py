@@ -1,4 +1,11 @@
-"""Enterprises (用券主体), registered under their real name and unified social credit code (Art. 5, 16)."""
+"""Enterprises (用券主体), registered under their real name and unified social credit code (Art. 5, 16).
+
+Facts carry evidence and can be corrected (DOMAIN.md "Stops" 9): honours an enterprise declares for
+itself count toward its tier only once the operator has verified them against documents; honours the
+operator registers are verified by that act; facts change only by recorded amendments. A bad-credit
+record from a sanction is kept here too, saved with the sanction, so that issuance finds it on the
+enterprise itself (Art. 5(3), 22); a refused application is recorded as well.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +26,29 @@ class Enterprise(LedgerAggregate):
         return natural_id("enterprise", code)
 
     @event("Registered")
-    def __init__(self, code: str, name: str, facts: dict, honours: list) -> None:
+    def __init__(self, code: str, name: str, facts: dict, honours: list, verified_honours: list | None = None,
+                 documents: list | None = None) -> None:
         self.code = code
         self.name = name
         self.facts = facts
         self.honours = honours
+        # Registrations recorded before honours were verified (verified_honours absent) counted them all.
+        self.verified_honours = list(honours if verified_honours is None else verified_honours)
+        self.documents = list(documents or [])
         self.revoked = False
         self.revocation: dict | None = None
+        self.bad_credit: list[dict] = []
 
     def eligibility_failures(self) -> list[Condition]:
-        return enterprise_failures({"id": self.code, **self.facts})
+        return enterprise_failures({"id": self.code, **self.facts, "bad_credit": bool(self.bad_credit)})
 
     @property
     def tier(self) -> str:
-        return tier_for(self.honours)
+        """The tier of the verified honours only (Art. 9; DOMAIN.md "Stops" 9)."""
+        return tier_for(self.verified_honours)
+
+    def honour_states(self) -> list[dict[str, Any]]:
+        return [{"code": h, "verified": h in self.verified_honours} for h in self.honours]
 
     def refuse_if_revoked(self) -> None:
         if self.revoked:
@@ -45,3 +61,50 @@ class Enterprise(LedgerAggregate):
         """Revoke eligibility after a sanction: no new vouchers or reservations (Art. 25)."""
         self.revoked = True
         self.revocation = {"case_id": case_id, "violation": violation}
+
+    def verify_honours(self, honours: list[str], documents: list[dict]) -> None:
+        """The operator verifies declared honours against evidence documents (Art. 9, 17)."""
+        undeclared = sorted(set(honours) - set(self.honours))
+        if undeclared:
+            raise errors.ValidationFailed("only declared honours are verified",
+                                          {"honours": [f"not declared: {', '.join(undeclared)}"]})
+        if not documents:
+            raise errors.ValidationFailed("verification rests on evidence", {"documents": ["at least one document"]})
+        verified = sorted(set(self.verified_honours) | set(honours))
+        self._honours_verified(honours=sorted(set(honours)), documents=documents, tier=tier_for(verified))
+
+    @event("HonoursVerified")
+    def _honours_verified(self, honours: list, documents: list, tier: str) -> None:
+        self.verified_honours = sorted(set(self.verified_honours) | set(honours))
+        self.documents += documents
+
+    def amend(self, changes: dict[str, Any], reason: str, documents: list[dict]) -> None:
+        """Correct facts by a recorded amendment: who, why, evidence (Art. 17, 23).
+
+        Honours the operator sets are verified by that act; an issued voucher's quota does not change.
+        """
+        honours = changes.get("honours")
+        verified = (sorted(set(honours)) if honours is not None else
+                    [h for h in self.verified_honours])
+        self._amended(changes=changes, reason=reason, documents=documents, tier=tier_for(verified))
+
+    @event("Amended")
+    def _amended(self, changes: dict, reason: str, documents: list, tier: str) -> None:
+        for field, value in changes.items():
+            if field == "name":
+                self.name = value
+            elif field == "honours":
+                self.honours = sorted(set(value))
+                self.verified_honours = list(self.honours)
+            else:
+                self.facts[field] = value
+        self.documents += documents
+
+    @event("BadCreditRecorded")
+    def record_bad_credit(self, case_id: str, violation: str, article: str) -> None:
+        """A sanction's bad-credit record (不良信用记录): eligibility fails from now on (Art. 5(3), 22, 25)."""
+        self.bad_credit.append({"case_id": case_id, "violation": violation, "article": article})
+
+    @event("VoucherRefused")
+    def record_refusal(self, year: int, kind: str, conditions: list) -> None:
+        """An application refused as not eligible: auditors see refusals as well as grants (Art. 23)."""

@@ -1,4 +1,11 @@
-"""Service providers (服务机构): application, five review stages, signing per year, termination (Art. 12-15, 25)."""
+"""Service providers (服务机构): application, five review stages, signing per year, termination (Art. 12-15, 25).
+
+Admission gates (DOMAIN.md "Stops" 8): the compliance pass needs a document of each kind of Art. 13,
+a credit code of a Guangxi registration authority, tax compliance, both consents, and no bad-credit
+record. A sanction's bad-credit record is kept on the provider itself, saved with the sanction, so the
+next compliance review finds it without searching the archive. Amendments correct the facts, which
+are judged at the next compliance review.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from eventsourcing.domain import event
 
 from ledger import errors
 from ledger.domain.base import LedgerAggregate, natural_id
-from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, provider_failures
+from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, missing_document_kinds, provider_failures
 
 PASS, REJECT = "pass", "reject"
 STAGES = tuple(stage for stage, _ in PROVIDER_REVIEW_STAGES)
@@ -30,9 +37,10 @@ class Provider(LedgerAggregate):
         self.reviews: dict[str, dict] = {}  # year (str) -> {"passed": [stages], "rejected": stage|None}
         self.signed_years: list[int] = []
         self.banned = False
+        self.bad_credit: list[dict] = []
 
     def eligibility_failures(self) -> list[Condition]:
-        return provider_failures(self.facts)
+        return provider_failures({"id": self.code, **self.facts, "bad_credit": bool(self.bad_credit)})
 
     def refuse_if_banned(self) -> None:
         if self.banned:
@@ -56,6 +64,9 @@ class Provider(LedgerAggregate):
         if stage != expected:
             raise errors.StageOutOfOrder(f"the next stage is {expected}", {"expected": expected, "stage": stage})
         if stage == "compliance" and decision == PASS:
+            missing = missing_document_kinds(self.documents)
+            if missing:
+                raise errors.DocumentsMissing("the materials of Art. 13 are incomplete", {"missing": missing})
             failures = self.eligibility_failures()
             if failures:
                 raise errors.NotEligible(
@@ -91,3 +102,25 @@ class Provider(LedgerAggregate):
     @event("Terminated")
     def _terminated(self, reason: str, case_id: str | None) -> None:
         self.banned = True
+
+    def amend(self, changes: dict[str, Any], reason: str, documents: list[dict]) -> None:
+        """Correct the application's facts or add materials by a recorded amendment (Art. 13, 23).
+
+        The facts are judged at the compliance review, so a correction takes effect at the next one.
+        """
+        self.refuse_if_banned()
+        self._amended(changes=changes, reason=reason, documents=documents)
+
+    @event("Amended")
+    def _amended(self, changes: dict, reason: str, documents: list) -> None:
+        for field, value in changes.items():
+            if field == "name":
+                self.name = value
+            else:
+                self.facts[field] = value
+        self.documents = [*self.documents, *documents]
+
+    @event("BadCreditRecorded")
+    def record_bad_credit(self, case_id: str, violation: str, article: str) -> None:
+        """A sanction's bad-credit record (不良信用记录): compliance fails from now on (Art. 12(1), 22, 25)."""
+        self.bad_credit.append({"case_id": case_id, "violation": violation, "article": article})

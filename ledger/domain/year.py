@@ -6,7 +6,7 @@ save as the voucher, so Σ issued ≤ budget holds under concurrency.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from eventsourcing.domain import event
@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 from ledger import errors
 from ledger.domain.base import LedgerAggregate, natural_id
 from ledger.money import MAX_FEN, format_yuan
-from ledger.rules import YearParameters
+from ledger.rules import YearParameters, year_out_of_range
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 
@@ -25,6 +25,15 @@ class Year(LedgerAggregate):
     @staticmethod
     def create_id(year: int) -> Any:
         return natural_id("year", year)
+
+    @classmethod
+    def open(cls, year: int, starts_on: str, ends_on: str, parameters: dict, today: date) -> "Year":
+        """Open a calendar year: the window inside `year`, and only last, this or next year (Art. 18)."""
+        failures = year_out_of_range(year, starts_on, ends_on, today)
+        if failures:
+            raise errors.YearOutOfRange(f"year {year} cannot be opened with the window {starts_on}..{ends_on}",
+                                        {**failures, "today": [today.isoformat()]})
+        return cls(year=year, starts_on=starts_on, ends_on=ends_on, parameters=parameters)
 
     @event("Opened")
     def __init__(self, year: int, starts_on: str, ends_on: str, parameters: dict) -> None:
@@ -51,7 +60,12 @@ class Year(LedgerAggregate):
             raise errors.YearClosed(f"year {self.year} is closed (期满作废)", {"year": self.year})
 
     def refuse_outside_window(self, today: date) -> None:
-        """Money is reserved only inside [starts_on, ends_on] (Art. 18)."""
+        """Money moves only inside [starts_on, ends_on] (Art. 18; DOMAIN.md "Stops" 3).
+
+        Reservation, deposit and completion are all refused after `ends_on` (YEAR_ENDED) whether or not
+        the close has run (then YEAR_CLOSED, and the close has terminated the contract anyway): the
+        outcome never depends on when the operator closes.
+        """
         self.refuse_if_closed()
         if today < date.fromisoformat(self.starts_on):
             raise errors.YearNotStarted(
@@ -60,6 +74,22 @@ class Year(LedgerAggregate):
         if today > date.fromisoformat(self.ends_on):
             raise errors.YearEnded(
                 f"year {self.year} ended on {self.ends_on}", {"ends_on": self.ends_on, "today": today.isoformat()}
+            )
+
+    @property
+    def closes_after(self) -> date:
+        """The last day of the window: the close may run from the day after (Art. 18: 过期自动失效)."""
+        return date.fromisoformat(self.ends_on)
+
+    def can_close(self, today: date) -> bool:
+        return self.status != CLOSED and today >= self.closes_after + timedelta(days=1)
+
+    def refuse_close_before_end(self, today: date) -> None:
+        """The close expires vouchers irreversibly: never before the year has ended (DOMAIN.md "Stops" 4)."""
+        if today <= self.closes_after:
+            raise errors.YearNotEnded(
+                f"year {self.year} ends on {self.ends_on}: it may be closed from the day after",
+                {"year": self.year, "ends_on": self.ends_on, "today": today.isoformat()},
             )
 
     def allocate(self, amount_fen: int, reference: str) -> None:

@@ -6,16 +6,18 @@ from typing import Any
 
 import pytest
 
-from tests.support import YEAR, Scenario, as_role, bearer
+from tests.support import PROVIDER_DOCUMENTS, YEAR, Scenario, as_role, bearer
 
 ENTERPRISE_BODY = {"name": "广西南宁精工机械有限公司", "employees": 300, "revenue": "50000000.00",
                    "registered_in_guangxi": True, "legal_person": True, "social_insurance": True, "dishonest": False,
                    "major_violation": False, "industry_aligned": True, "honours": ["tech_sme"]}
 PROVIDER_BODY = {"name": "广西数智企业管理咨询有限公司", "registered_in_guangxi": True, "entity_type": "legal_person",
                  "fixed_premises": True, "years_operating": 5, "core_staff_insured": 12, "clients_last_year": 30,
-                 "revenue_last_year": "5000000.00", "dishonest": False,
+                 "revenue_last_year": "5000000.00", "dishonest": False, "tax_compliant": True,
+                 "accepts_supervision": True, "accepts_face_value_offset": True,
                  "documents": [{"name": "申请表.pdf", "sha256": "a" * 64, "size": 2048,
-                                "uri": "https://docs.example.gov.cn/providers/application.pdf"}]}
+                                "uri": "https://docs.example.gov.cn/providers/application.pdf",
+                                "kind": "application_form"}, *PROVIDER_DOCUMENTS[1:]]}
 STAFF = ("approver", "finance", "operator", "supervisor", "auditor")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.money import yuan
 from tests.api.support_http import STAFF, arrange, http  # noqa: F401 - fixtures
-from tests.support import YEAR, revoke_holder
+from tests.support import YEAR, revoke_holder, year_ended
 
 
 @pytest.fixture
@@ -162,6 +162,7 @@ def test_holder_revoked(http, arrange, deal, ledger):
 
 def test_year_closed(http, arrange, deal):
     proposed = arrange.propose(deal, "10000.00")
+    year_ended(http.ledger)
     http.post("operator", f"/years/{YEAR}/close", status=200)
     sign(http, deal, proposed, 422, "YEAR_CLOSED")
     body = {"voucher_id": deal["voucher_id"], "provider_id": deal["provider"], "product_id": deal["diagnosis"],

@@ -6,7 +6,7 @@ import pytest
 
 from ledger.demo import credit_code
 from tests.api.support_http import ENTERPRISE_BODY, PROVIDER_BODY, arrange, check, http  # noqa: F401 - fixtures
-from tests.support import YEAR, as_role, bearer
+from tests.support import YEAR, as_role, bearer, year_ended
 
 CODE = credit_code(6161)
 
@@ -123,6 +123,7 @@ def test_position_on_every_command_response_and_read_your_writes(http, ledger):
     second = command(enterprise, "/contracts", {"voucher_id": voucher["voucher_id"], "provider_id": provider,
                                                 "product_id": product["product_id"], "amount": "1000.00"})
     command(enterprise, f"/contracts/{second['contract_id']}/termination", {"reason": "r"}, 200)
+    year_ended(http.ledger)
     command("operator", f"/years/{YEAR}/close", status=200)
     assert http.get("auditor", f"/years/{YEAR}")["status"] == "closed"
     other = credit_code(6163)

@@ -18,7 +18,8 @@ def register(http, code=CODE, who="operator", status=201, error=None, **changes)
 def test_register_enterprise(http):
     body = register(http)
     assert body == {"id": CODE, "name": "广西南宁精工机械有限公司", "tier": "T2", "eligible": True,
-                    "failed_conditions": [], "position": body["position"]}
+                    "failed_conditions": [], "position": body["position"],
+                    "honours": [{"code": "tech_sme", "verified": True}]}
 
 
 @pytest.mark.parametrize("name", ["广西南宁精工机械有限公司", "桂林「智造」电子科技（集团）股份有限公司·二厂",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.support_http import STAFF, arrange, http  # noqa: F401 - fixtures
-from tests.support import YEAR
+from tests.support import YEAR, year_ended
 
 OPEN = {"year": YEAR, "starts_on": f"{YEAR}-01-01", "ends_on": f"{YEAR}-12-31"}
 
@@ -15,7 +15,7 @@ def test_open_year_fills_in_the_measures_defaults(http):
     assert body == {**OPEN, "status": "open", "position": body["position"],
                     "tier_quotas": {"T1": "50000.00", "T2": "100000.00", "T3": "200000.00", "T4": "300000.00"},
                     "diagnosis_share": "0.80", "other_share": "0.50", "deposit_share": "0.20",
-                    "provider_cap": "5000000.00"}
+                    "provider_cap": "5000000.00", "commitment_required": False}
     assert isinstance(body["position"], int) and body["position"] > 0
 
 
@@ -144,6 +144,7 @@ def test_close_year_over_http(http, arrange):
     http.post(deal["provider"], f"/contracts/{contract['contract_id']}/signature", status=200)
     for role in ("approver", "finance", deal["enterprise"]):
         http.post(role, f"/years/{YEAR}/close", status=403, code="FORBIDDEN")
+    year_ended(http.ledger)
     closed = http.post("operator", f"/years/{YEAR}/close", status=200)
     assert (closed["expired_vouchers"], closed["expired_amount"], closed["released_contracts"]) == (1, "100000.00", 1)
     assert isinstance(closed["position"], int)

@@ -15,7 +15,7 @@ from ledger import errors
 from ledger.money import yuan
 from projections import history, queries
 from tests.audit_support import now
-from tests.support import YEAR, as_role
+from tests.support import YEAR, as_role, year_ended
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -126,6 +126,7 @@ def test_year_as_of_sees_the_close(scenario, ledger, views):
     enterprise, voucher_id = scenario.holder(("tech_sme",))
     before_close = now()
     with as_role("operator"):
+        year_ended(ledger)
         ledger.close_year(YEAR)
     after_close = now()
     views.catch_up()

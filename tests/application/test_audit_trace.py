@@ -98,7 +98,7 @@ def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_
         # And the sanction (Art. 25): case, clawback into a receivable, bad credit, revocation.
         ("case filed", ["Case.Filed"]),
         ("case sanctioned", ["Case.Sanctioned", "Case.CreditRecorded", "Contract.ClawedBack", "Voucher.ClawedBack",
-                             "ProviderYear.ClawedBack", "Enterprise.Revoked"]),
+                             "ProviderYear.ClawedBack", "Enterprise.BadCreditRecorded", "Enterprise.Revoked"]),
     ])
     # What was left out: B's contracts and their claim, the other product, the next year.
     assert step(result, "Contract.Claimed", stream=ids["contract_a"])
@@ -165,7 +165,8 @@ def test_enterprise_trace_of_a_sanctioned_enterprise_ends_with_its_revocation(hi
 def test_enterprise_trace_of_another_year_holds_only_identity_and_that_years_budget(history, ledger, views):
     result = trace_queries.enterprise_trace(ledger, views.store, history.ids["enterprise_a"], 2027)
     assert [s["type"] for s in result["steps"]] == ["Year.Opened", "Enterprise.Registered", "Case.Filed",
-                                                    "Case.Sanctioned", "Case.CreditRecorded", "Enterprise.Revoked"]
+                                                    "Case.Sanctioned", "Case.CreditRecorded",
+                                                    "Enterprise.BadCreditRecorded", "Enterprise.Revoked"]
     assert result["steps"][0]["data"]["year"] == 2027
 
 

@@ -12,7 +12,7 @@ import pytest
 from ledger import errors
 from ledger.money import yuan
 from projections import queries
-from tests.support import YEAR, as_role, revoke_holder
+from tests.support import YEAR, as_role, revoke_holder, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
 
@@ -171,6 +171,7 @@ def test_year_closed(scenario, ledger, deal):
     contract_id = propose(scenario, deal, 10_000)
     late_enterprise = scenario.enterprise()
     with as_role("operator"):
+        year_ended(ledger)
         ledger.close_year(YEAR)
     sign_refused(scenario, deal, contract_id, errors.YearClosed)
     with pytest.raises(errors.YearClosed):

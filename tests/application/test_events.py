@@ -13,7 +13,7 @@ from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
 from ledger.money import share_of, yuan
-from tests.support import YEAR, Scenario, as_role
+from tests.support import YEAR, Scenario, as_role, year_ended
 from tests.support_fold import assert_fund_identity, fold
 
 
@@ -39,6 +39,7 @@ def busy_year(scenario: Scenario) -> dict[str, str]:
            for state, product in (("completed", diagnosis), ("active", consulting), ("terminated", diagnosis),
                                   ("signed", consulting), ("proposed", diagnosis))}
     with as_role("operator"):
+        year_ended(app)
         app.close_year(YEAR)
     return ids
 
@@ -78,7 +79,7 @@ def test_events_record_rule_parameters(scenario, ledger):
     assert opened.parameters == {"tier_quotas_fen": {"T1": yuan(50_000), "T2": yuan(100_000), "T3": yuan(200_000),
                                                      "T4": yuan(300_000)},
                                  "diagnosis_share_bp": 8000, "other_share_bp": 5000, "deposit_share_bp": 2000,
-                                 "provider_cap_fen": yuan(1_000_000)}
+                                 "provider_cap_fen": yuan(1_000_000), "commitment_required": False}
     proposed = {e.originator_id: e for e in events if isinstance(e, Contract.Proposed)}
     signatures = [e for e in events if isinstance(e, Contract.Signed)]
     assert len(signatures) == 4

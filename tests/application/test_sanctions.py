@@ -18,7 +18,7 @@ from projections import queries, settlement_queries
 from tests.application.test_settlement import (
     DOCS, World, approve, claim, file_case, notice, open_batch, pay, review, sanction, settle,
 )
-from tests.support import YEAR, as_role
+from tests.support import YEAR, as_role, year_ended
 
 
 @pytest.fixture
@@ -297,6 +297,7 @@ def test_sanctions_go_on_after_the_year_closed(world, clock, views):
     settle(app, world.provider, [settled])
     clock.today = date(YEAR + 1, 1, 5)
     with as_role("operator", name="centre-close"):
+        year_ended(app)
         app.close_year(YEAR)
     done = sanction(app, file_case(app, enterprise, [used, settled]), [used, settled], revoke_enterprise=True)
     assert (done.data["clawed_back"], done.data["receivable"]) == (yuan(80_000), yuan(40_000))

@@ -17,7 +17,7 @@ from ledger.context import Actor, acting
 from ledger.domain.settlement import SOD_RULE
 from ledger.money import yuan
 from projections import queries, settlement_queries
-from tests.support import YEAR, as_role
+from tests.support import YEAR, as_role, year_ended
 
 DOCS = [{"name": "结算申请表.pdf", "sha256": "a" * 64, "size": 20_480,
          "uri": "https://docs.example.gov.cn/settlements/claim.pdf"}]
@@ -595,6 +595,7 @@ def test_settlement_goes_on_after_the_year_closed(world, scenario, clock):
     contract_id = world.contract()
     clock.today = date(YEAR + 1, 1, 10)
     with as_role("operator", name="centre-close"):
+        year_ended(app)
         app.close_year(YEAR)
     settle(app, world.provider, [contract_id])
     assert app.get_contract(contract_id).settled

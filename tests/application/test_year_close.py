@@ -12,7 +12,7 @@ from ledger.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
 from projections import queries
-from tests.support import YEAR, as_role
+from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
 
@@ -37,6 +37,7 @@ def test_year_close_expires_available_and_releases_open_reservations(scenario, l
     year = a_year_in_use(scenario)
     first, second, idle = year["vouchers"]
     with as_role("operator"):
+        year_ended(ledger)
         closed = ledger.close_year(YEAR).data
     # Quotas: T2 100,000 (used 40,000; signed 10,000 released) · T3 200,000 (active 80,000 released) · T1 50,000.
     assert closed == {"year": YEAR, "expired_vouchers": 3, "expired_amount": yuan(60_000 + 200_000 + 50_000),
@@ -63,6 +64,7 @@ def test_year_close_expires_available_and_releases_open_reservations(scenario, l
 def test_after_close_nothing_moves_money_but_completed_contracts_stand(scenario, ledger):
     year = a_year_in_use(scenario)
     with as_role("operator"):
+        year_ended(ledger)
         ledger.close_year(YEAR)
         with pytest.raises(errors.InvalidState):
             ledger.close_year(YEAR)
@@ -85,6 +87,7 @@ def test_year_close_works_in_chunks(scenario, ledger, views, monkeypatch):
         scenario.contract(enterprise, voucher_id, provider, product, yuan(10_000), state="signed")
     progress = []
     with as_role("operator"):
+        year_ended(ledger)
         closed = ledger.close_year(YEAR, progress=lambda done, total: progress.append((done, total))).data
     assert progress == [(2, 5), (4, 5), (5, 5)]
     assert (closed["expired_vouchers"], closed["expired_amount"], closed["released_contracts"]) == (5, yuan(500_000), 3)
@@ -111,6 +114,7 @@ def test_a_close_cut_short_is_finished_by_a_rerun(scenario, ledger, views, store
 
     killed_after_first_chunk.chunks = 0
     monkeypatch.setattr(ledger, "_commit_many", killed_after_first_chunk)
+    year_ended(ledger)
     with as_role("operator"), pytest.raises(RuntimeError):
         ledger.close_year(YEAR)
     assert ledger.get_year(YEAR).status == "closing"
@@ -119,6 +123,7 @@ def test_a_close_cut_short_is_finished_by_a_rerun(scenario, ledger, views, store
     rerun = VoucherLedger.for_store(store, create_table=False, clock=clock)
     try:
         with as_role("operator"):
+            year_ended(rerun)
             closed = rerun.close_year(YEAR).data
     finally:
         rerun.close()
@@ -132,6 +137,7 @@ def test_a_close_cut_short_is_finished_by_a_rerun(scenario, ledger, views, store
 def test_a_year_without_vouchers_closes(scenario, ledger):
     scenario.open_year()
     with as_role("operator"):
+        year_ended(ledger)
         assert ledger.close_year(YEAR).data == {"year": YEAR, "expired_vouchers": 0, "expired_amount": 0,
                                                 "released_contracts": 0}
 
@@ -147,6 +153,7 @@ def test_close_year_via_cli(scenario, ledger, views, monkeypatch, capsys):
     # `voucher-ledger close-year YEAR`, with a progress bar, against the store of LEDGER_DATABASE_URL.
     year = a_year_in_use(scenario)
     monkeypatch.setenv("LEDGER_DATABASE_URL", ledger.store.url)
+    monkeypatch.setenv("LEDGER_BUSINESS_DATE", f"{YEAR + 1}-01-01")  # the CLI obeys the close's date rule too
     assert main(["close-year", str(YEAR)]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out.strip().splitlines()[-1])
@@ -170,6 +177,7 @@ def test_closing_one_year_leaves_the_next_alone(scenario, ledger):
     enterprise, this_year = scenario.holder()
     next_year = scenario.voucher(enterprise, YEAR + 1)
     with as_role("operator"):
+        year_ended(ledger)
         assert ledger.close_year(YEAR).data["expired_vouchers"] == 1
     assert ledger.get_voucher(next_year).available_fen == yuan(100_000)
     assert ledger.get_year(YEAR + 1).status == "open"

@@ -15,7 +15,7 @@ from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.voucher import Voucher
 from projections import enterprises, monthly, queries
-from tests.support import YEAR, as_role, revoke_holder
+from tests.support import YEAR, as_role, revoke_holder, year_ended
 
 MOVED_BY = {Voucher.Reserved: "reserved", Voucher.Released: "released", Voucher.Used: "used",
             Voucher.Expired: "expired", Voucher.ClawedBack: "clawed_back", Contract.Settled: "settled"}
@@ -59,6 +59,7 @@ def test_a_month_is_counted_in_china_standard_time() -> None:
 def test_money_per_month_equals_the_log_and_adds_up_to_the_year(ledger: Any, views: Any) -> None:
     load_demo(ledger, YEAR)  # reservations, releases, uses, a clawback and a paid batch
     with as_role("operator"):
+        year_ended(ledger)
         ledger.close_year(YEAR)  # and the year-end expiry
     views.catch_up()
     expected = months_from_the_log(ledger)

@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.money import yuan
 from projections import queries
 from projections.runner import Views
-from tests.support import YEAR, as_role
+from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
 
 
@@ -40,6 +40,7 @@ def every_kind_of_movement(scenario) -> dict[str, str]:
     contracts["next-year"] = scenario.contract(holders[0][0], next_year, provider, next_product, yuan(20_000),
                                                state="proposed")  # its window opens next year
     with as_role("operator"):
+        year_ended(app)
         app.close_year(YEAR)
     return contracts
 

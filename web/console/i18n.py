@@ -449,6 +449,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "field.T4": ("T4", "T4"),
     "field.type": ("类型", "Type"),
     "field.kind_label": ("类型", "Kind"),
+    # stops and gates (DOMAIN.md "Stops" 2, 3, 4, 7, 8, 9)
+    "error.YEAR_OUT_OF_RANGE": ("年度超出范围：服务年度须为自然年，且只能开立上一年、本年或下一年",
+                                "Year out of range: a calendar year, last, this or next year only"),
+    "error.YEAR_NOT_ENDED": ("服务年度尚未结束，期满次日起方可结转", "The year has not ended: it may be closed from the day after"),
+    "error.YEAR_NOT_STARTED": ("服务年度尚未开始", "The year has not started"),
+    "error.YEAR_ENDED": ("服务年度已结束", "The year has ended"),
+    "error.SUBSIDY_ZERO": ("补贴金额为零，不予签约", "The contract would carry no subsidy"),
+    "error.PRICE_ABOVE_LIST": ("合同金额超过服务产品公示价格×数量", "The amount exceeds the listed price × quantity"),
+    "error.RELATED_PARTY": ("用券主体不得与自身签订服务合同", "An enterprise may not contract with itself"),
+    "error.DOCUMENTS_MISSING": ("申报材料不全", "Required materials are missing"),
+    "error.NOT_ELIGIBLE": ("不符合申报条件", "Not eligible"),
+    "error.PROVIDER_BANNED": ("服务机构已被终止资格", "The provider was terminated"),
+    "event.Enterprise.HonoursVerified": ("核验荣誉资质", "Honours verified"),
+    "event.Enterprise.Amended": ("更正企业信息", "Enterprise facts amended"),
+    "event.Enterprise.BadCreditRecorded": ("记入不良信用记录", "Bad credit recorded"),
+    "event.Enterprise.VoucherRefused": ("申领不予通过", "Voucher refused"),
+    "event.Provider.Amended": ("更正机构信息", "Provider facts amended"),
+    "event.Provider.BadCreditRecorded": ("记入不良信用记录", "Bad credit recorded"),
 }
 
 
