@@ -13,6 +13,7 @@ from ledger.money import yuan
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_DOCUMENT_KINDS, PROVIDER_REVIEW_STAGES
 
 YEAR = 2026
+BUSINESS_DATE = f"{YEAR}-06-01"  # LEDGER_BUSINESS_DATE of the servers and CLIs the tests start
 
 
 class Clock:
@@ -23,6 +24,11 @@ class Clock:
 
     def __call__(self) -> date:
         return self.today
+
+
+def business_clock() -> Clock:
+    """The clock of an in-process ledger beside servers started on BUSINESS_DATE."""
+    return Clock(date.fromisoformat(BUSINESS_DATE))
 
 
 @contextmanager

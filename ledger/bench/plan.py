@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ledger.demo import credit_code
 from ledger.money import yuan
-from ledger.rules import CATEGORIES, HONOUR_TIERS
+from ledger.rules import CATEGORIES, HONOUR_TIERS, PROVIDER_DOCUMENT_KINDS
 
 DESIGN = {"vouchers": 20_000, "providers": 2_000, "products": 5_000, "contracts": 200_000, "batches": 10,
           "cases": 300}
@@ -123,8 +123,10 @@ class Plan:
             "fixed_premises": True, "years_operating": 2 if fate == "ineligible" else rng.randint(3, 25),
             "core_staff_insured": rng.randint(8, 80), "clients_last_year": rng.randint(10, 400),
             "revenue_last_year_fen": yuan(rng.randint(2_000_000, 60_000_000)), "dishonest": False,
-            "documents": [{"name": "申请表.pdf", "sha256": f"{index:064x}", "size": 40_960 + index,
-                           "uri": f"https://docs.example.gov.cn/providers/{code}/application.pdf"}],
+            "tax_compliant": True, "accepts_supervision": True, "accepts_face_value_offset": True,
+            "documents": [{"name": f"{kind}.pdf", "sha256": f"{index:064x}", "size": 40_960 + index, "kind": kind,
+                           "uri": f"https://docs.example.gov.cn/providers/{code}/{kind}.pdf"}
+                          for kind in PROVIDER_DOCUMENT_KINDS],  # the materials of Art. 13
             "fate": fate,
         }
 

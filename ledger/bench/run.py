@@ -113,11 +113,11 @@ def run(options: Options) -> dict[str, Any]:
     from ledger.bench import app_commands, generate, views_bench
     from ledger.bench.material import Material
     from ledger.bench.world import Driver
-    from ledger.commands.base import CHINA
+    from ledger.business_date import BusinessClock
     from projections.compose import open_ledger
 
     timing.QUIET = options.quiet
-    year = datetime.now(CHINA).year
+    year = BusinessClock.from_environ()().year  # the business date's year: money moves inside its window
     sizes = Sizes.at(options.scale)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}

@@ -26,12 +26,12 @@ def refuse_unknown_decision(decision: str) -> None:
         raise errors.ValidationFailed(f"unknown decision {decision}", {"decision": [f"must be one of {DECISIONS}"]})
 
 
-def refuse_unknown_changes(changes: dict[str, Any], amendable: tuple[str, ...]) -> None:
-    """An amendment changes named facts only, at least one (the web schema checks each value's type)."""
+def refuse_unknown_changes(changes: dict[str, Any], amendable: tuple[str, ...], documents: list[dict]) -> None:
+    """An amendment corrects named facts only, or adds evidence (the web schema checks each value's type)."""
     unknown = sorted(set(changes) - set(amendable))
-    if unknown or not changes:
-        raise errors.ValidationFailed("an amendment changes known facts", {"changes": [
-            f"unknown: {', '.join(unknown)}" if unknown else "name at least one fact"]})
+    if unknown or not (changes or documents):
+        raise errors.ValidationFailed("an amendment corrects known facts or adds documents", {"changes": [
+            f"unknown: {', '.join(unknown)}" if unknown else "name a fact, or bring documents"]})
 
 
 def product_data(product: Product) -> dict[str, Any]:
@@ -115,7 +115,7 @@ class ProviderCommands(CommandBase):
         actor = require(OPERATOR, PROVIDER)
         if actor.role == PROVIDER:
             require_subject(actor, code)
-        refuse_unknown_changes(changes, PROVIDER_AMENDABLE)
+        refuse_unknown_changes(changes, PROVIDER_AMENDABLE, documents)
         provider = self.get_provider(code)
         provider.amend(changes, reason, documents)
         return self._commit({"id": code, "changed": sorted(changes), "reason": reason,

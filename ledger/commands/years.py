@@ -134,7 +134,7 @@ class YearCommands(CommandBase):
         An issued voucher keeps its quota: the tier is judged again only at the next issuance.
         """
         require(OPERATOR)
-        refuse_unknown_changes(changes, ENTERPRISE_AMENDABLE)
+        refuse_unknown_changes(changes, ENTERPRISE_AMENDABLE, documents)
         unknown = sorted(set(changes.get("honours") or ()) - set(HONOURS))
         if unknown:
             raise errors.ValidationFailed("unknown honour codes", {"honours": [f"unknown: {', '.join(unknown)}"]})

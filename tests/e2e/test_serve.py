@@ -15,20 +15,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from ledger.demo import credit_code
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+from tests.support import PROVIDER_DOCUMENTS, YEAR
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "ledger.cli"]
-# The server's clock is the real one: the year whose window contains today, in China Standard Time.
-YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
+# The server runs on a fixed business date inside the year (LEDGER_BUSINESS_DATE): no time bomb.
+BUSINESS_DATE = f"{YEAR}-06-01"
 ENTERPRISE = credit_code(880_001)
 PROVIDER = credit_code(880_002)
 
@@ -40,7 +39,8 @@ def free_port() -> int:
 
 
 def environment(url: str) -> dict[str, str]:
-    return {**os.environ, "LEDGER_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, "LEDGER_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+            "LEDGER_BUSINESS_DATE": BUSINESS_DATE}
 
 
 def issue_token(url: str, role: str, subject: str | None = None) -> str:
@@ -115,7 +115,8 @@ def server(store: Any, tmp_path: Path) -> Any:
 
 def test_the_slice_over_http_against_a_real_server(server, store, backend):
     health = server.wait_until_healthy()
-    assert (health["status"], health["store"]) == ("ok", backend)
+    assert (health["status"], health["store"], health["business_date"]) == ("ok", backend, BUSINESS_DATE)
+    assert "LEDGER_BUSINESS_DATE" in server.output()  # the server warned at start that the date is fixed
     # Tokens are issued from the command line while the server runs, on the same store.
     tokens = {role: issue_token(store.url, role) for role in ("approver", "finance", "operator", "auditor")}
     tokens["enterprise"] = issue_token(store.url, "enterprise", ENTERPRISE)
@@ -129,16 +130,21 @@ def test_the_slice_over_http_against_a_real_server(server, store, backend):
         "id": ENTERPRISE, "name": "桂林智造电子科技有限公司", "employees": 200, "revenue": "60000000.00",
         "registered_in_guangxi": True, "legal_person": True, "social_insurance": True, "dishonest": False,
         "major_violation": False, "industry_aligned": True, "honours": ["tech_sme"]}, 201)
-    assert registered["name"] == "桂林智造电子科技有限公司" and registered["tier"] == "T2"
+    # Its own honour is declared (T1) until the operator verifies it against the certificate (Art. 9).
+    assert registered["name"] == "桂林智造电子科技有限公司" and registered["tier"] == "T1"
+    verified = server.call("POST", f"/enterprises/{ENTERPRISE}/verification", tokens["operator"], {
+        "honours": ["tech_sme"], "documents": [{"name": "科技型中小企业证书.pdf", "sha256": "d" * 64, "size": 2048,
+                                               "uri": "https://docs.example.gov.cn/e2e/tech_sme.pdf",
+                                               "kind": "honour_certificate", "honour": "tech_sme"}]})
+    assert verified["tier"] == "T2"
     voucher = server.call("POST", "/vouchers", tokens["operator"], {"enterprise_id": ENTERPRISE, "year": YEAR}, 201)
     assert voucher["quota"] == "100000.00"
 
     server.call("POST", "/providers", tokens["provider"], {
         "id": PROVIDER, "name": "广西数智企业管理咨询有限公司", "registered_in_guangxi": True,
         "entity_type": "legal_person", "fixed_premises": True, "years_operating": 6, "core_staff_insured": 15,
-        "clients_last_year": 40, "revenue_last_year": "8000000.00", "dishonest": False,
-        "documents": [{"name": "申请表.pdf", "sha256": "c" * 64, "size": 4096,
-                       "uri": "https://docs.example.gov.cn/providers/e2e.pdf"}]}, 201)
+        "clients_last_year": 40, "revenue_last_year": "8000000.00", "dishonest": False, "tax_compliant": True,
+        "accepts_supervision": True, "accepts_face_value_offset": True, "documents": PROVIDER_DOCUMENTS}, 201)
     for stage, role in PROVIDER_REVIEW_STAGES:
         reviewed = server.call("POST", f"/providers/{PROVIDER}/reviews", tokens[role],
                                {"year": YEAR, "stage": stage, "decision": "pass", "note": "通过"}, 201)

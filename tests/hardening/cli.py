@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from tests.support import BUSINESS_DATE
+
 
 def voucher_ledger_command() -> list[str]:
     """The installed console script beside this interpreter, else the module."""
@@ -16,7 +18,9 @@ def voucher_ledger_command() -> list[str]:
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **extra}
+    # A fixed business date inside the worlds' year (tests/support.py): no time bomb in the suite.
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+           "LEDGER_BUSINESS_DATE": BUSINESS_DATE, **extra}
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ledger.money import yuan
 from tests.hardening.processes import ROOT
-from tests.support import Scenario, as_role, issue_tokens
+from tests.support import YEAR, Scenario, as_role, issue_tokens
 
 SPARE_VOUCHERS = 10
 PROVIDER_CAP_YUAN = 450_000
@@ -27,8 +25,8 @@ CONTRACT_YUAN = 60_000  # management consulting: a 50% share, so 30 000 yuan of 
 
 
 def this_year() -> int:
-    """The servers run on the real clock: the year's window must contain today (China time)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).year
+    """The servers run on a fixed business date (LEDGER_BUSINESS_DATE, tests/hardening/cli.py) in this year."""
+    return YEAR
 
 
 def build_load_world(app: Any) -> dict[str, Any]:

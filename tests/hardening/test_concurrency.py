@@ -22,6 +22,7 @@ from tests.conftest import make_store
 from tests.hardening.fold import check_ledger
 from tests.hardening.loadworld import SPARE_VOUCHERS, build_load_world, merge, start_clients, wait_clients
 from tests.hardening.processes import Projections, Server, get_json
+from tests.support import business_clock
 
 CLIENTS = 8
 OPERATIONS = 60  # per client
@@ -43,7 +44,7 @@ def audit_verify(server: Server, token: str) -> dict[str, Any] | None:
 @pytest.mark.postgres
 def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> None:
     with contextlib.contextmanager(make_store)("postgres", tmp_path) as store:
-        app = VoucherLedger.for_store(store)
+        app = VoucherLedger.for_store(store, clock=business_clock())
         views = Views(app)  # creates every table once, before several processes start on them
         plan = build_load_world(app)
         head_before = app.recorder.max_notification_id()
