@@ -53,6 +53,7 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/years": [E(READERS)],
     "GET /api/v1/years/{}/monthly": [E(READERS)],
     "POST /api/v1/years/{}/close": [E(OPERATOR)],
+    "GET /api/v1/years/{}/close-preview": [E(READERS)],
     # Enterprises and vouchers
     "POST /api/v1/enterprises": [E(OPERATOR, ENTERPRISE, body={"id": "@enterprise"})],
     "GET /api/v1/enterprises/{}/balance": [E(READERS, ENTERPRISE)],
@@ -60,6 +61,8 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/vouchers/{}": [E(READERS, ENTERPRISE)],
     "GET /api/v1/enterprises": [E(READERS)],  # search by code or name
     "GET /api/v1/enterprises/{}": [E(READERS, ENTERPRISE)],
+    "POST /api/v1/enterprises/{}/verification": [E(OPERATOR, body={"honours": ["little_giant"]})],
+    "POST /api/v1/enterprises/{}/amendments": [E(OPERATOR, body={"changes": {"name": "更正后的名称"}})],
     # Providers and products; review stages decide the role (API.md: compliance operator, initial
     # approver, expert operator, approval approver, notice operator)
     "POST /api/v1/providers": [E(OPERATOR, PROVIDER, body={"id": "@provider"})],
@@ -72,6 +75,7 @@ EXPECTATIONS: dict[str, list[Expect]] = {
         E(OPERATOR, body={"stage": "notice"}, label="notice"),
     ],
     "POST /api/v1/providers/{}/termination": [E(APPROVER)],
+    "POST /api/v1/providers/{}/amendments": [E(OPERATOR, PROVIDER, body={"changes": {"name": "更正后的名称"}})],  # "operator; the provider for its own"
     "POST /api/v1/providers/{}/cap-exceptions": [E(APPROVER)],
     "GET /api/v1/providers/{}/totals": [E(READERS, PROVIDER)],
     "GET /api/v1/providers": [E(READERS)],  # search by code or name

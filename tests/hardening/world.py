@@ -172,7 +172,8 @@ def deref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def example_for(doc: dict[str, Any], schema: dict[str, Any], name: str) -> Any:
     """A value the schema accepts: the field-name hint if there is one, else the simplest valid value."""
     schema = deref(doc, schema)
-    if name in FIELD_HINTS:
+    # A hint the field's own values refuse names something else ("kind" of a voucher, not of a document).
+    if name in FIELD_HINTS and FIELD_HINTS[name] in schema.get("enum", [FIELD_HINTS[name]]):
         return FIELD_HINTS[name]
     if "enum" in schema:
         return schema["enum"][0]
