@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ledger.rules import CATEGORIES, DOCUMENT_KINDS, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
+from ledger.rules import CATEGORIES, DOCUMENT_KINDS, HONOUR_CERTIFICATE, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
 from web.fields import (
     CreditCode, DocumentUri, Instant, IsoDate, PlainName, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year,
     Yuan,
@@ -111,6 +111,12 @@ class DocumentSchema(Schema):
     kind = fields.String(validate=validate.OneOf(DOCUMENT_KINDS),
                          metadata={"description": "what the document evidences (Art. 13; honour_certificate: Art. 9)"})
     honour = fields.String(validate=validate.OneOf(HONOURS), metadata={"description": "with honour_certificate"})
+
+    @validates_schema
+    def honour_with_its_certificate(self, data: dict, **kwargs: object) -> None:
+        """An honour certificate names its honour (Art. 9); other documents name none."""
+        if (data.get("kind") == HONOUR_CERTIFICATE) != ("honour" in data):
+            raise ValidationError("an honour_certificate names its honour, and only it does", "honour")
 
 
 DOCUMENTS = dict(load_default=list, validate=validate.Length(max=100))

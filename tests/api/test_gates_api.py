@@ -227,6 +227,9 @@ def test_declared_honours_count_only_once_verified(http, arrange):
     arrange.year()
     code = credit_code(5151)
     http.subject("enterprise", code)
+    for bad in ({**CERTIFICATE, "honour": None}, {k: v for k, v in CERTIFICATE.items() if k != "honour"},
+                {**document("licence"), "honour": "gazelle"}, {**CERTIFICATE, "kind": "diploma"}):
+        http.post(code, "/enterprises", {**ENTERPRISE_BODY, "id": code, "documents": [bad]}, 400, "VALIDATION_ERROR")
     registered = http.post(code, "/enterprises", {**ENTERPRISE_BODY, "id": code, "honours": ["little_giant"],
                                                   "documents": [CERTIFICATE]})
     assert (registered["tier"], registered["honours"]) == ("T1", [{"code": "little_giant", "verified": False}])
