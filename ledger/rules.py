@@ -83,6 +83,11 @@ DEPOSIT_SHARE_BP = 2_000
 PROVIDER_CAP_CEILING_FEN = yuan(5_000_000)
 
 
+# Settlement batches a year may have (Art. 19 "每年集中兑付1-2次").
+SETTLEMENT_BATCHES_CHOICES = (1, 2)
+SETTLEMENT_BATCHES_MAX = 2
+
+
 @dataclass(frozen=True)
 class YearParameters:
     """A year's parameters from its annual notice (年度申报通知), Art. 9-10, 17."""
@@ -92,6 +97,7 @@ class YearParameters:
     other_share_bp: int = OTHER_SHARE_CEILING_BP
     deposit_share_bp: int = DEPOSIT_SHARE_BP
     provider_cap_fen: int = PROVIDER_CAP_CEILING_FEN
+    settlement_batches: int = SETTLEMENT_BATCHES_MAX  # Art. 19: one or two batches a year
 
     def share_for(self, category: str) -> int:
         """The subsidy share of a contract in this category (Art. 10)."""
@@ -104,6 +110,7 @@ class YearParameters:
             "other_share_bp": self.other_share_bp,
             "deposit_share_bp": self.deposit_share_bp,
             "provider_cap_fen": self.provider_cap_fen,
+            "settlement_batches": self.settlement_batches,
         }
 
 
@@ -130,6 +137,8 @@ def parameters_above_ceiling(params: YearParameters) -> dict[str, str]:
         failures["deposit_share"] = "Art. 17: at least 0.20, and with the diagnosis share at most 1"
     if not 0 <= params.provider_cap_fen <= PROVIDER_CAP_CEILING_FEN:
         failures["provider_cap"] = "Art. 10: at most 5000000.00 yuan per provider and year"
+    if params.settlement_batches not in SETTLEMENT_BATCHES_CHOICES:
+        failures["settlement_batches"] = "Art. 19: one or two settlement batches a year"
     return failures
 
 

@@ -45,6 +45,8 @@ class YearOpenSchema(Schema):
     other_share = Share()
     deposit_share = Share()
     provider_cap = Yuan()
+    settlement_batches = fields.Integer(validate=validate.OneOf([1, 2]),
+                                        metadata={"description": "settlement batches a year (Art. 19), default 2"})
 
 
 class YearParametersSchema(CommandResponse):
@@ -57,6 +59,7 @@ class YearParametersSchema(CommandResponse):
     other_share = Share()
     deposit_share = Share()
     provider_cap = Yuan()
+    settlement_batches = fields.Integer()
 
 
 class YearSchema(YearParametersSchema):
@@ -196,6 +199,9 @@ class ProviderResponse(CommandResponse):
     status = fields.String()
     signed_years = fields.List(fields.Integer())
     reason = fields.String()
+    terminated_contracts = fields.List(fields.String())
+    held_contracts = fields.List(fields.String())
+    released = Yuan()
 
 
 class ReviewSchema(Schema):
@@ -286,6 +292,11 @@ class ContractProposeSchema(Schema):
     subsidy = Yuan()
 
 
+class HoldSchema(Schema):
+    reason = fields.String()
+    since_position = fields.Integer()
+
+
 class ContractSchema(CommandResponse):
     contract_id = fields.String()
     status = fields.String()
@@ -305,6 +316,8 @@ class ContractSchema(CommandResponse):
     batch_id = fields.String(allow_none=True)
     clawed_back = Yuan()
     receivable = Yuan()
+    hold = fields.Nested(HoldSchema, allow_none=True,
+                         metadata={"description": "while held (冻结): why, and the position of the event that held it"})
 
 
 class DepositSchema(Schema):
@@ -317,3 +330,13 @@ class CompletionSchema(Schema):
 
 class EmptySchema(Schema):
     pass
+
+
+class AcceptanceSchema(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(["passed", "failed"]))
+    findings = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+
+
+class HoldReleaseSchema(ReasonSchema):
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))

@@ -31,6 +31,7 @@ def year_data(year: Year) -> dict[str, Any]:
         "tier_quotas": dict(params.tier_quotas_fen), "diagnosis_share": params.diagnosis_share_bp,
         "other_share": params.other_share_bp, "deposit_share": params.deposit_share_bp,
         "provider_cap": params.provider_cap_fen, "status": year.status,
+        "settlement_batches": params.settlement_batches,
     }
 
 
@@ -48,7 +49,8 @@ class YearCommands(CommandBase):
     @command
     def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
                   diagnosis_share: int | None = None, other_share: int | None = None,
-                  deposit_share: int | None = None, provider_cap: int | None = None) -> CommandResult:
+                  deposit_share: int | None = None, provider_cap: int | None = None,
+                  settlement_batches: int | None = None) -> CommandResult:
         """Open a year with its annual notice; parameters default to the measures' ceilings (Art. 9, 10, 17)."""
         require(APPROVER)
         if starts_on > ends_on:
@@ -60,6 +62,7 @@ class YearCommands(CommandBase):
             other_share_bp=defaults.other_share_bp if other_share is None else other_share,
             deposit_share_bp=defaults.deposit_share_bp if deposit_share is None else deposit_share,
             provider_cap_fen=defaults.provider_cap_fen if provider_cap is None else provider_cap,
+            settlement_batches=defaults.settlement_batches if settlement_batches is None else settlement_batches,
         )
         above = parameters_above_ceiling(params)
         if above:

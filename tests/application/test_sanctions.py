@@ -231,7 +231,7 @@ def test_terminated_provider_is_banned_for_good(world, scenario):
     assert app.get_provider(world.provider).banned
     # It may not sign contracts, nor be signed again for any year.
     other = world.contract(state="proposed")
-    with as_role("provider", world.provider), pytest.raises(errors.ProviderNotSigned):
+    with as_role("provider", world.provider), pytest.raises(errors.PartyTerminated):
         app.sign_contract(other)
     scenario.open_year(YEAR + 1)
     with as_role("operator"), pytest.raises(errors.ProviderBanned):

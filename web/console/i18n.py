@@ -301,6 +301,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.UNAUTHENTICATED": ("未登录", "Not signed in"),
     "error.INTERNAL_ERROR": ("服务内部错误", "Internal error"),
     "error.SERVICE_UNAVAILABLE": ("服务暂不可用", "Service unavailable"),
+    "error.PARTY_TERMINATED": ("合同一方已被终止或撤销资格", "A party of the contract was terminated or revoked"),
+    "error.CONTRACT_HELD": ("合同已冻结，不得申请、审定或兑付", "The contract is held: not claimable, approvable or payable"),
+    "error.ALREADY_SETTLED": ("合同已兑付，须立案追回", "The contract is already paid: a sanction case is needed"),
+    "error.OBJECTION_UNRESOLVED": ("公示异议尚未处理", "The objection at the public notice is unresolved"),
+    "error.BATCH_LIMIT": ("本年度兑付批次已达上限", "The year's settlement batches are used up"),
     # event types (trace)
     "event.Year.Opened": ("开立服务年度", "Year opened"),
     "event.Year.BudgetAllocated": ("下达年度预算", "Budget allocated"),
