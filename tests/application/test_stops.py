@@ -13,7 +13,7 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import queries, settlement_queries
+from projections import chain, queries, settlement_queries
 from tests.application.test_settlement import (
     DOCS, APPROVER, World, approve, claim, file_case, notice, open_batch, pay, resolve, review, sanction, settle,
 )
@@ -296,7 +296,11 @@ def test_upheld_objection_fails_acceptance(world, views):
     views.catch_up()
     batch = settlement_queries.get_batch(views.store, batch_id)
     assert sorted(c["dispute"] or "" for c in batch["claims"]) == ["", "upheld"]
-    assert batch["notice"]["position"] > 0 and len(batch["notice"]["hash"]) == 64
+    head = batch["notice"]
+    # The chain head at the notice: the Noticed event's own position and the audit chain's hash there.
+    (noticed,) = app.recorder.select_notifications(start=head["position"], limit=1)
+    assert noticed.topic.endswith("SettlementBatch.Noticed")
+    assert chain.links_at(views.store, [head["position"]])[head["position"]].hash == head["hash"]
 
 
 def test_payment_while_every_claim_is_disputed_is_refused(world):
