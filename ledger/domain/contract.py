@@ -187,8 +187,15 @@ class Contract(LedgerAggregate):
 
     @event("ClaimReleased")
     def release_claim(self, batch_id: str, claim_id: str, reason: str) -> None:
-        """A rejected or objected claim frees the contract for a later batch."""
+        """A rejected or objected claim frees the contract for a later batch.
+
+        A contract that leaves a claim while disputed there (it was held or failed meanwhile) takes
+        its open dispute with it: nothing is left for the approver to resolve in that batch, and a
+        hold released later is the approver's own decision on the contract.
+        """
         self.claim = None
+        if self.disputed and (self.dispute or {}).get("batch_id") == batch_id:
+            self.dispute = {**(self.dispute or {}), "status": "withdrawn"}
 
     @event("Settled")
     def settle(self, batch_id: str, reference: str, amount_fen: int) -> None:

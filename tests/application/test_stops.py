@@ -341,3 +341,22 @@ def test_closed_year_still_takes_its_batches(world, clock):
     open_batch(app, name="第二批")
     with pytest.raises(errors.BatchLimit):
         open_batch(app, name="第三批")
+
+
+def test_disputed_contract_held_by_a_termination_leaves_its_dispute(world, views):
+    # Held while disputed: it leaves its claim and the open dispute with it; the approver's release makes it
+    # claimable again, and nothing in the first batch waits for a resolution any more.
+    app = world.app
+    batch_id, disputed, kept = _objected(world)
+    terminate(app, world.provider)
+    assert app.get_contract(disputed).status == "held" and not app.get_contract(disputed).disputed
+    assert app.get_batch(batch_id).disputed_claims() == []
+    with pytest.raises(errors.InvalidState):
+        resolve(app, batch_id, disputed, "dismissed")
+    release(app, disputed)
+    assert app.get_contract(disputed).claimable
+    # The provider's other contract was held too: the batch has nothing left to pay and is closed.
+    assert app.get_batch(batch_id).status == "closed" and app.get_contract(kept).status == "held"
+    with pytest.raises(errors.InvalidState):
+        pay(app, batch_id)
+    identities_hold(app, views)

@@ -108,9 +108,8 @@ class StopModel(Model):
         batch_id = self.pick(self.batches_in("noticed", "paid") or self.batches, batch)
         if batch_id is None:
             return
-        paid_before = self.ledger.get_batch(batch_id).payment is not None and self.ledger.get_batch(batch_id).status
-        # A second payment has its own reference; a payment in chunks interrupted resumes with its own.
-        reference = "REF-2" if paid_before == "paid" else "REF"
+        # A second payment has its own reference.
+        reference = "REF-2" if self.ledger.get_batch(batch_id).status == "paid" else "REF"
         with as_role("finance", name="diit-zhao" if conflicted == 0 else "finance-qian"):
             self.ledger.pay_settlement(batch_id, reference)
 
