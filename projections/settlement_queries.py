@@ -87,7 +87,8 @@ def list_batches(store: ViewStore, year: int | None = None) -> list[dict[str, An
     rows = store.query(
         "SELECT b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount, "
         "COUNT(c.claim_id) AS claims, COALESCE(SUM(c.amount), 0) AS claimed, "
-        f"COALESCE(SUM(CASE WHEN c.status = '{CLAIM_APPROVED}' THEN c.amount ELSE 0 END), 0) AS payable "
+        f"COALESCE(SUM(CASE WHEN c.status = '{CLAIM_APPROVED}' AND c.claim_id NOT IN (SELECT d.claim_id FROM "
+        f"vl_claim_disputes d WHERE d.status = '{DISPUTE_OPEN}') THEN c.amount ELSE 0 END), 0) AS payable "
         f"FROM vl_batches b LEFT JOIN vl_claims c ON c.batch_id = b.batch_id {where} "
         "GROUP BY b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount "
         "ORDER BY b.year, b.opened_at", params)

@@ -152,6 +152,8 @@ def test_objection_over_http(http, world, ledger, views):
     # The chain head taken at the notice: its own event's position (saved with the disputed contracts).
     assert 0 < batch["notice"]["position"] <= noticed["position"] and len(batch["notice"]["hash"]) == 64
     assert batch["payable"] == "40000.00"
+    listed = {b["batch_id"]: b["payable"] for b in http.get("auditor", f"/settlements?year={YEAR}")["batches"]}
+    assert listed[batch_id] == "40000.00"  # the disputed claims wait
     paid = http.post("finance", f"/settlements/{batch_id}/payment", {"reference": "桂财工兑〔2026〕1号"})
     assert paid["amount"] == "40000.00"
     second = _batch(http, name="第二批")

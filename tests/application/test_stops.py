@@ -13,7 +13,7 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import chain, queries, settlement_queries
+from projections import chain, queries, settlement_queries, trace_queries
 from tests.application.test_settlement import (
     DOCS, APPROVER, World, approve, claim, file_case, notice, open_batch, pay, resolve, review, sanction, settle,
 )
@@ -360,3 +360,33 @@ def test_disputed_contract_held_by_a_termination_leaves_its_dispute(world, views
     with pytest.raises(errors.InvalidState):
         pay(app, batch_id)
     identities_hold(app, views)
+
+
+def test_stop_decisions_appear_in_the_penetrating_traces(world, views):
+    # Hold, release, acceptance, objection and resolution: in the contract's, enterprise's, provider's and
+    # batch's traces, each with who decided it.
+    app = world.app
+    batch_id, disputed, kept = _objected(world)
+    resolve(app, batch_id, disputed, "upheld")
+    held = world.contract()
+    terminate(app, world.provider)
+    release(app, held)
+    views.catch_up()
+    enterprise = app.get_contract(disputed).enterprise_id
+    traces = {
+        "contract": trace_queries.contract_trace(app, views.store, disputed),
+        "enterprise": trace_queries.enterprise_trace(app, views.store, enterprise, YEAR),
+        "provider": trace_queries.provider_trace(app, views.store, world.provider, YEAR),
+        "batch": trace_queries.settlement_trace(app, views.store, batch_id),
+    }
+    types = {name: {s["type"] for s in trace["steps"]} for name, trace in traces.items()}
+    for name in ("contract", "enterprise", "provider"):
+        assert {"Contract.Disputed", "Contract.DisputeResolved", "Contract.AcceptanceChecked",
+                "Contract.AcceptanceFailed"} <= types[name], name
+    assert {"SettlementBatch.ObjectionResolved", "Contract.Disputed"} <= types["batch"]
+    held_trace = {s["type"] for s in trace_queries.contract_trace(app, views.store, held)["steps"]}
+    assert {"Contract.Held", "Contract.HoldReleased", "Provider.Terminated"} <= held_trace
+    provider_types = {s["type"] for s in traces["provider"]["steps"]}
+    assert {"Contract.Held", "Contract.HoldReleased", "ProviderYear.ProviderStopped"} <= provider_types
+    resolved = next(s for s in traces["batch"]["steps"] if s["type"] == "SettlementBatch.ObjectionResolved")
+    assert resolved["actor"]["id"] == APPROVER
