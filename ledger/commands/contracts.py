@@ -46,7 +46,7 @@ class ContractCommands(StopCommands):
                                           {"subsidy": ["must be greater than 0.00 and at most the amount"]})
         self.get_year(voucher.year).refuse_if_closed()
         self.get_enterprise(voucher.enterprise_id).refuse_if_revoked()
-        self.get_provider(provider_id)
+        self.refuse_if_provider_terminated(provider_id)
         product = self.get_product(product_id)
         contract = Contract(voucher_id=str(voucher.id), enterprise_id=voucher.enterprise_id, provider_id=provider_id,
                             product_id=str(product.id), year=voucher.year, category=product.category,
@@ -63,8 +63,7 @@ class ContractCommands(StopCommands):
         actor = require(PROVIDER)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.provider_id)
-        if self.get_provider(contract.provider_id).banned:
-            self.refuse_if_party_stopped(contract)  # PARTY_TERMINATED; a revoked holder stays HOLDER_REVOKED below
+        self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))  # a revoked holder: HOLDER_REVOKED
         contract.refuse_unless_proposed()
         voucher = self.get_voucher(contract.voucher_id)
         year = self.get_year(contract.year)

@@ -118,12 +118,15 @@ class StopCommands(CommandBase):
         if batch.hold_back(contract.claim["claim_id"], str(contract.id), reason):
             contract.release_claim(batch_id=str(batch.id), claim_id=contract.claim["claim_id"], reason=reason)
 
+    def refuse_if_provider_terminated(self, provider_id: str, contract_id: str | None = None) -> None:
+        """No contract is made or moved with a terminated provider (Art. 15 即时终止; Stops 1)."""
+        if self.get_provider(provider_id).banned:  # type: ignore[attr-defined]
+            raise errors.PartyTerminated(f"provider {provider_id} was terminated (Art. 15)",
+                                         {"contract_id": contract_id, "provider_id": provider_id})
+
     def refuse_if_party_stopped(self, contract: Contract) -> None:
         """A command on a contract of a terminated provider or revoked enterprise is refused (Stops 1)."""
-        provider = self.get_provider(contract.provider_id)  # type: ignore[attr-defined]
-        if provider.banned:
-            raise errors.PartyTerminated(f"provider {contract.provider_id} was terminated (Art. 15)",
-                                         {"contract_id": str(contract.id), "provider_id": contract.provider_id})
+        self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))
         enterprise = self.get_enterprise(contract.enterprise_id)  # type: ignore[attr-defined]
         if enterprise.revoked:
             raise errors.PartyTerminated(f"enterprise {contract.enterprise_id} was revoked (Art. 25)",

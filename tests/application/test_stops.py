@@ -100,6 +100,9 @@ def test_terminated_providers_active_contract_is_never_completed_claimed_or_paid
     with as_role("provider", world.provider), pytest.raises(errors.ContractNotCompleted):
         app.claim_settlement(batch_id, [active], DOCS)
     assert not app.get_contract(active).settled
+    # Nor is a new contract proposed with it.
+    with as_role("enterprise", enterprise), pytest.raises(errors.PartyTerminated):
+        app.propose_contract(holder[1], world.provider, world.product, yuan(10_000))
     identities_hold(app, views)
 
 
