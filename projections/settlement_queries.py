@@ -64,9 +64,10 @@ def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None) -
                  batch_id)
     claims = _claims(store, batch_id, provider_id)
     totals = totals_of(claims)
+    # Payable: the approved claims no objection holds (DOMAIN.md "Stops" 6).
+    payable = sum(c["amount"] for c in claims if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN)
     return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals, "notice": _notice(store, batch_id),
-            "claimed": sum(c["amount"] for c in claims), "payable": sum(c["amount"] for c in claims if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN),
-            "paid": row["paid_amount"]}
+            "claimed": sum(c["amount"] for c in claims), "payable": payable, "paid": row["paid_amount"]}
 
 
 def _notice(store: ViewStore, batch_id: str) -> dict[str, Any] | None:
