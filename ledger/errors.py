@@ -245,6 +245,34 @@ class DocumentsMissing(LedgerError):
     """Raised when a provider's compliance pass lacks a document of a required kind (Art. 13); details: the kinds."""
 
     code = "DOCUMENTS_MISSING"
+class PartyTerminated(LedgerError):
+    """Raised when a command acts on a contract of a terminated provider or a revoked enterprise (Art. 15, 25)."""
+
+    code = "PARTY_TERMINATED"
+
+
+class ContractHeld(LedgerError):
+    """Raised when a held contract (冻结: its party terminated or revoked) is claimed, approved or paid (Art. 15, 25)."""
+
+    code = "CONTRACT_HELD"
+
+
+class AlreadySettled(LedgerError):
+    """Raised when a paid contract would fail acceptance: only a sanction case (clawback) reaches it (Art. 25, 28)."""
+
+    code = "ALREADY_SETTLED"
+
+
+class ObjectionUnresolved(LedgerError):
+    """Raised when a contract disputed at the public notice is claimed or paid before the approver resolved it (Art. 20)."""
+
+    code = "OBJECTION_UNRESOLVED"
+
+
+class BatchLimit(LedgerError):
+    """Raised when a year would get more settlement batches than its `settlement_batches` (Art. 19: 1-2 a year)."""
+
+    code = "BATCH_LIMIT"
 
 
 def recorded_refusal(code: str, message: str, details: dict[str, Any]) -> LedgerError:

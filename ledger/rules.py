@@ -83,6 +83,11 @@ DEPOSIT_SHARE_BP = 2_000
 PROVIDER_CAP_CEILING_FEN = yuan(5_000_000)
 
 
+# Settlement batches a year may have (Art. 19 "每年集中兑付1-2次").
+SETTLEMENT_BATCHES_CHOICES = (1, 2)
+SETTLEMENT_BATCHES_MAX = 2
+
+
 @dataclass(frozen=True)
 class YearParameters:
     """A year's parameters from its annual notice (年度申报通知), Art. 9-10, 17."""
@@ -95,6 +100,7 @@ class YearParameters:
     # The notice may require a credit commitment (信用承诺) before issuance or compliance (Art. 22);
     # recorded and shown now, enforced by the service archive's commitments.
     commitment_required: bool = False
+    settlement_batches: int = SETTLEMENT_BATCHES_MAX  # Art. 19: one or two batches a year
 
     def share_for(self, category: str) -> int:
         """The subsidy share of a contract in this category (Art. 10)."""
@@ -108,6 +114,7 @@ class YearParameters:
             "deposit_share_bp": self.deposit_share_bp,
             "provider_cap_fen": self.provider_cap_fen,
             "commitment_required": self.commitment_required,
+            "settlement_batches": self.settlement_batches,
         }
 
 
@@ -134,6 +141,8 @@ def parameters_above_ceiling(params: YearParameters) -> dict[str, str]:
         failures["deposit_share"] = "Art. 17: at least 0.20, and with the diagnosis share at most 1"
     if not 0 <= params.provider_cap_fen <= PROVIDER_CAP_CEILING_FEN:
         failures["provider_cap"] = "Art. 10: at most 5000000.00 yuan per provider and year"
+    if params.settlement_batches not in SETTLEMENT_BATCHES_CHOICES:
+        failures["settlement_batches"] = "Art. 19: one or two settlement batches a year"
     return failures
 
 

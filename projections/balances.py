@@ -125,6 +125,12 @@ def voucher_clawed_back(db: Any, e: Any, position: int) -> None:
     _move(db, e.originator_id, used=-e.amount_fen, clawed_back=e.amount_fen)
 
 
+@handles(Voucher.UseReturned)
+def voucher_use_returned(db: Any, e: Any, position: int) -> None:
+    """A contract failed acceptance: its used subsidy goes back to available, or to expired after the window."""
+    _move(db, e.originator_id, used=-e.amount_fen, **{e.returned_to: e.amount_fen})
+
+
 @handles(Voucher.Expired)
 def voucher_expired(db: Any, e: Any, position: int) -> None:
     _move(db, e.originator_id, available=-e.amount_fen, expired=e.amount_fen)

@@ -21,6 +21,11 @@ table(
 )
 
 
+# While a contract is held (DOMAIN.md "Stops" 1): why, and the position of the event that held it.
+table("CREATE TABLE IF NOT EXISTS vl_contract_holds (contract_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+      "since_position BIGINT NOT NULL)")
+
+
 def _update(db: Any, e: Any, position: int, **values: Any) -> None:
     db.update("vl_contracts", "contract_id", str(e.originator_id), **values, updated_at=e.timestamp.isoformat(),
               position=position)
@@ -75,3 +80,22 @@ def contract_settled(db: Any, e: Any, position: int) -> None:
 @handles(Contract.ClawedBack)
 def contract_clawed_back(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="clawed_back", clawed_back=e.amount_fen, receivable=e.receivable_fen)
+
+
+@handles(Contract.Held)
+def contract_held(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, status="held")
+    db.execute("INSERT INTO vl_contract_holds (contract_id, reason, since_position) VALUES (?, ?, ?)",
+               [str(e.originator_id), e.reason, position])
+
+
+@handles(Contract.HoldReleased)
+def contract_hold_released(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, status="completed")
+    db.execute("DELETE FROM vl_contract_holds WHERE contract_id = ?", [str(e.originator_id)])
+
+
+@handles(Contract.AcceptanceFailed)
+def contract_failed_acceptance(db: Any, e: Any, position: int) -> None:
+    _update(db, e, position, status="failed_acceptance", batch_id=None)
+    db.execute("DELETE FROM vl_contract_holds WHERE contract_id = ?", [str(e.originator_id)])

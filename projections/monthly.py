@@ -62,6 +62,14 @@ handles(Voucher.Expired)(_voucher_movement("expired"))
 handles(Voucher.ClawedBack)(_voucher_movement("clawed_back"))
 
 
+@handles(Voucher.UseReturned)
+def monthly_use_returned(db: Any, e: Any, position: int) -> None:
+    """A failed acceptance (DOMAIN.md "Stops" 5): money back to available counts as released, else expired."""
+    if e.amount_fen:
+        movement = "released" if e.returned_to == "available" else "expired"
+        _add(db, _voucher_year(db, e.originator_id), e.timestamp, movement, e.amount_fen)
+
+
 @handles(Contract.Settled)
 def monthly_settled(db: Any, e: Any, position: int) -> None:
     year = batch_year(db, e.batch_id)  # a contract is settled only by a batch of its own year

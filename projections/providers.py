@@ -99,6 +99,12 @@ def provider_clawed_back(db: Any, e: Any, position: int) -> None:
     _provider_year(db, e.originator_id, used=-e.amount_fen, contracts=-1, receivable=e.receivable_fen)
 
 
+@handles(ProviderYear.UseReturned)
+def provider_use_returned(db: Any, e: Any, position: int) -> None:
+    """A contract that failed acceptance leaves the live total."""
+    _provider_year(db, e.originator_id, used=-e.amount_fen, contracts=-1)
+
+
 @handles(ProviderYear.Recovered)
 def provider_recovered(db: Any, e: Any, position: int) -> None:
     _provider_year(db, e.originator_id, receivable=-e.amount_fen)

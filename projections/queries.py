@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ledger import errors
+from ledger.rules import SETTLEMENT_BATCHES_MAX
 from projections.store import ViewStore
 
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
@@ -51,6 +52,7 @@ def get_year(store: ViewStore, year: int) -> dict[str, Any]:
         "tier_quotas": params["tier_quotas_fen"], "diagnosis_share": params["diagnosis_share_bp"],
         "other_share": params["other_share_bp"], "deposit_share": params["deposit_share_bp"],
         "provider_cap": params["provider_cap_fen"], "commitment_required": params.get("commitment_required", False),
+        "settlement_batches": params.get("settlement_batches", SETTLEMENT_BATCHES_MAX),
         "budget": row["budget"], "issued": row["issued"], "unissued": row["budget"] - row["issued"],
         "vouchers": row["vouchers"], **{f: row[f] for f in (*FIGURES, "settled")},
     }
@@ -106,8 +108,13 @@ def _contract(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_contract(store: ViewStore, contract_id: str) -> dict[str, Any]:
-    return _contract(_found(store.query_one("SELECT * FROM vl_contracts WHERE contract_id = ?", [contract_id]),
-                            "contract", contract_id))
+    """A contract's figures and status; while held, the hold's reason and since when (DOMAIN.md "Stops" 1)."""
+    contract = _contract(_found(store.query_one("SELECT * FROM vl_contracts WHERE contract_id = ?", [contract_id]),
+                                "contract", contract_id))
+    hold = store.query_one("SELECT reason, since_position FROM vl_contract_holds WHERE contract_id = ?", [contract_id])
+    contract["hold"] = None if hold is None else {"reason": hold["reason"],
+                                                  "since_position": int(hold["since_position"])}
+    return contract
 
 
 def list_contracts(store: ViewStore, *, enterprise_id: str | None = None, provider_id: str | None = None,
@@ -126,3 +133,15 @@ def list_contracts(store: ViewStore, *, enterprise_id: str | None = None, provid
 def idempotent_position(store: ViewStore, record_id: str) -> int | None:
     row = store.query_one("SELECT position FROM vl_idempotency WHERE record_id = ?", [record_id])
     return None if row is None else int(row["position"])
+
+
+def proposed_contract_ids(store: ViewStore, party: str, party_id: str) -> list[str]:
+    """A party's proposed contracts, for the stop of a terminated provider or revoked enterprise.
+
+    Proposed contracts reserve nothing, so no aggregate lists them (ledger/commands/stops.py says
+    why a read-model lookup is enough: such a contract can never be signed afterwards).
+    """
+    column = "provider_id" if party == "provider" else "enterprise_id"
+    rows = store.query(f"SELECT contract_id FROM vl_contracts WHERE {column} = ? AND status = 'proposed' "
+                       "ORDER BY position", [party_id])
+    return [r["contract_id"] for r in rows]

@@ -11,7 +11,9 @@ from typing import Any
 
 from ledger.domain.case import Case
 from ledger.domain.contract import Contract
-from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_PAID, CLOSED, NOTICED, OBJECTED, WITHDRAWN, SettlementBatch
+from ledger.domain.settlement import (
+    CLAIM_APPROVED, CLAIM_PAID, CLOSED, DISPUTE_OPEN, NOTICED, OBJECTED, UPHELD, WITHDRAWN, SettlementBatch,
+)
 from projections.registry import handles, table
 
 table(
@@ -48,6 +50,18 @@ table(
     "note TEXT NOT NULL, recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL, position BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS vl_credit_records_subject ON vl_credit_records (subject_id)",
 )
+
+
+# Stops (DOMAIN.md "Stops" 5, 6): why a claim was rejected, each disputed contract's state, and the
+# notice's position (the audit chain's head there is read from vl_audit_chain, projections/chain.py).
+table("CREATE TABLE IF NOT EXISTS vl_claim_reasons (claim_id TEXT PRIMARY KEY, reason TEXT NOT NULL)")
+table(
+    "CREATE TABLE IF NOT EXISTS vl_claim_disputes (claim_id TEXT NOT NULL, contract_id TEXT NOT NULL, "
+    "batch_id TEXT NOT NULL, status TEXT NOT NULL, resolved_by TEXT, resolved_at TEXT, note TEXT, "
+    "PRIMARY KEY (claim_id, contract_id))",
+    "CREATE INDEX IF NOT EXISTS vl_claim_disputes_batch ON vl_claim_disputes (batch_id)",
+)
+table("CREATE TABLE IF NOT EXISTS vl_batch_notices (batch_id TEXT PRIMARY KEY, position BIGINT NOT NULL)")
 
 
 def _by(e: Any) -> str:
@@ -103,6 +117,8 @@ def claim_reviewed(db: Any, e: Any, position: int) -> None:
     db.execute("UPDATE vl_claims SET status = ?, reviewed_by = ?, reviewed_at = ?, note = ?, position = ? "
                "WHERE claim_id = ?",
                ["approved" if e.decision == "approve" else "rejected", _by(e), _at(e), e.note, position, e.claim_id])
+    if getattr(e, "reason", None):
+        db.execute("INSERT INTO vl_claim_reasons (claim_id, reason) VALUES (?, ?)", [e.claim_id, e.reason])
     _batch(db, e, position)
 
 
@@ -113,8 +129,17 @@ def batch_approved(db: Any, e: Any, position: int) -> None:
 
 @handles(SettlementBatch.Noticed)
 def batch_noticed(db: Any, e: Any, position: int) -> None:
-    for claim_id in e.claim_ids:
-        db.execute("UPDATE vl_claims SET status = ?, position = ? WHERE claim_id = ?", [OBJECTED, position, claim_id])
+    disputed = getattr(e, "disputed_contract_ids", None)
+    if disputed is None:  # a notice recorded before objections named contracts held whole claims back
+        for claim_id in e.claim_ids:
+            db.execute("UPDATE vl_claims SET status = ?, position = ? WHERE claim_id = ?",
+                       [OBJECTED, position, claim_id])
+    elif disputed:
+        rows = db.all(f"SELECT claim_id, contract_id FROM vl_claim_contracts WHERE batch_id = ? "
+                      f"AND contract_id IN ({', '.join('?' * len(disputed))})", [str(e.originator_id), *disputed])
+        db.executemany("INSERT INTO vl_claim_disputes (claim_id, contract_id, batch_id, status) VALUES (?, ?, ?, ?)",
+                       [(r["claim_id"], r["contract_id"], str(e.originator_id), DISPUTE_OPEN) for r in rows])
+    db.execute("INSERT INTO vl_batch_notices (batch_id, position) VALUES (?, ?)", [str(e.originator_id), position])
     _batch(db, e, position, status=NOTICED, notice_outcome=e.outcome, notice_note=e.note, noticed_by=_by(e),
            noticed_at=_at(e))
     _close_if_nothing_to_pay(db, str(e.originator_id))
@@ -127,18 +152,42 @@ def payment_started(db: Any, e: Any, position: int) -> None:
 
 @handles(SettlementBatch.Paid)
 def batch_paid(db: Any, e: Any, position: int) -> None:
-    db.execute("UPDATE vl_claims SET status = ?, position = ? WHERE batch_id = ? AND status = ?",
-               [CLAIM_PAID, position, str(e.originator_id), CLAIM_APPROVED])
+    """Held-back contracts leave their claims; approved claims with no open dispute are paid."""
+    batch_id = str(e.originator_id)
+    for contract_id, item in (getattr(e, "held_back", None) or {}).items():
+        _remove_from_claim(db, item["claim_id"], contract_id, item["amount_fen"], position)
+    db.execute("UPDATE vl_claims SET status = ?, position = ? WHERE batch_id = ? AND status = ? AND claim_id NOT IN "
+               "(SELECT claim_id FROM vl_claim_disputes WHERE batch_id = ? AND status = ?)",
+               [CLAIM_PAID, position, batch_id, CLAIM_APPROVED, batch_id, DISPUTE_OPEN])
+    row = db.one("SELECT paid_amount FROM vl_batches WHERE batch_id = ?", [batch_id])
     _batch(db, e, position, status="paid", reference=e.reference, paid_by=_by(e), paid_at=_at(e),
-           paid_amount=e.amount_fen)
+           paid_amount=(int(row["paid_amount"]) if row else 0) + e.amount_fen)
 
 
-@handles(SettlementBatch.ContractWithdrawn)
-def contract_withdrawn(db: Any, e: Any, position: int) -> None:
-    db.execute("DELETE FROM vl_claim_contracts WHERE claim_id = ? AND contract_id = ?", [e.claim_id, e.contract_id])
+def _remove_from_claim(db: Any, claim_id: str, contract_id: str, amount_fen: int, position: int) -> None:
+    db.execute("DELETE FROM vl_claim_contracts WHERE claim_id = ? AND contract_id = ?", [claim_id, contract_id])
+    db.execute("DELETE FROM vl_claim_disputes WHERE claim_id = ? AND contract_id = ? AND status = ?",
+               [claim_id, contract_id, DISPUTE_OPEN])
     db.execute("UPDATE vl_claims SET amount = amount - ?, contracts = contracts - 1, position = ? WHERE claim_id = ?",
-               [e.amount_fen, position, e.claim_id])
-    db.execute("UPDATE vl_claims SET status = ? WHERE claim_id = ? AND contracts = 0", [WITHDRAWN, e.claim_id])
+               [amount_fen, position, claim_id])
+    db.execute("UPDATE vl_claims SET status = ? WHERE claim_id = ? AND contracts = 0", [WITHDRAWN, claim_id])
+
+
+@handles(SettlementBatch.ContractWithdrawn, SettlementBatch.ContractHeldBack)
+def contract_withdrawn(db: Any, e: Any, position: int) -> None:
+    """A sanctioned, held or failed contract left its claim before payment."""
+    _remove_from_claim(db, e.claim_id, e.contract_id, e.amount_fen, position)
+    _batch(db, e, position)
+    _close_if_nothing_to_pay(db, str(e.originator_id))
+
+
+@handles(SettlementBatch.ObjectionResolved)
+def objection_resolved(db: Any, e: Any, position: int) -> None:
+    """The approver's resolution; an upheld objection takes the contract out of its claim."""
+    db.execute("UPDATE vl_claim_disputes SET status = ?, resolved_by = ?, resolved_at = ?, note = ? "
+               "WHERE claim_id = ? AND contract_id = ?", [e.decision, _by(e), _at(e), e.note, e.claim_id, e.contract_id])
+    if e.decision == UPHELD:
+        _remove_from_claim(db, e.claim_id, e.contract_id, e.amount_fen, position)
     _batch(db, e, position)
     _close_if_nothing_to_pay(db, str(e.originator_id))
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ledger import errors
-from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_STATUSES
+from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_STATUSES, DISPUTE_OPEN, SettlementBatch
 from projections.store import ViewStore
 
 BATCH_FIELDS = ("batch_id", "year", "name", "status", "opened_by", "opened_at", "approved_by", "approved_at",
@@ -28,6 +28,13 @@ def _claims(store: ViewStore, batch_id: str, provider_id: str | None) -> list[di
                             "ORDER BY claimed_at, claim_id", [batch_id, provider_id])
         lines = db.all("SELECT claim_id, contract_id, amount FROM vl_claim_contracts WHERE batch_id = ? "
                        "ORDER BY claim_id, ordinal", [batch_id])
+        disputes = db.all("SELECT claim_id, contract_id, status FROM vl_claim_disputes WHERE batch_id = ?", [batch_id])
+        reasons = {r["claim_id"]: r["reason"] for r in db.all(
+            "SELECT r.claim_id, r.reason FROM vl_claim_reasons r JOIN vl_claims c ON c.claim_id = r.claim_id "
+            "WHERE c.batch_id = ?", [batch_id])}
+    disputed: dict[str, dict[str, str]] = {}
+    for d in disputes:
+        disputed.setdefault(d["claim_id"], {})[d["contract_id"]] = d["status"]
     by_claim: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_claim.setdefault(line["claim_id"], []).append({"contract_id": line["contract_id"], "amount": line["amount"]})
@@ -35,7 +42,9 @@ def _claims(store: ViewStore, batch_id: str, provider_id: str | None) -> list[di
              "contract_ids": [line["contract_id"] for line in by_claim.get(c["claim_id"], [])],
              "contracts": by_claim.get(c["claim_id"], []), "documents": json.loads(c["documents"]),
              "claimed_by": c["claimed_by"], "claimed_at": c["claimed_at"], "reviewed_by": c["reviewed_by"],
-             "reviewed_at": c["reviewed_at"], "note": c["note"]} for c in claims]
+             "reviewed_at": c["reviewed_at"], "note": c["note"], "reason": reasons.get(c["claim_id"]),
+             "dispute": SettlementBatch.dispute_of({"disputed": disputed.get(c["claim_id"])}),
+             "disputes": disputed.get(c["claim_id"], {})} for c in claims]
 
 
 def totals_of(claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -55,9 +64,17 @@ def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None) -
                  batch_id)
     claims = _claims(store, batch_id, provider_id)
     totals = totals_of(claims)
-    return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals,
-            "claimed": sum(c["amount"] for c in claims), "payable": totals[CLAIM_APPROVED]["amount"],
-            "paid": row["paid_amount"]}
+    # Payable: the approved claims no objection holds (DOMAIN.md "Stops" 6).
+    payable = sum(c["amount"] for c in claims if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN)
+    return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals, "notice": _notice(store, batch_id),
+            "claimed": sum(c["amount"] for c in claims), "payable": payable, "paid": row["paid_amount"]}
+
+
+def _notice(store: ViewStore, batch_id: str) -> dict[str, Any] | None:
+    """The notice's chain head: its event's position and the audit chain's hash there (DOMAIN.md "Stops" 6)."""
+    row = store.query_one("SELECT n.position, a.hash FROM vl_batch_notices n LEFT JOIN vl_audit_chain a "
+                          "ON a.position = n.position WHERE n.batch_id = ?", [batch_id])
+    return None if row is None else {"position": int(row["position"]), "hash": row["hash"]}
 
 
 def batch_provider(store: ViewStore, batch_id: str, claim_id: str) -> str | None:
@@ -71,7 +88,8 @@ def list_batches(store: ViewStore, year: int | None = None) -> list[dict[str, An
     rows = store.query(
         "SELECT b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount, "
         "COUNT(c.claim_id) AS claims, COALESCE(SUM(c.amount), 0) AS claimed, "
-        f"COALESCE(SUM(CASE WHEN c.status = '{CLAIM_APPROVED}' THEN c.amount ELSE 0 END), 0) AS payable "
+        f"COALESCE(SUM(CASE WHEN c.status = '{CLAIM_APPROVED}' AND c.claim_id NOT IN (SELECT d.claim_id FROM "
+        f"vl_claim_disputes d WHERE d.status = '{DISPUTE_OPEN}') THEN c.amount ELSE 0 END), 0) AS payable "
         f"FROM vl_batches b LEFT JOIN vl_claims c ON c.batch_id = b.batch_id {where} "
         "GROUP BY b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount "
         "ORDER BY b.year, b.opened_at", params)
@@ -90,8 +108,9 @@ def get_batch_plan(store: ViewStore, batch_id: str) -> dict[str, Any]:
         "JOIN vl_claims c ON c.claim_id = l.claim_id "
         "LEFT JOIN vl_providers p ON p.provider_id = l.provider_id "
         "LEFT JOIN vl_contracts k ON k.contract_id = l.contract_id "
-        "WHERE l.batch_id = ? AND c.status = ? ORDER BY l.provider_id, l.claim_id, l.ordinal",
-        [batch_id, CLAIM_APPROVED])
+        "WHERE l.batch_id = ? AND c.status = ? AND l.claim_id NOT IN (SELECT claim_id FROM vl_claim_disputes "
+        "WHERE batch_id = ? AND status = ?) ORDER BY l.provider_id, l.claim_id, l.ordinal",
+        [batch_id, CLAIM_APPROVED, batch_id, DISPUTE_OPEN])
     providers: dict[str, dict[str, Any]] = {}
     for r in rows:
         entry = providers.setdefault(r["provider_id"], {"provider_id": r["provider_id"],

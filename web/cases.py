@@ -6,9 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import CASE_SUBJECT_TYPES, READERS, VIOLATIONS
-from projections import settlement_queries
+from projections import queries, settlement_queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -68,6 +69,12 @@ class CreditRecordSchema(Schema):
     recorded_at = fields.String()
 
 
+class StoppedSchema(Schema):
+    terminated_contracts = fields.List(fields.String())
+    held_contracts = fields.List(fields.String())
+    released = Yuan()
+
+
 class SanctionResponse(CaseFiled):
     contracts = fields.List(fields.Nested(ContractOutcomeSchema))
     released = Yuan()
@@ -76,6 +83,8 @@ class SanctionResponse(CaseFiled):
     enterprise_revoked = fields.Boolean()
     provider_terminated = fields.Boolean()
     credit_record = fields.Nested(CreditRecordSchema)
+    stopped = fields.Nested(StoppedSchema, metadata={"description": "the party's other contracts, stopped in the "
+                                                                    "same save (DOMAIN.md Stops 1)"})
 
 
 class SanctionViewSchema(Schema):
@@ -151,8 +160,15 @@ def list_cases(args: dict[str, Any]) -> Any:
 @blp.arguments(SanctionSchema)
 @blp.response(200, SanctionResponse)
 def sanction_case(body: dict[str, Any], case_id: str) -> Any:
+    proposed: list[str] = []
+    if body["revoke_enterprise"] or body["terminate_provider"]:  # the party's proposed contracts stop too
+        try:
+            case = settlement_queries.get_case(fresh_views(), case_id)
+            proposed = queries.proposed_contract_ids(fresh_views(), case["subject_type"], case["subject_id"])
+        except errors.NotFound:
+            pass  # the command answers for an unknown case
     return run(ledger_app().sanction_case, case_id, [str(c) for c in body["clawback_contract_ids"]],
-               body["revoke_enterprise"], body["terminate_provider"], body["note"])
+               body["revoke_enterprise"], body["terminate_provider"], body["note"], proposed)
 
 
 @blp.get("/cases/<case_id>")

@@ -9,7 +9,10 @@ from projections import queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import CompletionSchema, ContractProposeSchema, ContractSchema, DepositSchema, ReasonSchema
+from web.schemas import (
+    AcceptanceSchema, CompletionSchema, ContractProposeSchema, ContractSchema, DepositSchema, HoldReleaseSchema,
+    ReasonSchema,
+)
 
 blp = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts", description="服务合同 Contracts")
 
@@ -55,3 +58,19 @@ def get_contract(contract_id: str) -> Any:
     contract = queries.get_contract(fresh_views(), contract_id)
     require_reader(current_actor(), enterprise_id=contract["enterprise_id"], provider_id=contract["provider_id"])
     return contract
+
+
+@blp.post("/<contract_id>/acceptance")
+@blp.arguments(AcceptanceSchema)
+@blp.response(200, ContractSchema)
+def record_acceptance(body: dict[str, Any], contract_id: str) -> Any:
+    """An acceptance check (验收, Art. 21, 28): operator or supervisor; failed → failed_acceptance."""
+    return run(ledger_app().record_acceptance, contract_id, body["result"], body["findings"], body["documents"])
+
+
+@blp.post("/<contract_id>/hold-release")
+@blp.arguments(HoldReleaseSchema)
+@blp.response(200, ContractSchema)
+def release_hold(body: dict[str, Any], contract_id: str) -> Any:
+    """The approver ends a hold: the service was truly delivered (DOMAIN.md "Stops" 1)."""
+    return run(ledger_app().release_hold, contract_id, body["reason"], body["documents"])

@@ -45,7 +45,8 @@ def review_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, ProviderResponse)
 def terminate_provider(body: dict[str, Any], provider_id: str) -> Any:
-    return run(ledger_app().terminate_provider, provider_id, body["reason"])
+    proposed = queries.proposed_contract_ids(fresh_views(), "provider", provider_id)
+    return run(ledger_app().terminate_provider, provider_id, body["reason"], proposed)
 
 
 @blp.post("/providers/<provider_id>/amendments")

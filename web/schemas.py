@@ -46,6 +46,8 @@ class YearOpenSchema(Schema):
     deposit_share = Share()
     provider_cap = Yuan()
     commitment_required = StrictBoolean(load_default=False)
+    settlement_batches = StrictInteger(validate=validate.OneOf([1, 2]),
+                                        metadata={"description": "settlement batches a year (Art. 19), default 2"})
 
 
 class YearParametersSchema(CommandResponse):
@@ -59,6 +61,7 @@ class YearParametersSchema(CommandResponse):
     deposit_share = Share()
     provider_cap = Yuan()
     commitment_required = fields.Boolean()
+    settlement_batches = fields.Integer()
 
 
 class YearSchema(YearParametersSchema):
@@ -285,6 +288,9 @@ class ProviderResponse(CommandResponse):
     signed_years = fields.List(fields.Integer())
     reason = fields.String()
     changed = fields.List(fields.String(), metadata={"description": "the facts an amendment corrected"})
+    terminated_contracts = fields.List(fields.String())
+    held_contracts = fields.List(fields.String())
+    released = Yuan()
 
 
 class ReviewSchema(Schema):
@@ -377,6 +383,11 @@ class ContractProposeSchema(Schema):
                              metadata={"description": "units of the product; amount ≤ listed price × quantity"})
 
 
+class HoldSchema(Schema):
+    reason = fields.String()
+    since_position = fields.Integer()
+
+
 class ContractSchema(CommandResponse):
     contract_id = fields.String()
     status = fields.String()
@@ -397,6 +408,8 @@ class ContractSchema(CommandResponse):
     batch_id = fields.String(allow_none=True)
     clawed_back = Yuan()
     receivable = Yuan()
+    hold = fields.Nested(HoldSchema, allow_none=True,
+                         metadata={"description": "while held (冻结): why, and the position of the event that held it"})
 
 
 class DepositSchema(Schema):
@@ -409,3 +422,13 @@ class CompletionSchema(Schema):
 
 class EmptySchema(Schema):
     pass
+
+
+class AcceptanceSchema(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(["passed", "failed"]))
+    findings = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+
+
+class HoldReleaseSchema(ReasonSchema):
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))

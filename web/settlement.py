@@ -7,7 +7,9 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
-from ledger.domain.settlement import APPROVE, CLAIM_STATUSES, NO_OBJECTION, OBJECTION, REJECT
+from ledger.domain.settlement import (
+    APPROVE, CLAIM_STATUSES, NO_OBJECTION, OBJECTION, REJECT, REJECTION_REASONS, RESOLUTIONS,
+)
 from ledger.rules import PROVIDER, READERS
 from projections import settlement_queries
 from web.auth import current_actor
@@ -49,10 +51,15 @@ class ClaimResponse(CommandResponse):
     claimed_by = fields.String()
     reviewed_by = fields.String(allow_none=True)
     note = fields.String()
+    reason = fields.String(allow_none=True)
+    dispute = fields.String(allow_none=True)
 
 
 class ClaimReviewSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf([APPROVE, REJECT]))
+    reason = fields.String(validate=validate.OneOf(REJECTION_REASONS), load_default=None,
+                           metadata={"description": "required with reject: materials (may be claimed again) or "
+                                                    "acceptance_failed (the contracts fail acceptance)"})
     note = Text(2000, load_default="")
 
 
@@ -70,12 +77,15 @@ class NoticeSchema(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf([NO_OBJECTION, OBJECTION]))
     note = Text(2000, load_default="")
     claim_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=10_000),
-                            metadata={"description": "the claims an objection disputes; only they are held back"})
+                            metadata={"description": "claims an objection disputes: each of their contracts"})
+    contract_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=10_000),
+                               metadata={"description": "the contracts an objection disputes; their claims are held"})
 
 
 class NoticeResponse(BatchOpened):
     outcome = fields.String()
     held_back_claim_ids = fields.List(fields.String())
+    disputed_contract_ids = fields.List(fields.String())
     amount = Yuan(metadata={"description": "what the batch will pay after the notice"})
 
 
@@ -88,6 +98,23 @@ class PaymentResponse(BatchOpened):
     amount = Yuan()
     contracts = fields.Integer()
     providers = fields.Dict(keys=fields.String(), values=Yuan())
+    held_back = fields.Dict(keys=fields.String(), values=Yuan(),
+                            metadata={"description": "contracts found held or failed at payment, not paid"})
+    held_back_amount = Yuan()
+
+
+class ResolutionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(RESOLUTIONS))
+    note = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ResolutionResponse(BatchOpened):
+    contract_id = fields.String()
+    claim_id = fields.String()
+    decision = fields.String()
+    note = fields.String()
+    contract_status = fields.String()
+    dispute = fields.String(allow_none=True)
 
 
 class ClaimLineSchema(Schema):
@@ -108,6 +135,16 @@ class ClaimViewSchema(Schema):
     reviewed_by = fields.String(allow_none=True)
     reviewed_at = fields.String(allow_none=True)
     note = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "why a rejected claim was rejected"})
+    dispute = fields.String(allow_none=True, metadata={"enum": ["open", "upheld", "dismissed"],
+                                                       "description": "an objection at the notice (Art. 20)"})
+    disputes = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "each disputed contract's state"})
+
+
+class ChainHeadSchema(Schema):
+    position = fields.Integer()
+    hash = fields.String(allow_none=True)
 
 
 class StatusTotalSchema(Schema):
@@ -142,6 +179,8 @@ class BatchSchema(Schema):
     paid_by = fields.String(allow_none=True)
     paid_at = fields.String(allow_none=True)
     claims = fields.List(fields.Nested(ClaimViewSchema))
+    notice = fields.Nested(ChainHeadSchema, allow_none=True,
+                           metadata={"description": "the audit chain's head when the notice was recorded"})
     totals = fields.Nested(BatchTotalsSchema)
     claimed = Yuan()
     payable = Yuan()
@@ -222,7 +261,7 @@ def claim_settlement(body: dict[str, Any], batch_id: str) -> Any:
 @blp.arguments(ClaimReviewSchema)
 @blp.response(200, ClaimResponse)
 def review_claim(body: dict[str, Any], batch_id: str, claim_id: str) -> Any:
-    return run(ledger_app().review_claim, batch_id, claim_id, body["decision"], body["note"])
+    return run(ledger_app().review_claim, batch_id, claim_id, body["decision"], body["note"], body["reason"])
 
 
 @blp.post("/<batch_id>/approval")
@@ -237,7 +276,15 @@ def approve_settlement(body: dict[str, Any], batch_id: str) -> Any:
 @blp.response(200, NoticeResponse)
 def record_notice(body: dict[str, Any], batch_id: str) -> Any:
     return run(ledger_app().record_settlement_notice, batch_id, body["outcome"], body["note"],
-               [str(c) for c in body["claim_ids"]])
+               [str(c) for c in body["claim_ids"]], [str(c) for c in body["contract_ids"]])
+
+
+@blp.post("/<batch_id>/objections/<contract_id>/resolution")
+@blp.arguments(ResolutionSchema)
+@blp.response(200, ResolutionResponse)
+def resolve_objection(body: dict[str, Any], batch_id: str, contract_id: str) -> Any:
+    """The approver resolves an objection to one disputed contract: upheld or dismissed (Art. 20)."""
+    return run(ledger_app().resolve_objection, batch_id, contract_id, body["decision"], body["note"])
 
 
 @blp.post("/<batch_id>/payment")

@@ -1,7 +1,8 @@
 """What a realistic year looks like at a given scale: sizes, tier mix, prices, categories, fates.
 
 Design size at scale 1 (issue 7): 20,000 vouchers, 2,000 providers, 5,000 products, 200,000
-contracts, 10 settlement batches and a few hundred sanctions — about two million events. The
+contracts, 2 settlement batches (Art. 19: at most two a year, DOMAIN.md "Stops" 10; 10 before
+issue 14) and a few hundred sanctions — about two million events. The
 mix below is an assumption where the measures are silent, written down so runs are comparable:
 most above-size SMEs hold no honour (T1), a quarter a T2 honour, fewer T3 and T4; diagnosis is
 the most common single category; most contracts complete, a few are terminated (Art. 28) or
@@ -18,7 +19,7 @@ from ledger.demo import credit_code
 from ledger.money import yuan
 from ledger.rules import CATEGORIES, HONOUR_TIERS, PROVIDER_DOCUMENT_KINDS
 
-DESIGN = {"vouchers": 20_000, "providers": 2_000, "products": 5_000, "contracts": 200_000, "batches": 10,
+DESIGN = {"vouchers": 20_000, "providers": 2_000, "products": 5_000, "contracts": 200_000, "batches": 2,
           "cases": 300}
 
 # Share of enterprises per tier (Art. 9); the honour drawn decides the tier.

@@ -72,7 +72,8 @@ def run_batch(driver: Driver, rng: random.Random, number: int) -> None:
         rejected = rng.random() < REJECTED_CLAIMS
         decision = "reject" if rejected else "approve"
         if driver.run("operator", None, command(app, "review"), batch_id, claim_id, decision,
-                      "材料不全 / incomplete materials" if rejected else "审核通过 / approved") is not None:
+                      "材料不全 / incomplete materials" if rejected else "审核通过 / approved",
+                      "materials" if rejected else None) is not None:
             for record in bundle:
                 record.status = "completed" if rejected else "approved"
     driver.run("approver", None, command(app, "approve"), batch_id)

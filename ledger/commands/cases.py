@@ -17,9 +17,10 @@ from typing import Any
 from uuid import UUID
 
 from ledger import errors
-from ledger.commands.base import CommandBase, CommandResult, command, require
+from ledger.commands.base import CommandResult, command, require
+from ledger.commands.stops import ENTERPRISE_STOP, PROVIDER_STOP, StopCommands
 from ledger.domain.case import CLAWED_BACK, RECEIVABLE, RELEASED, STOPPED, Case
-from ledger.domain.contract import COMPLETED, PROPOSED, RESERVING, Contract
+from ledger.domain.contract import PROPOSED, RESERVING, USING, Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
@@ -36,7 +37,7 @@ def case_data(case: Case) -> dict[str, Any]:
             "note": case.note, "status": case.status, "filed_by": case.filed_by}
 
 
-class CaseCommands(CommandBase):
+class CaseCommands(StopCommands):
     """The operator or the supervisor files a case; the operator (another person) sanctions it."""
 
     def get_case(self, case_id: Any) -> Case:
@@ -74,11 +75,13 @@ class CaseCommands(CommandBase):
 
     @command
     def sanction_case(self, case_id: Any, clawback_contract_ids: list[Any], revoke_enterprise: bool = False,
-                      terminate_provider: bool = False, note: str = "") -> CommandResult:
+                      terminate_provider: bool = False, note: str = "",
+                      proposed_contract_ids: list[Any] | None = None) -> CommandResult:
         """Sanction a case (Art. 25): claw back, revoke, terminate, and record bad credit.
 
         Everything it changes (case, contracts, vouchers, providers' years, batches, the enterprise
-        or the provider) is saved in one transaction.
+        or the provider) is saved in one transaction; a revocation or termination stops every other
+        contract of the party in the same save (DOMAIN.md "Stops" 1, ledger/commands/stops.py).
         """
         actor = require(OPERATOR)
         case = self.get_case(case_id)
@@ -95,16 +98,22 @@ class CaseCommands(CommandBase):
         subject = self._get(changed, subject_class.create_id(case.subject_id))
         subject.record_bad_credit(case_id=str(case.id), violation=case.violation,
                                   article=VIOLATION_ARTICLES[case.violation][0])
+        stopped: dict[str, Any] = {"terminated_contracts": [], "held_contracts": [], "released": 0}
+        proposed = [str(c) for c in proposed_contract_ids or []]
         if revoke_enterprise:
             enterprise: Enterprise = subject
             if not enterprise.revoked:
                 enterprise.revoke(case_id=str(case.id), violation=case.violation, note=note)
                 changed[enterprise.id] = enterprise
+                stopped = self._stop_party("enterprise", case.subject_id, ENTERPRISE_STOP.format(reason=reason),
+                                           str(case.id), proposed, changed)
         if terminate_provider:
             provider: Provider = subject
             if not provider.banned:
                 provider.terminate(reason=reason, case_id=str(case.id))
                 changed[provider.id] = provider
+                stopped = self._stop_party("provider", case.subject_id, PROVIDER_STOP.format(reason=reason),
+                                           str(case.id), proposed, changed)
         totals = {kind: sum(o["amount"] for o in outcomes if o["outcome"] in kinds)
                   for kind, kinds in (("released", (RELEASED,)), ("clawed_back", (CLAWED_BACK, RECEIVABLE)),
                                       ("receivable", (RECEIVABLE,)))}
@@ -116,17 +125,10 @@ class CaseCommands(CommandBase):
                                article=article, description=description, note=note)
         data = {**case_data(case), "contracts": outcomes, "released": totals["released"],
                 "clawed_back": totals["clawed_back"], "receivable": totals["receivable"],
-                "enterprise_revoked": revoke_enterprise, "provider_terminated": terminate_provider,
+                "enterprise_revoked": revoke_enterprise, "provider_terminated": terminate_provider, "stopped": stopped,
                 "credit_record": {"subject_type": case.subject_type, "subject_id": case.subject_id,
                                   "violation": case.violation, "article": article, "description": description}}
         return self._commit(data, *changed.values())
-
-    def _get(self, changed: dict[UUID, Any], aggregate_id: Any) -> Any:
-        """Each aggregate once per sanction: several contracts may share a voucher, a provider year, a batch."""
-        key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
-        if key not in changed:
-            changed[key] = self.repository.get(key)
-        return changed[key]
 
     def _claw_back_contract(self, contract_id: str, case_id: str, reason: str,
                             changed: dict[UUID, Any]) -> dict[str, Any]:
@@ -136,7 +138,7 @@ class CaseCommands(CommandBase):
             contract.terminate(reason=reason, released_fen=0)
             return {"contract_id": contract_id, "previous_status": previous, "outcome": STOPPED, "amount": 0,
                     "receivable": 0, "settled": False}
-        if previous not in (*RESERVING, COMPLETED):
+        if previous not in (*RESERVING, *USING):
             raise errors.InvalidState(f"contract {contract_id} is {previous}: nothing is left to claw back",
                                       {"contract_id": contract_id, "status": previous})
         voucher = self._get(changed, contract.voucher_id)

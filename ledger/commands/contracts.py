@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ledger import errors
-from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.commands.base import CommandResult, command, require, require_subject
+from ledger.commands.stops import StopCommands
 from ledger.domain.contract import RESERVING, Contract
 from ledger.domain.provider_year import ProviderYear
 from ledger.money import format_yuan, share_of
-from ledger.rules import ENTERPRISE, OPERATOR, PROVIDER
+from ledger.rules import APPROVER, ENTERPRISE, OPERATOR, PROVIDER, SUPERVISOR
 
 MAX_QUANTITY = 10_000  # units of one standardised product in one contract; more is a typo, not a purchase
 
@@ -22,10 +23,12 @@ def contract_data(contract: Contract) -> dict[str, Any]:
         "amount": contract.amount_fen, "subsidy": contract.subsidy_fen, "deposit": contract.deposit_fen,
         "balance_due": contract.balance_due_fen, "deposit_paid": contract.deposit_paid_fen,
         "balance_paid": contract.balance_paid_fen, "settled": contract.settled, "quantity": contract.quantity,
+        "hold": None if contract.hold is None else {"reason": contract.hold["reason"]},
+        "dispute": contract.dispute, "acceptance": contract.acceptance,
     }
 
 
-class ContractCommands(CommandBase):
+class ContractCommands(StopCommands):
     """The enterprise proposes; the provider signs; the enterprise pays and confirms."""
 
     def get_contract(self, contract_id: Any) -> Contract:
@@ -48,7 +51,7 @@ class ContractCommands(CommandBase):
                                           {"quantity": [f"must be an integer from 1 to {MAX_QUANTITY}"]})
         self.get_year(voucher.year).refuse_if_closed()
         self.get_enterprise(voucher.enterprise_id).refuse_if_revoked()
-        self.get_provider(provider_id)
+        self.refuse_if_provider_terminated(provider_id)
         product = self.get_product(product_id)
         contract = Contract.propose(voucher_id=str(voucher.id), enterprise_id=voucher.enterprise_id,
                                     provider_id=provider_id, product_id=str(product.id), year=voucher.year,
@@ -66,6 +69,7 @@ class ContractCommands(CommandBase):
         actor = require(PROVIDER)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.provider_id)
+        self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))  # a revoked holder: HOLDER_REVOKED
         contract.refuse_unless_proposed()
         voucher = self.get_voucher(contract.voucher_id)
         year = self.get_year(contract.year)
@@ -108,6 +112,7 @@ class ContractCommands(CommandBase):
         actor = require(ENTERPRISE)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.enterprise_id)
+        self.refuse_if_party_stopped(contract)
         contract.pay_deposit(amount_fen)
         self.get_year(contract.year).refuse_outside_window(self.today())  # Art. 18; DOMAIN.md "Stops" 3
         return self._commit(contract_data(contract), contract)
@@ -118,6 +123,7 @@ class ContractCommands(CommandBase):
         actor = require(ENTERPRISE)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.enterprise_id)
+        self.refuse_if_party_stopped(contract)
         contract.complete(balance_paid_fen)
         self.get_year(contract.year).refuse_outside_window(self.today())  # Art. 18; DOMAIN.md "Stops" 3
         voucher = self.get_voucher(contract.voucher_id)
@@ -146,3 +152,30 @@ class ContractCommands(CommandBase):
             changed += [voucher, provider_year]
         contract.terminate(reason=reason, released_fen=released)
         return self._commit(contract_data(contract), *changed)
+
+    @command
+    def record_acceptance(self, contract_id: Any, result: str, findings: str,
+                          documents: list[dict] | None = None) -> CommandResult:
+        """The operator or the supervisor records an acceptance check (验收, Art. 21, 28; DOMAIN.md "Stops" 5).
+
+        Failed: the contract becomes `failed_acceptance`, leaves any claim not being paid, and its
+        subsidy leaves `used` (ledger/commands/stops.py). A paid contract: 409 ALREADY_SETTLED.
+        """
+        require(OPERATOR, SUPERVISOR)
+        if not findings.strip():
+            raise errors.ValidationFailed("an acceptance check records its findings", {"findings": ["must not be blank"]})
+        contract = self.get_contract(contract_id)
+        changed: dict[Any, Any] = {contract.id: contract}
+        self._check_acceptance(contract, result, findings, list(documents or []), "check", changed)
+        return self._commit(contract_data(contract), *changed.values())
+
+    @command
+    def release_hold(self, contract_id: Any, reason: str, documents: list[dict] | None = None) -> CommandResult:
+        """The approver ends a hold: the service was truly delivered, the contract is claimable again (Stops 1)."""
+        require(APPROVER)
+        if not reason.strip():
+            raise errors.ValidationFailed("a release says why", {"reason": ["must not be blank"]})
+        contract = self.get_contract(contract_id)
+        contract.refuse_hold_release()
+        contract.release_hold(reason=reason, documents=list(documents or []))
+        return self._commit(contract_data(contract), contract)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ledger import errors
-from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.commands.base import CommandResult, command, require, require_subject
+from ledger.commands.stops import PROVIDER_STOP, StopCommands
 from ledger.domain.product import Product
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
@@ -40,7 +41,7 @@ def product_data(product: Product) -> dict[str, Any]:
             "listed_years": list(product.listed_years)}
 
 
-class ProviderCommands(CommandBase):
+class ProviderCommands(StopCommands):
     """Provider applications and the catalogue of products."""
 
     def get_provider(self, code: str) -> Provider:
@@ -98,12 +99,19 @@ class ProviderCommands(CommandBase):
                             *changed, status=201)
 
     @command
-    def terminate_provider(self, code: str, reason: str) -> CommandResult:
-        """Terminate a provider that concealed or falsified facts: banned for good (Art. 15)."""
+    def terminate_provider(self, code: str, reason: str, proposed_contract_ids: list[Any] | None = None) -> CommandResult:
+        """Terminate a provider that concealed or falsified facts: banned for good (Art. 15 即时终止).
+
+        In the same save, its proposed, signed and active contracts are terminated (reservations
+        released) and its completed unpaid ones held (DOMAIN.md "Stops" 1; ledger/commands/stops.py).
+        """
         require(APPROVER)
         provider = self.get_provider(code)
         provider.terminate(reason)
-        return self._commit({"id": code, "status": "terminated", "reason": reason}, provider)
+        changed: dict[Any, Any] = {provider.id: provider}
+        outcome = self._stop_party("provider", code, PROVIDER_STOP.format(reason=reason), None,
+                                   [str(c) for c in proposed_contract_ids or []], changed)
+        return self._commit({"id": code, "status": "terminated", "reason": reason, **outcome}, *changed.values())
 
     @command
     def amend_provider(self, code: str, changes: dict[str, Any], reason: str, documents: list[dict]) -> CommandResult:

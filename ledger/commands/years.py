@@ -32,7 +32,7 @@ def year_data(year: Year) -> dict[str, Any]:
         "tier_quotas": dict(params.tier_quotas_fen), "diagnosis_share": params.diagnosis_share_bp,
         "other_share": params.other_share_bp, "deposit_share": params.deposit_share_bp,
         "provider_cap": params.provider_cap_fen, "commitment_required": params.commitment_required,
-        "status": year.status,
+        "status": year.status, "settlement_batches": params.settlement_batches,
     }
 
 
@@ -51,7 +51,7 @@ class YearCommands(CommandBase):
     def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
                   diagnosis_share: int | None = None, other_share: int | None = None,
                   deposit_share: int | None = None, provider_cap: int | None = None,
-                  commitment_required: bool = False) -> CommandResult:
+                  commitment_required: bool = False, settlement_batches: int | None = None) -> CommandResult:
         """Open a year with its annual notice; parameters default to the measures' ceilings (Art. 9, 10, 17).
 
         The year is a calendar year, last, this or next year on the business date (Art. 18).
@@ -67,6 +67,7 @@ class YearCommands(CommandBase):
             deposit_share_bp=defaults.deposit_share_bp if deposit_share is None else deposit_share,
             provider_cap_fen=defaults.provider_cap_fen if provider_cap is None else provider_cap,
             commitment_required=commitment_required,
+            settlement_batches=defaults.settlement_batches if settlement_batches is None else settlement_batches,
         )
         above = parameters_above_ceiling(params)
         if above:

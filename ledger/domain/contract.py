@@ -15,7 +15,14 @@ from ledger.money import format_yuan
 PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
     "proposed", "signed", "active", "completed", "terminated", "clawed_back",
 )
+# Stops (DOMAIN.md "Stops" 1, 5): a completed contract of a terminated provider or revoked enterprise
+# is held (冻结); one that failed acceptance (验收不通过) is never paid.
+HELD, FAILED_ACCEPTANCE = "held", "failed_acceptance"
 RESERVING = (SIGNED, ACTIVE)  # states holding a reservation on the voucher
+USING = (COMPLETED, HELD)  # states whose subsidy is used on the voucher and live on the provider's year
+PASSED, FAILED = "passed", "failed"
+# A claim's dispute at the public notice (Art. 20) and its resolution by the approver.
+DISPUTE_OPEN, UPHELD, DISMISSED = "open", "upheld", "dismissed"
 
 
 class Contract(LedgerAggregate):
@@ -67,6 +74,9 @@ class Contract(LedgerAggregate):
         self.claim: dict | None = None  # {"batch_id", "claim_id"} while claimed in a batch
         self.settlement: dict | None = None  # {"batch_id", "reference"} once paid (兑现确认)
         self.receivable_fen = 0
+        self.hold: dict | None = None  # {"reason", "since_position"?, "party"} while held
+        self.dispute: dict | None = None  # {"batch_id", "status"} once an objection named it
+        self.acceptance: dict | None = None  # the last acceptance check {"result", "findings"}
 
     @property
     def settled(self) -> bool:
@@ -147,7 +157,72 @@ class Contract(LedgerAggregate):
 
     @property
     def claimable(self) -> bool:
-        return self.status == COMPLETED and self.claim is None and not self.settled
+        return self.status == COMPLETED and self.claim is None and not self.settled and not self.disputed
+
+    @property
+    def disputed(self) -> bool:
+        """An objection at a public notice named it and the approver has not resolved it yet (Art. 20)."""
+        return (self.dispute or {}).get("status") == DISPUTE_OPEN
+
+    # --- stops (DOMAIN.md "Stops" 1, 5, 6) -----------------------------------------------------------
+
+    def refuse_if_held(self) -> None:
+        """Claim, approval and payment refuse a held contract (Stops 1)."""
+        if self.status == HELD:
+            raise errors.ContractHeld("the contract is held (冻结): its party was terminated or revoked",
+                                      {"contract_id": str(self.id), "hold": dict(self.hold or {})})
+
+    @event("Held")
+    def place_hold(self, reason: str, party: str, case_id: str | None) -> None:
+        """A completed, unpaid contract of a terminated provider or revoked enterprise is held (Art. 15, 25)."""
+        self.status = HELD
+        self.hold = {"reason": reason, "party": party, "case_id": case_id}
+
+    def refuse_hold_release(self) -> None:
+        self._refuse_unless(HELD)
+
+    @event("HoldReleased")
+    def release_hold(self, reason: str, documents: list) -> None:
+        """The approver found the service truly delivered: the contract is claimable again."""
+        self.status = COMPLETED
+        self.hold = None
+
+    def refuse_acceptance(self, result: str) -> None:
+        """Acceptance is checked on a completed (or held) contract; a paid one needs a sanction case."""
+        if result not in (PASSED, FAILED):
+            raise errors.ValidationFailed("an acceptance check passes or fails",
+                                          {"result": [f"must be {PASSED} or {FAILED}"]})
+        if self.settled and self.status in USING:
+            raise errors.AlreadySettled("the contract is already paid: a failed acceptance needs a sanction case "
+                                        "(clawback, Art. 25)", {"contract_id": str(self.id), **(self.settlement or {})})
+        self._refuse_unless(*USING)
+
+    @event("AcceptanceChecked")
+    def record_acceptance(self, result: str, findings: str, documents: list, source: str) -> None:
+        """An acceptance check (验收, Art. 21, 28): passed, or failed with its findings.
+
+        `source` says where the decision came from: `check` (the operator's or supervisor's
+        check), `claim_review` (a claim rejected as acceptance failure) or `objection` (an
+        objection upheld by the approver).
+        """
+        self.acceptance = {"result": result, "findings": findings, "source": source}
+
+    @event("AcceptanceFailed")
+    def fail_acceptance(self, amount_fen: int, returned_to: str) -> None:
+        """Failed acceptance: never claimable or payable; its subsidy left `used` for `returned_to`."""
+        self.status = FAILED_ACCEPTANCE
+        self.hold = None
+        self.claim = None
+
+    @event("Disputed")
+    def mark_disputed(self, batch_id: str, claim_id: str, note: str) -> None:
+        """An objection at the public notice named this contract (Art. 20); its claim is held."""
+        self.dispute = {"batch_id": batch_id, "claim_id": claim_id, "status": DISPUTE_OPEN}
+
+    @event("DisputeResolved")
+    def resolve_dispute(self, batch_id: str, decision: str, note: str) -> None:
+        """The approver's resolution: upheld (fails acceptance) or dismissed (paid with its batch)."""
+        self.dispute = {**(self.dispute or {}), "status": decision}
 
     @event("Claimed")
     def mark_claimed(self, batch_id: str, claim_id: str) -> None:
@@ -155,8 +230,15 @@ class Contract(LedgerAggregate):
 
     @event("ClaimReleased")
     def release_claim(self, batch_id: str, claim_id: str, reason: str) -> None:
-        """A rejected or objected claim frees the contract for a later batch."""
+        """A rejected or objected claim frees the contract for a later batch.
+
+        A contract that leaves a claim while disputed there (it was held or failed meanwhile) takes
+        its open dispute with it: nothing is left for the approver to resolve in that batch, and a
+        hold released later is the approver's own decision on the contract.
+        """
         self.claim = None
+        if self.disputed and (self.dispute or {}).get("batch_id") == batch_id:
+            self.dispute = {**(self.dispute or {}), "status": "withdrawn"}
 
     @event("Settled")
     def settle(self, batch_id: str, reference: str, amount_fen: int) -> None:

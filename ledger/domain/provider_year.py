@@ -34,6 +34,9 @@ class ProviderYear(LedgerAggregate):
         self.settled: dict[str, int] = {}
         self.receivable_fen = 0
 
+    # Set once the provider is terminated (class default: years snapshotted before it existed).
+    stopped: dict | None = None
+
     @property
     def limit_fen(self) -> int:
         return self.cap_fen + self.exceptions_fen
@@ -51,7 +54,18 @@ class ProviderYear(LedgerAggregate):
         """The approver's recorded exception to the cap "in principle" (原则上), Art. 10."""
         self.exceptions_fen += amount_fen
 
+    def refuse_if_stopped(self) -> None:
+        if self.stopped is not None:
+            raise errors.PartyTerminated("the provider was terminated (即时终止, Art. 15)",
+                                         {"provider_id": self.provider_id, **self.stopped})
+
+    @event("ProviderStopped")
+    def stop(self, reason: str, case_id: str | None) -> None:
+        """The provider was terminated: this year takes no new reservation (Art. 15), saved with the cascade."""
+        self.stopped = {"reason": reason, "case_id": case_id}
+
     def reserve(self, contract_id: str, amount_fen: int) -> None:
+        self.refuse_if_stopped()
         if self.live_fen + amount_fen > self.limit_fen:
             raise errors.ProviderCapExceeded(
                 "the provider's annual cap would be exceeded (Art. 10)",
@@ -107,6 +121,11 @@ class ProviderYear(LedgerAggregate):
         """A used contract leaves the live total; if already settled, the provider owes it back."""
         self.used.pop(contract_id, None)
         self.receivable_fen += receivable_fen
+
+    @event("UseReturned")
+    def return_failed(self, contract_id: str, amount_fen: int, reason: str) -> None:
+        """A contract that failed acceptance leaves the live total (DOMAIN.md "Stops" 5)."""
+        self.used.pop(contract_id, None)
 
     @event("Recovered")
     def record_recovery(self, amount_fen: int, reference: str) -> None:

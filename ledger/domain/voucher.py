@@ -40,6 +40,14 @@ class Voucher(LedgerAggregate):
         self.status = ACTIVE
         self.released_at_close = 0
 
+    # Set once the holder's eligibility is revoked (class default: vouchers snapshotted before it existed).
+    holder_revoked: dict | None = None
+
+    @event("HolderRevoked")
+    def stop(self, case_id: str, reason: str) -> None:
+        """The holder was revoked (Art. 25): no new reservation, saved with the revocation's cascade."""
+        self.holder_revoked = {"case_id": case_id, "reason": reason}
+
     def refuse_unless_available(self, amount_fen: int) -> None:
         if self.status != ACTIVE or amount_fen > self.available_fen or self.available_fen == 0:
             raise errors.VoucherExhausted(
@@ -49,6 +57,9 @@ class Voucher(LedgerAggregate):
 
     def reserve(self, contract_id: str, amount_fen: int, share_bp: int, contract_amount_fen: int) -> None:
         """Reserve a signed contract's subsidy (Art. 17)."""
+        if self.holder_revoked is not None:
+            raise errors.HolderRevoked("the holder's eligibility was revoked (Art. 25)",
+                                       {"enterprise_id": self.enterprise_id, **self.holder_revoked})
         self.refuse_unless_available(amount_fen)
         self._reserved(contract_id=contract_id, amount_fen=amount_fen, share_bp=share_bp,
                        contract_amount_fen=contract_amount_fen)
@@ -101,6 +112,28 @@ class Voucher(LedgerAggregate):
         del self.uses[contract_id]
         self.used_fen -= amount_fen
         self.clawed_back_fen += amount_fen
+
+    def return_failed(self, contract_id: str, window_open: bool, reason: str) -> tuple[int, str]:
+        """A contract failed acceptance (Art. 21, 28): its used subsidy leaves `used`.
+
+        It goes back to `available` while the year's window is open (the holder may use it again),
+        to `expired` after it (期满作废, Art. 18). Answers (amount, where it went).
+        """
+        amount = self.uses.get(contract_id)
+        if amount is None:
+            raise errors.StaleRead("the contract used nothing from this voucher", {"contract_id": contract_id})
+        returned_to = "available" if window_open and self.status == ACTIVE else "expired"
+        self._use_returned(contract_id=contract_id, amount_fen=amount, returned_to=returned_to, reason=reason)
+        return amount, returned_to
+
+    @event("UseReturned")
+    def _use_returned(self, contract_id: str, amount_fen: int, returned_to: str, reason: str) -> None:
+        del self.uses[contract_id]
+        self.used_fen -= amount_fen
+        if returned_to == "available":
+            self.available_fen += amount_fen
+        else:
+            self.expired_fen += amount_fen
 
     def expire(self, released_contracts: int = 0) -> int:
         """Expire what is available at year end (期满作废); open reservations are released first."""

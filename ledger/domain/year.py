@@ -47,6 +47,8 @@ class Year(LedgerAggregate):
         self.status = OPEN
         self.closing_summary: dict | None = None
 
+    batches_opened = 0  # class default: years snapshotted before batches were counted here
+
     @property
     def params(self) -> YearParameters:
         return YearParameters(**self.parameters)
@@ -121,6 +123,26 @@ class Year(LedgerAggregate):
     def _quota_committed(self, voucher_id: str, quota_fen: int) -> None:
         self.issued_fen += quota_fen
         self.vouchers += 1
+
+    def open_batch(self, batch_id: str) -> None:
+        """Count a new settlement batch against the year's `settlement_batches` (Art. 19: 1-2 a year).
+
+        Counted here, saved with the batch, so two concurrent openings cannot pass the limit; a
+        closed year still takes batches (its completed contracts are settled after the close).
+        """
+        limit = self.params.settlement_batches
+        if self.batches_opened >= limit:
+            raise errors.BatchLimit(f"year {self.year} allows {limit} settlement batch(es) (Art. 19)",
+                                    {"year": self.year, "settlement_batches": limit, "opened": self.batches_opened})
+        self._batch_opened(batch_id=batch_id, number=self.batches_opened + 1)
+
+    @event("BatchOpened")
+    def _batch_opened(self, batch_id: str, number: int) -> None:
+        self.batches_opened = number
+
+    def window_open(self, today: date) -> bool:
+        """Money may still return to a voucher's available: the year is open and its window not past."""
+        return self.status == OPEN and today <= date.fromisoformat(self.ends_on)
 
     def start_closing(self) -> None:
         """Stop every movement into or out of the year's vouchers before expiring them (Art. 18)."""

@@ -252,7 +252,10 @@ def test_objection_without_disputed_claims_is_400_and_with_them_holds_back_only_
     paid = http.post("finance", f"/settlements/{batch_id}/payment", {"reference": "r"})
     assert paid["amount"] == "40000.00"
     statuses = {c["claim_id"]: c["status"] for c in http.get("auditor", f"/settlements/{batch_id}")["claims"]}
-    assert statuses == {claims[0]: "paid", claims[1]: "objected"}
+    # The disputed claim waits in the batch, approved, its dispute open (DOMAIN.md "Stops" 6).
+    assert statuses == {claims[0]: "paid", claims[1]: "approved"}
+    disputes = {c["claim_id"]: c["dispute"] for c in http.get("auditor", f"/settlements/{batch_id}")["claims"]}
+    assert disputes == {claims[0]: None, claims[1]: "open"}
 
 
 def test_repeated_payment_with_its_idempotency_key_is_answered_once(http, world):

@@ -15,7 +15,7 @@ def test_open_year_fills_in_the_measures_defaults(http):
     assert body == {**OPEN, "status": "open", "position": body["position"],
                     "tier_quotas": {"T1": "50000.00", "T2": "100000.00", "T3": "200000.00", "T4": "300000.00"},
                     "diagnosis_share": "0.80", "other_share": "0.50", "deposit_share": "0.20",
-                    "provider_cap": "5000000.00", "commitment_required": False}
+                    "provider_cap": "5000000.00", "commitment_required": False, "settlement_batches": 2}
     assert isinstance(body["position"], int) and body["position"] > 0
 
 

@@ -89,7 +89,7 @@ def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_
         ("contract a deposit paid", ["Contract.DepositPaid"]),
         ("contract a completed", ["Contract.Completed", "Voucher.Used", "ProviderYear.Used"]),
         # Forward: the batch, its claim and review, approval, notice and payment (Art. 19-20).
-        ("batch opened", ["SettlementBatch.Opened"]),
+        ("batch opened", ["SettlementBatch.Opened", "Year.BatchOpened"]),  # counted on the year (Art. 19)
         ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
         ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
         ("batch approved", ["SettlementBatch.Approved"]),
@@ -98,7 +98,8 @@ def test_contract_trace_reaches_back_to_identity_voucher_and_budget_and_forward_
         # And the sanction (Art. 25): case, clawback into a receivable, bad credit, revocation.
         ("case filed", ["Case.Filed"]),
         ("case sanctioned", ["Case.Sanctioned", "Case.CreditRecorded", "Contract.ClawedBack", "Voucher.ClawedBack",
-                             "ProviderYear.ClawedBack", "Enterprise.BadCreditRecorded", "Enterprise.Revoked"]),
+                             "ProviderYear.ClawedBack", "Enterprise.BadCreditRecorded", "Enterprise.Revoked",
+                             "Voucher.HolderRevoked"]),  # the revocation stops the voucher too (Stops 1)
     ])
     # What was left out: B's contracts and their claim, the other product, the next year.
     assert step(result, "Contract.Claimed", stream=ids["contract_a"])
@@ -139,7 +140,7 @@ def test_enterprise_trace_is_its_years_every_step(history, ledger, views):
         ("enterprise b holds a voucher", ["Enterprise.Registered", "Voucher.Issued", "Year.QuotaCommitted"]),
         ("contract b completed", contract),
         ("contract b2 completed", contract),
-        ("batch opened", ["SettlementBatch.Opened"]),
+        ("batch opened", ["SettlementBatch.Opened", "Year.BatchOpened"]),  # counted on the year (Art. 19)
         ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
         ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
         ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
@@ -190,7 +191,7 @@ def test_provider_trace_is_its_years_every_step(history, ledger, views):
         ("contract a completed", ["Contract.Completed", "Voucher.Used", "ProviderYear.Used"]),
         ("contract b completed", contract),
         ("contract b2 completed", contract),
-        ("batch opened", ["SettlementBatch.Opened"]),
+        ("batch opened", ["SettlementBatch.Opened", "Year.BatchOpened"]),  # counted on the year (Art. 19)
         ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed", "Contract.Claimed"]),
         ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
         ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
@@ -212,7 +213,7 @@ def test_settlement_trace_is_the_batch_with_every_claim_and_each_contract_settle
     assert_steps(history, result, [
         ("year opened", ["Year.Opened"]),
         ("budget allocated", ["Year.BudgetAllocated"]),
-        ("batch opened", ["SettlementBatch.Opened"]),
+        ("batch opened", ["SettlementBatch.Opened", "Year.BatchOpened"]),  # counted on the year (Art. 19)
         ("claim submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed", "Contract.Claimed"]),
         ("claim b2 submitted", ["SettlementBatch.ClaimSubmitted", "Contract.Claimed"]),
         ("claim reviewed", ["SettlementBatch.ClaimReviewed"]),
@@ -232,7 +233,8 @@ def test_an_objection_reaches_the_trace_of_the_disputed_contract_only(scenario, 
     disputed = trace_queries.contract_trace(ledger, views.store, ids["contract_b2"])
     noticed = step(disputed, "SettlementBatch.Noticed")
     assert noticed and noticed[0]["data"]["claim_ids"] == [ids["claim_b2"]]
-    assert step(disputed, "Contract.ClaimReleased")  # the disputed contract is freed for a later batch
+    # The disputed contract stays in its claim, held until the approver resolves it (DOMAIN.md "Stops" 6).
+    assert step(disputed, "Contract.Disputed")
     assert not step(disputed, "Contract.Settled")
     paid = trace_queries.contract_trace(ledger, views.store, ids["contract_a"])
     assert step(paid, "SettlementBatch.Noticed") and not step(paid, "Contract.ClaimReleased")

@@ -107,7 +107,8 @@ def test_provider_not_signed_after_termination(scenario, ledger, deal):
     contract_id = propose(scenario, deal, 10_000)
     with as_role("approver"):
         ledger.terminate_provider(deal["provider"], "提供虚假材料")
-    sign_refused(scenario, deal, contract_id, errors.ProviderNotSigned)
+    # A terminated provider's signature is refused as such (DOMAIN.md "Stops" 1), no longer as "not signed".
+    sign_refused(scenario, deal, contract_id, errors.PartyTerminated)
 
 
 def test_product_not_listed(scenario, ledger, deal):

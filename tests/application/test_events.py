@@ -79,7 +79,8 @@ def test_events_record_rule_parameters(scenario, ledger):
     assert opened.parameters == {"tier_quotas_fen": {"T1": yuan(50_000), "T2": yuan(100_000), "T3": yuan(200_000),
                                                      "T4": yuan(300_000)},
                                  "diagnosis_share_bp": 8000, "other_share_bp": 5000, "deposit_share_bp": 2000,
-                                 "provider_cap_fen": yuan(1_000_000), "commitment_required": False}
+                                 "provider_cap_fen": yuan(1_000_000), "commitment_required": False,
+                                 "settlement_batches": 2}
     proposed = {e.originator_id: e for e in events if isinstance(e, Contract.Proposed)}
     signatures = [e for e in events if isinstance(e, Contract.Signed)]
     assert len(signatures) == 4

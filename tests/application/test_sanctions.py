@@ -225,14 +225,16 @@ def test_revoked_enterprise_gets_no_new_vouchers_or_reservations(world, scenario
 def test_terminated_provider_is_banned_for_good(world, scenario):
     app = world.app
     proposed = world.contract(state="proposed")
+    other = world.contract(state="proposed")  # proposed before the termination, not named in the case
     done = sanction(app, file_case(app, world.provider, [proposed], subject_type="provider"), [proposed],
                     terminate_provider=True)
     assert done.data["provider_terminated"] is True
     assert app.get_provider(world.provider).banned
-    # It may not sign contracts, nor be signed again for any year.
-    other = world.contract(state="proposed")
-    with as_role("provider", world.provider), pytest.raises(errors.ProviderNotSigned):
+    # It may not sign contracts, nor be proposed new ones (DOMAIN.md "Stops" 1), nor be signed again for any year.
+    with as_role("provider", world.provider), pytest.raises(errors.PartyTerminated):
         app.sign_contract(other)
+    with pytest.raises(errors.PartyTerminated):
+        world.contract(state="proposed")
     scenario.open_year(YEAR + 1)
     with as_role("operator"), pytest.raises(errors.ProviderBanned):
         app.review_provider(world.provider, YEAR + 1, "compliance", "pass", "")

@@ -60,9 +60,12 @@ def claim(app: Any, batch_id: str, provider: str, contract_ids: list[str]) -> st
         return app.claim_settlement(batch_id, contract_ids, DOCS).data["claim_id"]
 
 
-def review(app: Any, batch_id: str, claim_id: str, decision: str = "approve", reviewer: str = REVIEWER) -> Any:
+def review(app: Any, batch_id: str, claim_id: str, decision: str = "approve", reviewer: str = REVIEWER,
+           reason: str | None = None) -> Any:
+    if decision == "reject" and reason is None:
+        reason = "materials"  # a rejection says why (DOMAIN.md "Stops" 5)
     with as_role("operator", name=reviewer):
-        return app.review_claim(batch_id, claim_id, decision, "材料核对")
+        return app.review_claim(batch_id, claim_id, decision, "材料核对", reason)
 
 
 def approve(app: Any, batch_id: str, approver: str = APPROVER) -> Any:
@@ -71,9 +74,14 @@ def approve(app: Any, batch_id: str, approver: str = APPROVER) -> Any:
 
 
 def notice(app: Any, batch_id: str, outcome: str = "no_objection", claim_ids: list[str] | None = None,
-           by: str = NOTICER) -> Any:
+           by: str = NOTICER, contract_ids: list[str] | None = None) -> Any:
     with as_role("operator", name=by):
-        return app.record_settlement_notice(batch_id, outcome, "公示期满", claim_ids)
+        return app.record_settlement_notice(batch_id, outcome, "公示期满", claim_ids, contract_ids)
+
+
+def resolve(app: Any, batch_id: str, contract_id: str, decision: str, by: str = APPROVER) -> Any:
+    with as_role("approver", name=by):
+        return app.resolve_objection(batch_id, contract_id, decision, "异议核查完毕")
 
 
 def pay(app: Any, batch_id: str, reference: str = "桂财工兑〔2026〕1号", payer: str = PAYER) -> Any:
@@ -374,13 +382,17 @@ def test_objection_holds_back_only_disputed_claims(world, scenario, views):
     assert paid.data["providers"] == {world.provider: yuan(40_000)}
     assert app.get_contract(kept).settled
     held = app.get_contract(disputed)
-    assert not held.settled and held.claim is None and held.claimable
-    # Once the objection is resolved, the held-back contract is settled in a later batch.
-    settle(app, other_provider, [disputed], name="第二批兑付")
+    # The disputed contract stays in its claim, held until resolved: claimable nowhere (DOMAIN.md "Stops" 6).
+    assert not held.settled and held.disputed and not held.claimable
+    # Once the objection is dismissed, the held-back contract is paid with its batch (a second payment).
+    resolve(app, batch_id, disputed, "dismissed")
+    assert pay(app, batch_id, reference="桂财工兑〔2026〕2号").data["providers"] == {other_provider: yuan(40_000)}
+    assert app.get_contract(disputed).settled
     views.catch_up()
     batch = settlement_queries.get_batch(views.store, batch_id)
-    assert {c["claim_id"]: c["status"] for c in batch["claims"]} == {kept_claim: "paid", disputed_claim: "objected"}
-    assert batch["totals"]["objected"]["amount"] == yuan(40_000)
+    assert {c["claim_id"]: c["status"] for c in batch["claims"]} == {kept_claim: "paid", disputed_claim: "paid"}
+    assert {c["claim_id"]: c["dispute"] for c in batch["claims"]} == {kept_claim: None, disputed_claim: "dismissed"}
+    assert batch["totals"]["paid"]["amount"] == yuan(80_000)
 
 
 def test_objection_names_the_claims_it_disputes(world):
@@ -391,7 +403,7 @@ def test_objection_names_the_claims_it_disputes(world):
     approve(app, batch_id)
     with pytest.raises(errors.ValidationFailed) as refused:
         notice(app, batch_id, "objection", [])
-    assert "claim_ids" in refused.value.details
+    assert "contract_ids" in refused.value.details
     with pytest.raises(errors.ValidationFailed):
         notice(app, batch_id, "no_objection", [claim_id])
     with pytest.raises(errors.NotFound):
@@ -417,7 +429,13 @@ def test_objection_to_every_claim_closes_the_batch_with_nothing_paid(world, view
     claim_id = claim(app, batch_id, world.provider, [contract_id])
     review(app, batch_id, claim_id)
     approve(app, batch_id)
-    assert notice(app, batch_id, "objection", [claim_id]).data["status"] == "closed"
+    # The claim waits for the approver's resolution; nothing is payable meanwhile (Stops 6).
+    assert notice(app, batch_id, "objection", [claim_id]).data["status"] == "noticed"
+    with pytest.raises(errors.ObjectionUnresolved):
+        pay(app, batch_id)
+    # Upheld, the contract fails acceptance and leaves its claim: the batch closes with nothing paid.
+    resolve(app, batch_id, contract_id, "upheld")
+    assert app.get_contract(contract_id).status == "failed_acceptance"
     with pytest.raises(errors.InvalidState):
         pay(app, batch_id)
     views.catch_up()
@@ -537,19 +555,27 @@ def test_settlements_never_pass_the_providers_cap_plus_exceptions(capped):
 
 def test_cap_is_checked_again_at_payment(capped):
     app = capped.app
-    _claw_back_after_payment(capped)  # ¥40,000 settled
-    second, third = capped.contract(), capped.contract()
-    batches = []
-    for name, contract_id in (("第二批", second), ("第三批", third)):
-        batch_id = open_batch(app, name=name)
-        review(app, batch_id, claim(app, batch_id, capped.provider, [contract_id]))
-        approve(app, batch_id)  # each alone: ¥80,000 ≤ ¥100,000
-        notice(app, batch_id)
-        batches.append(batch_id)
-    pay(app, batches[0])
+    # Two batches a year at most (Art. 19): the second payment of the first batch, for a contract whose
+    # objection was dismissed after that batch was first paid, is the payment that would pass the cap.
+    enterprise, _ = holder = capped.holder()
+    first, disputed = capped.contract(holder=holder), capped.contract()
+    batch_a = open_batch(app, name="第一批")
+    review(app, batch_a, claim(app, batch_a, capped.provider, [first]))
+    review(app, batch_a, claim(app, batch_a, capped.provider, [disputed]))
+    approve(app, batch_a)  # ¥80,000 ≤ ¥100,000
+    notice(app, batch_a, "objection", contract_ids=[disputed])
+    pay(app, batch_a)  # ¥40,000 settled
+    sanction(app, file_case(app, enterprise, [first]), [first])  # stays settled, frees live cap
+    third = capped.contract()
+    batch_b = open_batch(app, name="第二批")
+    review(app, batch_b, claim(app, batch_b, capped.provider, [third]))
+    approve(app, batch_b)  # ¥40,000 settled + ¥40,000 ≤ ¥100,000
+    notice(app, batch_b)
+    pay(app, batch_b)
+    resolve(app, batch_a, disputed, "dismissed")
     with pytest.raises(errors.ProviderCapExceeded):
-        pay(app, batches[1])
-    assert not app.get_contract(third).settled
+        pay(app, batch_a, reference="桂财工兑〔2026〕2号")
+    assert not app.get_contract(disputed).settled
     assert app.get_provider_year(capped.provider, YEAR).settled_fen == yuan(80_000)
 
 

@@ -95,6 +95,9 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "POST /api/v1/contracts/{}/termination": [E(OPERATOR, ENTERPRISE, PROVIDER)],  # "operator, or either party"
     "GET /api/v1/contracts/{}": [E(READERS, ENTERPRISE, PROVIDER)],
     "GET /api/v1/contracts": [E(READERS)],  # a year's contracts
+    # Stops (API.md "Stops and gates"): acceptance by the operator or the supervisor, holds released by the approver
+    "POST /api/v1/contracts/{}/acceptance": [E(OPERATOR, SUPERVISOR, path={"contract": "@contract_completed"})],
+    "POST /api/v1/contracts/{}/hold-release": [E(APPROVER)],
     # Settlement
     "POST /api/v1/settlements": [E(OPERATOR)],
     "POST /api/v1/settlements/{}/claims": [E(PROVIDER, body={"contract_ids": ["@contract_completed"]})],
@@ -102,6 +105,7 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "POST /api/v1/settlements/{}/approval": [E(APPROVER)],
     "POST /api/v1/settlements/{}/notice": [E(OPERATOR)],
     "POST /api/v1/settlements/{}/payment": [E(FINANCE)],
+    "POST /api/v1/settlements/{}/objections/{}/resolution": [E(APPROVER)],
     # A provider sees any batch, with its own claims only.
     "GET /api/v1/settlements/{}": [E(READERS, unowned=(PROVIDER,))],
     "GET /api/v1/settlements": [E(READERS)],
@@ -128,5 +132,6 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/me": [E(READERS, unowned=(ENTERPRISE, PROVIDER))],
 }
 
-# The one command the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor).
-SUPERVISOR_COMMANDS = frozenset({"POST /api/v1/cases"})
+# The commands the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor;
+# "Stops and gates": the acceptance check, 验收, is recorded by the operator or the supervisor, Art. 21).
+SUPERVISOR_COMMANDS = frozenset({"POST /api/v1/cases", "POST /api/v1/contracts/{}/acceptance"})
