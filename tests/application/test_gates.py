@@ -319,6 +319,9 @@ def test_facts_are_corrected_by_amendments_and_refusals_are_recorded(scenario, l
     refused_step = [s for s in steps if s["type"] == "Enterprise.VoucherRefused"]
     assert refused_step and refused_step[0]["position"] == position
     assert refused_step[0]["data"]["conditions"][0]["code"] == "above_designated_size"
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {"employees": -1}, "r", [])
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {"revoked": False}, "r", [])
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {}, "nothing to correct", [])
     with as_role("operator"):
         amended = ledger.amend_enterprise(code, {"revenue_fen": yuan(30_000_000)}, "统计口径更正",
                                           [document("other")]).data
