@@ -41,6 +41,14 @@ def voucher_data(voucher: Voucher) -> dict[str, Any]:
             "kind": voucher.kind, "tier": voucher.tier, "quota": voucher.quota_fen}
 
 
+def refuse_negative_facts(facts: dict[str, Any]) -> None:
+    """Headcount and revenue are never negative, at registration or in an amendment."""
+    negative = [f for f in ("employees", "revenue_fen") if f in facts and facts[f] < 0]
+    if negative:
+        raise errors.ValidationFailed("employees and revenue cannot be negative",
+                                      {negative[0].removesuffix("_fen"): ["must not be negative"]})
+
+
 class YearCommands(CommandBase):
     """The approver opens a year, finance funds it, the operator issues vouchers and closes it."""
 
@@ -102,9 +110,7 @@ class YearCommands(CommandBase):
         unknown = sorted(set(honours) - set(HONOURS))
         if unknown:  # Art. 9 names the honours; another would have no tier (and no place in the record)
             raise errors.ValidationFailed("unknown honour codes", {"honours": [f"unknown: {', '.join(unknown)}"]})
-        if employees < 0 or revenue_fen < 0:
-            raise errors.ValidationFailed("employees and revenue cannot be negative",
-                                          {"employees" if employees < 0 else "revenue": ["must not be negative"]})
+        refuse_negative_facts({"employees": employees, "revenue_fen": revenue_fen})
         if self._exists(Enterprise.create_id(code)):
             raise errors.AlreadyExists(f"enterprise {code} is already registered", {"id": code})
         facts = {"employees": employees, "revenue_fen": revenue_fen, "registered_in_guangxi": registered_in_guangxi,
@@ -139,6 +145,7 @@ class YearCommands(CommandBase):
         unknown = sorted(set(changes.get("honours") or ()) - set(HONOURS))
         if unknown:
             raise errors.ValidationFailed("unknown honour codes", {"honours": [f"unknown: {', '.join(unknown)}"]})
+        refuse_negative_facts(changes)
         enterprise = self.get_enterprise(code)
         enterprise.amend(changes, reason, documents)
         failures = enterprise.eligibility_failures()

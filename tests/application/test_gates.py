@@ -302,8 +302,11 @@ def test_declared_honours_count_only_once_verified(scenario, ledger, views):
     views.catch_up()
     from projections import enterprises
 
-    assert enterprises.get_enterprise(views.store, code)["tier"] == "T4"
-    assert enterprises.get_honours(views.store, code) == [{"code": "little_giant", "verified": True}]
+    for page_size in (None, 1000):  # as followed, then rebuilt from position 0 in one page
+        if page_size:
+            views.rebuild(page_size=page_size)
+        assert enterprises.get_enterprise(views.store, code)["tier"] == "T4"
+        assert enterprises.get_honours(views.store, code) == [{"code": "little_giant", "verified": True}]
     assert_fund_identity(assert_views_match_fold(ledger, views))
 
 
@@ -319,6 +322,9 @@ def test_facts_are_corrected_by_amendments_and_refusals_are_recorded(scenario, l
     refused_step = [s for s in steps if s["type"] == "Enterprise.VoucherRefused"]
     assert refused_step and refused_step[0]["position"] == position
     assert refused_step[0]["data"]["conditions"][0]["code"] == "above_designated_size"
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {"employees": -1}, "r", [])
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {"revoked": False}, "r", [])
+    refused(ledger, errors.ValidationFailed, ledger.amend_enterprise, code, {}, "nothing to correct", [])
     with as_role("operator"):
         amended = ledger.amend_enterprise(code, {"revenue_fen": yuan(30_000_000)}, "统计口径更正",
                                           [document("other")]).data

@@ -25,6 +25,7 @@ import pytest
 
 from ledger.demo import credit_code
 from tests.conftest import BACKENDS, postgres_admin_url
+from tests.support import BUSINESS_DATE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -106,7 +107,7 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     workdir = Path(tempfile.mkdtemp(prefix=f"vl-console-{backend}-"))
     urls = _database_url(backend, workdir)
     database_url = next(urls)
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_BUSINESS_DATE": BUSINESS_DATE}  # no time bomb
     _cli(env, "demo")
     server = ConsoleServer(backend=backend, base_url="")
     # One `token issue` per role, one after another (each CLI process creates the store's tables if

@@ -19,8 +19,9 @@ import pytest
 from tests.browser.conftest import (
     ARTIFACTS, ENTERPRISE, OTHER_ENTERPRISE, OTHER_PROVIDER, PROVIDER, STAFF_ROLES, WAIT_SECONDS, ConsoleServer,
 )
+from tests.support import YEAR
 
-DEMO_YEAR = datetime.now(timezone(timedelta(hours=8))).year
+DEMO_YEAR = YEAR  # the demo year of the business date the server runs on (tests/browser/conftest.py)
 SHELLS = ("/console/", "/console/login", f"/console/years/{DEMO_YEAR}", "/console/search",
           f"/console/enterprises/{ENTERPRISE}", f"/console/providers/{PROVIDER}", "/console/contracts/x",
           "/console/settlements/", "/console/settlements/x", "/console/trace/", "/console/trace/contracts/x",
