@@ -14,10 +14,13 @@ and the read models' recorder (`SerializedSchemaCreation`, projections/store.py)
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import psycopg
+import psycopg_pool
+from eventsourcing.postgres import PostgresFactory
 
 SCHEMA_LOCK = "voucher-ledger:schema"
 CONNECT_TIMEOUT_S = 10
@@ -26,7 +29,10 @@ CONNECT_TIMEOUT_S = 10
 @contextmanager
 def schema_lock(conninfo: str = "", **params: Any) -> Iterator[None]:
     """Hold the schema lock of the database that `conninfo`/`params` name (psycopg's connect arguments)."""
-    with psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **params) as conn:
+    # Not the pool's statement timeout: waiting for another process's schema step is what this is for.
+    params = {key: value for key, value in params.items() if key != "options"}
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    with psycopg.connect(conninfo, autocommit=True, **params) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (SCHEMA_LOCK,))
         yield
 
@@ -40,3 +46,65 @@ class SerializedSchemaCreation:
         params = {key: value for key, value in self.datastore.pool.kwargs.items() if key != "row_factory"}
         with schema_lock(**params):
             super().create_table()  # type: ignore[misc]
+
+
+class BoundedPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, every database call bounded in time (issue 15, item 7).
+
+    With the library alone, a request while PostgreSQL was down hung 62-102 s: each of its recorders'
+    ten retries waited the pool's whole timeout for a connection. Here, before the pool makes its first
+    connection: libpq's `connect_timeout` and a server-side `statement_timeout` on every connection
+    (LEDGER_POSTGRES_CONNECT_TIMEOUT, LEDGER_POSTGRES_STATEMENT_TIMEOUT), and `FailFast` on the pool.
+    The pool's own wait for a connection is POSTGRES_CONNECT_TIMEOUT (ledger/persistence.py).
+    """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        connect_timeout = int(self.env.get("LEDGER_CONNECT_TIMEOUT") or 3)
+        statement_timeout = int(self.env.get("LEDGER_STATEMENT_TIMEOUT") or 0)
+        if connect_timeout:
+            pool.kwargs["connect_timeout"] = connect_timeout
+        if statement_timeout:
+            pool.kwargs["options"] = f"-c statement_timeout={statement_timeout * 1000}"
+        FailFast(pool, hold=float(self.env.get("LEDGER_FAIL_FAST") or 0)).install()
+
+
+class FailFast:
+    """A pool that says at once that the database is unreachable, for `hold` seconds after it found so.
+
+    Found so: a wait for a connection ran out while the pool had no connection at all (every one was
+    lost and none could be made), as opposed to all of them being busy. Meanwhile every request for a
+    connection fails immediately (PoolTimeout, which the app answers 503 with Retry-After), so the
+    library's ten retries of each call take two seconds instead of ten pool timeouts, and worker threads
+    are not held. After `hold`, the next request waits for the pool again: that is the probe.
+    """
+
+    def __init__(self, pool: Any, hold: float) -> None:
+        self.pool = pool
+        self.hold = hold
+        self.until = 0.0
+        self.original = pool.connection
+
+    def install(self) -> None:
+        if self.hold > 0:
+            self.pool.connection = self.connection  # this pool's connections only
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Any]:
+        if time.monotonic() < self.until:
+            raise psycopg_pool.PoolTimeout("the database was unreachable moments ago (failing fast)")
+        manager = self.original(timeout)
+        try:
+            conn = manager.__enter__()
+        except psycopg_pool.PoolTimeout:
+            if not self.pool.get_stats().get("pool_size"):
+                self.until = time.monotonic() + self.hold
+            raise
+        try:
+            yield conn
+        except BaseException as exc:
+            if not manager.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            manager.__exit__(None, None, None)
