@@ -66,7 +66,7 @@ class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, Provider
         for aggregate in processing_event.aggregates.values():
             self.repository.remember(aggregate)
         if recordings:
-            self.log_check.note_commit(recordings[-1].notification.id)  # a later check expects it in the log
+            self.log_check.note_commit(recordings[-1].notification)  # a later check expects it in the log
         return recordings
 
     def _take_snapshots(self, processing_event: Any) -> None:

@@ -253,7 +253,8 @@ class LogCheck:
         self.repository = repository
         self.lock = threading.Lock()
         self.rewinds = 0  # times the log was found to have gone backwards (shown by /healthz)
-        self.committed = 0  # the highest position this process's own saves were acknowledged at
+        # The last notification of this process's latest acknowledged save: (position, anchor).
+        self.committed: tuple[int, Any] = (0, None)
         # Constructed before anything is cached: whatever is cached later is at least this recent.
         self.seen, self.anchor = self._head()
 
@@ -262,11 +263,11 @@ class LogCheck:
         page = self.app.recorder.select_notifications(start=head, limit=1) if head else []
         return (page[0].id, _anchor(page[0])) if page else (0, None)
 
-    def note_commit(self, position: int | None) -> None:
-        """This process's save was acknowledged at `position` (VoucherLedger._record)."""
-        if position is not None:
-            with self.lock:
-                self.committed = max(self.committed, position)
+    def note_commit(self, notification: Any) -> None:
+        """This process's save was acknowledged, its last event at `notification` (VoucherLedger._record)."""
+        with self.lock:
+            if notification.id > self.committed[0]:
+                self.committed = (notification.id, _anchor(notification))
 
     def check(self) -> None:
         cache = self.repository.pickled
@@ -283,11 +284,15 @@ class LogCheck:
         if start:
             page = page[1:]
         last, last_anchor = start, anchor
+        ours, our_anchor = committed
+        found_ours = ours <= start  # checked by an earlier check, or nothing saved since
         for pages in range(CHECK_PAGES):
             if pages:
                 page = self.app.recorder.select_notifications(start=last, limit=CHECK_PAGE, inclusive_of_start=False)
             for notification in page:
                 cache.evict_if_older(notification.originator_id, notification.originator_version)
+                if notification.id == ours:
+                    found_ours = _anchor(notification) == our_anchor
             if page:
                 last, last_anchor = page[-1].id, _anchor(page[-1])
             if len(page) < CHECK_PAGE:
@@ -296,8 +301,10 @@ class LogCheck:
             # Far behind (a bulk load by another process): start afresh rather than read it all.
             cache.clear()
             last, last_anchor = self._head()
-        if committed > last:
-            # A save of ours acknowledged before this check began is not in the log: commits were lost.
+            found_ours = True  # the cache is empty anyway
+        if not found_ours:
+            # A save of ours acknowledged before this check began is not in the log (or another event
+            # holds its position, in a restored database): commits were lost.
             self._rewound(cache)
             return
         with self.lock:
@@ -309,7 +316,7 @@ class LogCheck:
         cache.clear()
         seen, anchor = self._head()
         with self.lock:
-            self.seen, self.anchor, self.committed = seen, anchor, min(self.committed, seen)
+            self.seen, self.anchor, self.committed = seen, anchor, (0, None)
             self.rewinds += 1
 
     @contextmanager

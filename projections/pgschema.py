@@ -14,6 +14,7 @@ and the read models' recorder (`SerializedSchemaCreation`, projections/store.py)
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -26,15 +27,29 @@ SCHEMA_LOCK = "voucher-ledger:schema"
 CONNECT_TIMEOUT_S = 10
 
 
+_held = threading.local()  # the lock is reentrant within a thread: `migrate` creates the views' tables under it
+
+
 @contextmanager
 def schema_lock(conninfo: str = "", **params: Any) -> Iterator[None]:
     """Hold the schema lock of the database that `conninfo`/`params` name (psycopg's connect arguments)."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
     # Not the pool's statement timeout: waiting for another process's schema step is what this is for.
     params = {key: value for key, value in params.items() if key != "options"}
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     with psycopg.connect(conninfo, autocommit=True, **params) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (SCHEMA_LOCK,))
-        yield
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
 
 
 class SerializedSchemaCreation:
@@ -73,8 +88,8 @@ class BoundedPostgresFactory(PostgresFactory):
 class FailFast:
     """A pool that says at once that the database is unreachable, for `hold` seconds after it found so.
 
-    Found so: a wait for a connection ran out while the pool had no connection at all (every one was
-    lost and none could be made), as opposed to all of them being busy. Meanwhile every request for a
+    Found so: a wait for a connection ran out, and a connection of its own, made at once, fails too (as
+    opposed to every connection of the pool being busy). Meanwhile every request for a
     connection fails immediately (PoolTimeout, which the app answers 503 with Retry-After), so the
     library's ten retries of each call take two seconds instead of ten pool timeouts, and worker threads
     are not held. After `hold`, the next request waits for the pool again: that is the probe.
@@ -90,6 +105,15 @@ class FailFast:
         if self.hold > 0:
             self.pool.connection = self.connection  # this pool's connections only
 
+    def _reachable(self) -> bool:
+        params = {key: value for key, value in self.pool.kwargs.items() if key != "row_factory"}
+        params["connect_timeout"] = min(int(params.get("connect_timeout") or 2), 2)
+        try:
+            psycopg.connect(**params).close()
+        except psycopg.Error:
+            return False
+        return True
+
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[Any]:
         if time.monotonic() < self.until:
@@ -98,7 +122,7 @@ class FailFast:
         try:
             conn = manager.__enter__()
         except psycopg_pool.PoolTimeout:
-            if not self.pool.get_stats().get("pool_size"):
+            if not self._reachable():
                 self.until = time.monotonic() + self.hold
             raise
         try:

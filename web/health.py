@@ -32,8 +32,9 @@ def healthz() -> Any:
             cursor.execute("SELECT 1")
         head = app.recorder.max_notification_id() or 0
         # conflicts_retried: version conflicts this process retried inside the service (never seen by clients).
+        # cache_rewinds: times the aggregate cache was emptied because the log lost what it had seen.
         body.update(status="ok", position=head, views_position=views.position,
-                    conflicts_retried=app.conflicts_retried)
+                    conflicts_retried=app.conflicts_retried, cache_rewinds=app.log_check.rewinds)
         return jsonify(body)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the store is "unhealthy"
         body.update(status="unavailable", error=type(exc).__name__)
