@@ -367,3 +367,17 @@ def test_while_postgres_is_down_calls_fail_fast_with_retry_after_and_service_res
         assert "Traceback" not in server.log(), server.log()[-3000:]
     finally:
         cluster.destroy()
+
+
+# The concurrent run of issue 15, small: the script the README names, with fewer threads and operations.
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_concurrent_run_has_no_overspend_duplicate_loss_5xx_or_visible_conflict(tmp_path: Path) -> None:
+    from tests.conftest import postgres_admin_url
+    from tests.hardening.issue15_run import run
+
+    figures = run(threads=20, operations=8, max_seconds=60, workdir=tmp_path, admin_url=postgres_admin_url())
+    assert figures["requests"] > 200, figures
+    for name in ("overspends", "duplicated_commands", "lost_commands", "server_errors_5xx", "client_visible_conflicts"):
+        assert figures[name] == 0, figures
