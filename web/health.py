@@ -11,13 +11,14 @@ blp = Blueprint("health", __name__)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures (the database is away), as opposed to bugs."""
+    """Connection-level failures (the database is away), as opposed to bugs; also the read models not
+    reaching a query's position in time (projections/runner.py `ensure`): a 503 to retry, not a 500."""
     import psycopg
     import psycopg_pool
     from eventsourcing.persistence import InterfaceError, OperationalError
 
     return isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError,
-                            psycopg_pool.PoolTimeout, sqlite3.OperationalError))
+                            psycopg_pool.PoolTimeout, sqlite3.OperationalError, TimeoutError))
 
 
 @blp.get("/healthz")
