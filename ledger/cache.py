@@ -50,6 +50,11 @@ class Unit:
 _unit: ContextVar[Unit | None] = ContextVar("voucher_ledger_cache_unit", default=None)
 
 
+def _anchor(notification: Any) -> tuple[Any, int]:
+    """What identifies a notification beyond its position: a restored database reuses positions."""
+    return notification.originator_id, notification.originator_version
+
+
 class PickledLRU:
     """Least-recently-used map of aggregate id -> (version, pickled aggregate); thread-safe."""
 
@@ -232,36 +237,87 @@ class CheckedRepository(Repository):
 
 
 class LogCheck:
-    """Evicts cached aggregates that other writers changed, by reading the log past the last check."""
+    """Evicts cached aggregates that other writers changed, by reading the log past the last check.
+
+    It also notices the log going backwards (issue 15, item 5): a failover to a replica that lost
+    acknowledged commits, a database restored from an earlier copy, rows deleted. Then the cache may
+    hold aggregates, or versions of them, that the store no longer has, and acting on them would
+    issue a voucher to an enterprise the store does not know; so it is emptied. Two signs, each
+    checked by the same query as the new notifications: the last notification it saw (`seen`, with its
+    originator and version) must still be there, unchanged; and every commit of this process that was
+    acknowledged before the check began must be in the log.
+    """
 
     def __init__(self, app: Any, repository: CheckedRepository) -> None:
         self.app = app
         self.repository = repository
         self.lock = threading.Lock()
+        self.rewinds = 0  # times the log was found to have gone backwards (shown by /healthz)
+        # The last notification of this process's latest acknowledged save: (position, anchor).
+        self.committed: tuple[int, Any] = (0, None)
         # Constructed before anything is cached: whatever is cached later is at least this recent.
-        self.seen = app.recorder.max_notification_id() or 0
+        self.seen, self.anchor = self._head()
+
+    def _head(self) -> tuple[int, Any]:
+        head = self.app.recorder.max_notification_id() or 0
+        page = self.app.recorder.select_notifications(start=head, limit=1) if head else []
+        return (page[0].id, _anchor(page[0])) if page else (0, None)
+
+    def note_commit(self, notification: Any) -> None:
+        """This process's save was acknowledged, its last event at `notification` (VoucherLedger._record)."""
+        with self.lock:
+            if notification.id > self.committed[0]:
+                self.committed = (notification.id, _anchor(notification))
 
     def check(self) -> None:
         cache = self.repository.pickled
         if cache is None:
             return
         with self.lock:
-            start = self.seen
-        last = start
-        for _ in range(CHECK_PAGES):
-            page = self.app.recorder.select_notifications(start=last, limit=CHECK_PAGE, inclusive_of_start=False)
+            start, anchor, committed = self.seen, self.anchor, self.committed
+        # The page starts at the last notification seen (inclusive), to check it is still the same.
+        page = self.app.recorder.select_notifications(start=max(start, 1), limit=CHECK_PAGE + 1,
+                                                      inclusive_of_start=True)
+        if start and (not page or page[0].id != start or _anchor(page[0]) != anchor):
+            self._rewound(cache)
+            return
+        if start:
+            page = page[1:]
+        last, last_anchor = start, anchor
+        ours, our_anchor = committed
+        found_ours = ours <= start  # checked by an earlier check, or nothing saved since
+        for pages in range(CHECK_PAGES):
+            if pages:
+                page = self.app.recorder.select_notifications(start=last, limit=CHECK_PAGE, inclusive_of_start=False)
             for notification in page:
                 cache.evict_if_older(notification.originator_id, notification.originator_version)
+                if notification.id == ours:
+                    found_ours = _anchor(notification) == our_anchor
             if page:
-                last = page[-1].id
+                last, last_anchor = page[-1].id, _anchor(page[-1])
             if len(page) < CHECK_PAGE:
                 break
         else:
             # Far behind (a bulk load by another process): start afresh rather than read it all.
             cache.clear()
-            last = self.app.recorder.max_notification_id() or last
+            last, last_anchor = self._head()
+            found_ours = True  # the cache is empty anyway
+        if not found_ours:
+            # A save of ours acknowledged before this check began is not in the log (or another event
+            # holds its position, in a restored database): commits were lost.
+            self._rewound(cache)
+            return
         with self.lock:
-            self.seen = max(self.seen, last)
+            if last > self.seen:
+                self.seen, self.anchor = last, last_anchor
+
+    def _rewound(self, cache: PickledLRU) -> None:
+        """The log no longer has what this process saw or saved: forget every cached aggregate."""
+        cache.clear()
+        seen, anchor = self._head()
+        with self.lock:
+            self.seen, self.anchor, self.committed = seen, anchor, (0, None)
+            self.rewinds += 1
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:

@@ -27,10 +27,58 @@ def _cli_actor(role: str) -> Actor:
     return Actor(role=role, id=f"cli:{user}")
 
 
-def _ledger(create_table: bool = True) -> Any:
-    from projections.compose import open_ledger
+# `serve` and `projections run` exit with this when the store's schema is not current (README).
+EXIT_SCHEMA_NOT_CURRENT = 3
 
-    return open_ledger(create_table=create_table)  # wired for its backend, which ledger/ may not know
+
+def _ledger() -> Any:
+    """The ledger for a one-off command (token, demo, close-year, export...): it migrates a store that was
+    never migrated (under the schema lock, as `voucher-ledger migrate` does), and runs no DDL otherwise."""
+    from projections.compose import SCHEMA_VERSION, migrate, open_ledger, schema_version
+    from ledger.persistence import parse_database_url
+
+    store = parse_database_url()
+    if schema_version(store) != SCHEMA_VERSION:
+        migrate(store)
+    return open_ledger(store, create_table=False)  # wired for its backend, which ledger/ may not know
+
+
+def _served_ledger() -> Any:
+    """The ledger for a long-running process (serve, projections run): never DDL on a live store.
+
+    PostgreSQL: refuses unless `voucher-ledger migrate` brought the store to this program's schema.
+    SQLite: migrates a new or old file itself (the same `migrate`): one host owns the file, and its
+    file lock serialises a schema change with every writer, so it cannot deadlock; and `serve` on a
+    fresh file stays the newcomer's one step.
+    """
+    from projections.compose import SchemaNotCurrent, migrate, open_ledger, require_current_schema
+    from ledger.persistence import parse_database_url
+
+    store = parse_database_url()
+    try:
+        if store.backend == "sqlite":
+            migrate(store)  # nothing when current
+        require_current_schema(store)
+    except SchemaNotCurrent as refused:
+        print(f"拒绝启动 / not starting: {refused}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_SCHEMA_NOT_CURRENT) from None
+    return open_ledger(store, create_table=False)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Create or upgrade the store's tables, once, under the schema lock (projections/compose.py)."""
+    from projections.compose import SchemaNotCurrent, migrate
+
+    try:
+        before, after = migrate()
+    except SchemaNotCurrent as refused:
+        print(f"无法迁移 / cannot migrate: {refused}", file=sys.stderr)
+        return EXIT_SCHEMA_NOT_CURRENT
+    if before == after:
+        print(f"数据库结构已是最新 / schema already current: version {after}")
+    else:
+        print(f"数据库结构已迁移 / schema migrated: version {before} -> {after}")
+    return 0
 
 
 def _progress(label: str) -> Any:
@@ -54,14 +102,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.errors import install_waitress_error_bodies
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
-    app = _ledger()
+    app = _served_ledger()
     fixed = getattr(app.clock, "fixed", None)
     if fixed is not None:
         # No handler is configured: logging's last resort writes the warning to standard error.
         logging.getLogger("voucher_ledger").warning(
             "警告 / warning: LEDGER_BUSINESS_DATE fixes the business date at %s (业务日期固定): windows, close "
             "and year range use it, not today's Beijing date", fixed.isoformat())
-    views = Views(app)
+    views = Views(app, create_table=False)
     views.catch_up()
     warm_cache(app, views.store, app.today().year)  # the year's hot streams, before the first request
     if not args.no_projections:
@@ -122,8 +170,8 @@ def cmd_projections(args: argparse.Namespace) -> int:
 
     from projections.runner import Views
 
-    app = _ledger()
-    views = Views(app)
+    app = _served_ledger() if args.action == "run" else _ledger()
+    views = Views(app, create_table=False)
     if args.action == "rebuild":
         applied = views.rebuild(progress=_progress("重建读模型 rebuilding"))
         print(f"已重建 / rebuilt: {applied} events")
@@ -168,7 +216,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from projections.runner import Views
 
     app = _ledger()
-    views = Views(app)
+    views = Views(app, create_table=False)
     views.catch_up()
     if args.batch_action == "list":
         batches = settlement_queries.list_batches(views.store, args.year)
@@ -242,7 +290,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from projections.runner import Views
 
     app = _ledger()
-    views = Views(app)
+    views = Views(app, create_table=False)
     views.catch_up(progress=_progress("追平读模型 catching up"))
     report = None if args.quiet else _progress(f"导出 exporting {args.format}")
     tmp = f"{args.output}.partial"
@@ -277,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-projections", action="store_true",
                        help="a separate `projections run` process keeps the read models current")
     serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="创建或升级数据库结构 create or upgrade the store's tables (once, under a lock)")
+    migrate.set_defaults(func=cmd_migrate)
 
     token = sub.add_parser("token", help="令牌 tokens").add_subparsers(dest="token_command", required=True)
     issue = token.add_parser("issue", help="签发令牌 issue a token")

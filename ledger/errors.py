@@ -68,15 +68,18 @@ class InvalidState(LedgerError):
 
 
 class ConcurrencyConflict(LedgerError):
-    """Raised when concurrent commands kept changing the same aggregates and retries ran out."""
+    """Raised when concurrent commands kept changing the same aggregates and retries ran out.
 
-    code = "CONCURRENCY_CONFLICT"
+    Answered 503 SERVICE_UNAVAILABLE with Retry-After (web/errors.py), a status API.md's clients already
+    retry: nothing was recorded, so sending the same request again is safe (README "Retries")."""
+
+    code = "SERVICE_UNAVAILABLE"
 
 
 class StaleRead(ConcurrencyConflict):
     """Raised when aggregates loaded one after another disagree (a contract holding a reservation its voucher
     or provider year no longer shows): another command committed in between, so the command is retried
-    like a version conflict, and answered CONCURRENCY_CONFLICT only if that keeps happening."""
+    like a version conflict, and answered SERVICE_UNAVAILABLE only if that keeps happening."""
 
 
 class IdempotencyKeyReused(LedgerError):

@@ -15,6 +15,18 @@ from urllib.parse import unquote, urlsplit
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
 
 
+def postgres_timeout(name: str, default: int) -> int:
+    """A timeout in whole seconds from the environment (README "Timeouts"); 0 turns a statement timeout off."""
+    raw = os.environ.get(name, "")
+    try:
+        value = int(raw) if raw.strip() else default
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative")
+    return value
+
+
 class ConfigurationError(ValueError):
     """Raised when LEDGER_DATABASE_URL is not a URL this ledger can use."""
 
@@ -60,7 +72,9 @@ class Store:
 
     def _postgres_env(self) -> dict[str, str]:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's PostgreSQL factory with every database call bounded in time (README "Timeouts"):
+            # a connect and a statement timeout, and fail-fast while the database is unreachable.
+            "PERSISTENCE_MODULE": "projections.pgschema:BoundedPostgresFactory",
             "POSTGRES_DBNAME": self.pg_dbname,
             "POSTGRES_HOST": self.pg_host,
             "POSTGRES_PORT": self.pg_port,
@@ -70,12 +84,16 @@ class Store:
             "POSTGRES_MAX_OVERFLOW": os.environ.get("LEDGER_POSTGRES_MAX_OVERFLOW", "8"),
             # Also how long a request waits for a pooled connection while the database is away,
             # before it is answered 503 (web/errors.py).
-            "POSTGRES_CONNECT_TIMEOUT": os.environ.get("LEDGER_POSTGRES_CONNECT_TIMEOUT", "10"),
+            "POSTGRES_CONNECT_TIMEOUT": str(postgres_timeout("LEDGER_POSTGRES_CONNECT_TIMEOUT", 3)),
             # No ping round trip before every statement: it doubled the round trips of a command
             # (issue 7). A connection the server dropped fails its statement instead, and the
             # library's recorders retry such OperationalErrors on a fresh connection from the pool.
             "POSTGRES_PRE_PING": os.environ.get("LEDGER_POSTGRES_PRE_PING", "n"),
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # Read by BoundedPostgresFactory (projections/pgschema.py).
+            "LEDGER_CONNECT_TIMEOUT": str(postgres_timeout("LEDGER_POSTGRES_CONNECT_TIMEOUT", 3)),
+            "LEDGER_STATEMENT_TIMEOUT": str(postgres_timeout("LEDGER_POSTGRES_STATEMENT_TIMEOUT", 30)),
+            "LEDGER_FAIL_FAST": str(postgres_timeout("LEDGER_POSTGRES_FAIL_FAST_SECONDS", 5)),
         }
 
 

@@ -7,6 +7,8 @@ the slower one's page is rolled back by the tracking conflict and it simply read
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from typing import Any, Callable
@@ -20,6 +22,10 @@ from projections import chain, history, trace  # noqa: F401,E402
 from projections.store import ViewStore, open_view_store
 
 PAGE_SIZE = 1000  # events per transaction; rows are batched per page (projections/batch.py)
+# How long a command's answer waits for the views to reach it before answering anyway (with a lag header).
+COMMAND_WAIT_S = float(os.environ.get("LEDGER_VIEWS_WAIT_SECONDS", "2"))
+
+log = logging.getLogger("voucher_ledger.views")
 
 
 class Views:
@@ -41,44 +47,73 @@ class Views:
         self._known = position  # the database's word (lower after another process rebuilt the views)
         return position
 
-    def catch_up(self, page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event not yet applied; return how many were applied."""
+    def catch_up(self, page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None,
+                 lock_timeout: float = -1) -> int:
+        """Apply every event not yet applied; return how many were applied.
+
+        `lock_timeout` (seconds) bounds the wait for another thread of this process already catching up:
+        then nothing is applied here (that thread applies it).
+        """
+        if not self._lock.acquire(timeout=lock_timeout):
+            return 0
+        try:
+            return self._catch_up(page_size, progress)
+        finally:
+            self._lock.release()
+
+    def _catch_up(self, page_size: int, progress: Callable[[int, int], None] | None) -> int:
         applied = 0
-        with self._lock:
-            head = self.app.recorder.max_notification_id() or 0
-            # Start where this process knows the views are; if another process moved them since,
-            # apply_page refuses the page (it checks `after`) and we read the position back (below).
-            last = self._known or self.position
-            while last < head:
-                page = self.app.recorder.select_notifications(start=last, limit=page_size, inclusive_of_start=False)
-                if not page:
-                    break
-                events = [(self.app.mapper.to_domain_event(n), n.id) for n in page]
-                try:
-                    self.store.apply_page(events, self.app.name, page[-1].id, after=last)
-                except IntegrityError:
-                    # Another process applied this page first: continue from where it got to.
-                    last = self.position
-                    continue
-                last = page[-1].id
-                self._known = max(self._known, last)
-                applied += len(page)
-                if progress:
-                    progress(last, head)
+        head = self.app.recorder.max_notification_id() or 0
+        # Start where this process knows the views are; if another process moved them since,
+        # apply_page refuses the page (it checks `after`) and we read the position back (below).
+        last = self._known or self.position
+        while last < head:
+            page = self.app.recorder.select_notifications(start=last, limit=page_size, inclusive_of_start=False)
+            if not page:
+                break
+            events = [(self.app.mapper.to_domain_event(n), n.id) for n in page]
+            try:
+                self.store.apply_page(events, self.app.name, page[-1].id, after=last)
+            except IntegrityError:
+                # Another process applied this page first: continue from where it got to.
+                last = self.position
+                continue
+            last = page[-1].id
+            self._known = max(self._known, last)
+            applied += len(page)
+            if progress:
+                progress(last, head)
         return applied
 
     def ensure(self, position: int | None, timeout: float = 30.0) -> None:
-        """Return once the read models reflect `position` (read-your-writes, API.md)."""
+        """Return once the read models reflect `position` (read-your-writes, API.md); TimeoutError after
+        `timeout` seconds (a query then fails: it must not answer from views older than asked)."""
         if position is None or position <= self._known:
             return
         deadline = time.monotonic() + timeout
         while self._known < position:
-            self.catch_up()
+            self.catch_up(lock_timeout=max(deadline - time.monotonic(), 0))
             if self._known >= position or self.position >= position:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"read models did not reach position {position}")
             time.sleep(0.01)
+
+    def lag_after_command(self, position: int | None, timeout: float = COMMAND_WAIT_S) -> int:
+        """Bring the views to a command's position if that is quick; how many positions they lag behind.
+
+        Never raises: the command is committed and its answer is its 2xx whatever the read models do
+        (ARCHITECTURE.md "Projections and read-your-writes"). A lag is said in the answer's
+        X-Ledger-Views-Lag header (README); the next query waits for the views as ever.
+        """
+        if position is None:
+            return 0
+        try:
+            self.ensure(position, timeout)
+            return 0
+        except Exception as exc:  # noqa: BLE001 - a lagging or failing view is not the command's error
+            log.warning("read models behind a committed command at %s: %s", position, type(exc).__name__)
+            return max(position - self._known, 1)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> int:
         """Drop every read model and replay the whole log from position 0."""

@@ -9,7 +9,8 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask_smorest import Api
 from marshmallow import ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from ledger.errors import ValidationFailed
 from ledger.rules import valid_credit_code
@@ -76,9 +77,20 @@ class LedgerApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` path segments beyond a 64-bit integer are a 400, not a database's overflow (a 500)."""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not -2**63 <= number < 2**63:
+            raise BadRequest("integer out of range")
+        return number
+
+
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None, views: Any = None) -> Flask:
     """Build the app around one ledger application and its read models (constructed if not given)."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.json = OrjsonProvider(app)  # web/json_provider.py: the same bodies, written faster
     app.config.update(
         API_TITLE="Voucher Ledger 广西企业服务补贴券资金台账",

@@ -15,6 +15,7 @@ from projections import queries
 from web.auth import current_actor
 
 MAX_KEY_LENGTH = 200
+LAG_HEADER = "X-Ledger-Views-Lag"
 
 
 def request_fingerprint() -> str:
@@ -42,7 +43,7 @@ def fresh_views() -> Any:
     return store_views.store
 
 
-def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **kwargs: Any) -> tuple[dict, int]:
+def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **kwargs: Any) -> Any:
     """Run a ledger command as the request's actor; answer its data, position and status."""
     key = request.headers.get("Idempotency-Key")
     idempotency = None
@@ -52,10 +53,24 @@ def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **
         idempotency = Idempotency(key=key, request_hash=request_fingerprint(), status=status)
     with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
         result = command(*args, **kwargs)
+    # Committed (or replayed): from here on the answer is the command's 2xx whatever the read models do.
     store_views = views()
     if result.replayed:
-        store_views.ensure(ledger_app().recorder.max_notification_id() or 0)
-        position = queries.idempotent_position(store_views.store, str(result.idempotency_key_id))
-        return {**result.data, "position": position}, result.status or status
-    store_views.ensure(result.position)
-    return {**result.data, "position": result.position}, status
+        lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0)
+        position = None
+        if not lag:
+            try:
+                position = queries.idempotent_position(store_views.store, str(result.idempotency_key_id))
+            except Exception:  # noqa: BLE001 - the views failed between the wait and the read
+                lag = 1
+        return _answer({**result.data, "position": position}, result.status or status, lag)
+    lag = store_views.lag_after_command(result.position)
+    return _answer({**result.data, "position": result.position}, status, lag)
+
+
+def _answer(body: dict, status: int, lag: int) -> Any:
+    """The command's answer; `X-Ledger-Views-Lag: N` when the read models are N positions behind it
+    (queries wait for them; a replayed answer's position is then null: it is read from the views)."""
+    if lag:
+        return body, status, {LAG_HEADER: str(lag)}
+    return body, status

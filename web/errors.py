@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask, jsonify
@@ -22,7 +23,6 @@ STATUS_BY_CODE = {
     "ALREADY_ISSUED": 409,
     "ALREADY_CLAIMED": 409,
     "INVALID_STATE": 409,
-    "CONCURRENCY_CONFLICT": 409,
     "ALREADY_SETTLED": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "SERVICE_UNAVAILABLE": 503,
@@ -33,9 +33,15 @@ HTTP_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHENTICATED", 403: "FORBIDDEN",
               422: "VALIDATION_ERROR", 429: "TOO_MANY_REQUESTS"}
 
 
+# Seconds a client is asked to wait before repeating a request answered 503 (README "Timeouts").
+RETRY_AFTER_S = int(os.environ.get("LEDGER_RETRY_AFTER_SECONDS", "2"))
+
+
 def error_response(code: str, message: str, details: dict[str, Any] | None = None, status: int | None = None) -> Any:
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status or STATUS_BY_CODE.get(code, 422)
+    if response.status_code == 503:  # transient: the database is away or retries ran out; nothing was recorded
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 

@@ -11,13 +11,14 @@ blp = Blueprint("health", __name__)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures (the database is away), as opposed to bugs."""
+    """Connection-level failures (the database is away), as opposed to bugs; also the read models not
+    reaching a query's position in time (projections/runner.py `ensure`): a 503 to retry, not a 500."""
     import psycopg
     import psycopg_pool
     from eventsourcing.persistence import InterfaceError, OperationalError
 
     return isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError,
-                            psycopg_pool.PoolTimeout, sqlite3.OperationalError))
+                            psycopg_pool.PoolTimeout, sqlite3.OperationalError, TimeoutError))
 
 
 @blp.get("/healthz")
@@ -32,8 +33,9 @@ def healthz() -> Any:
             cursor.execute("SELECT 1")
         head = app.recorder.max_notification_id() or 0
         # conflicts_retried: version conflicts this process retried inside the service (never seen by clients).
+        # cache_rewinds: times the aggregate cache was emptied because the log lost what it had seen.
         body.update(status="ok", position=head, views_position=views.position,
-                    conflicts_retried=app.conflicts_retried)
+                    conflicts_retried=app.conflicts_retried, cache_rewinds=app.log_check.rewinds)
         fixed = getattr(app.clock, "fixed", None)
         if fixed is not None:  # LEDGER_BUSINESS_DATE: a drill's or a test's date, not today's (API.md)
             body["business_date"] = fixed.isoformat()

@@ -53,6 +53,9 @@ class Server:
     def start(self, timeout: float = 600.0) -> None:
         env = {**os.environ, "LEDGER_DATABASE_URL": self.url}
         self._log = open(self.log_path, "ab")
+        # The generated store's tables exist; `migrate` records their version, which `serve` checks.
+        subprocess.run([*serve_command()[:-1], "migrate"], env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                       check=True, timeout=timeout)
         self.process = subprocess.Popen(
             [*serve_command(), "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT)

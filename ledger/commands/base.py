@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
+import random
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +21,16 @@ from ledger.business_date import CHINA, BusinessClock  # noqa: F401 - CHINA is i
 from ledger.context import Actor, current, current_actor
 from ledger.domain.idempotency import IdempotencyRecord
 
-CONFLICT_ATTEMPTS = 8
+# Version conflicts are retried inside the server, bounded in count and in time (README "Retries"):
+# each retry waits a jittered, growing pause and runs in this process's retry lane (`_RETRY_LANE`).
+CONFLICT_ATTEMPTS = 12
+CONFLICT_SECONDS = float(os.environ.get("LEDGER_CONFLICT_RETRY_SECONDS", "5"))
+BACKOFF_FIRST_S = 0.004
+BACKOFF_MAX_S = 0.15
+# Retries of one process run one at a time: two commands of this process that conflicted on a hot
+# aggregate (the year's budget, a provider's cap) then take turns instead of conflicting again; first
+# attempts stay concurrent. Reentrant: a command run by a command may retry inside the outer one's turn.
+_RETRY_LANE = threading.RLock()
 REFUSAL = "refusal"  # key of a recorded refusal in an idempotency record's result
 
 A = TypeVar("A")
@@ -42,32 +55,53 @@ class CommandResult:
 def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
     """Run a command with optimistic-concurrency retries and the Idempotency-Key check.
 
-    A version conflict means another command changed one of our aggregates first: reload and
-    decide again. After CONFLICT_ATTEMPTS, answer CONCURRENCY_CONFLICT (409).
+    A version conflict means another command changed one of our aggregates first: reload and decide
+    again, after a jittered pause, in this process's retry lane. After CONFLICT_ATTEMPTS attempts or
+    CONFLICT_SECONDS, answer ConcurrencyConflict (503 SERVICE_UNAVAILABLE with Retry-After: nothing was
+    recorded and the same request may simply be sent again).
+
+    With an Idempotency-Key the first recorded answer is every answer: a refusal is checked against a
+    record another request with the same key may have committed meanwhile (that request's success is
+    what made this one refuse) before it is recorded or returned.
     """
 
     @functools.wraps(method)
     def run(self: "CommandBase", *args: Any, **kwargs: Any) -> CommandResult:
-        for attempt in range(CONFLICT_ATTEMPTS):
-            # One attempt is one unit of work: the aggregate cache is checked against the log once.
-            with self.unit_of_work() as unit:
-                replay = self._replay_idempotent()
-                if replay is not None:
-                    return replay
-                try:
-                    return method(self, *args, **kwargs)
-                except (IntegrityError, errors.StaleRead):
-                    # StaleRead: our aggregates were loaded on either side of another command's commit.
-                    unit.failed()  # reload whatever this attempt read
-                    self.conflicts_retried += 1
-                    continue
-                except errors.ConcurrencyConflict:
-                    raise  # transient: a repeat with the same key should try again
-                except errors.LedgerError as refusal:
-                    self._remember_refusal(refusal)
-                    raise
+        deadline = time.monotonic() + CONFLICT_SECONDS
+        in_lane = False
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                # One attempt is one unit of work: the aggregate cache is checked against the log once.
+                with self.unit_of_work() as unit:
+                    replay = self._replay_idempotent()
+                    if replay is not None:
+                        return replay
+                    try:
+                        return method(self, *args, **kwargs)
+                    except (IntegrityError, errors.StaleRead):
+                        # StaleRead: our aggregates were loaded on either side of another command's commit.
+                        unit.failed()  # reload whatever this attempt read
+                        self.conflicts_retried += 1
+                    except errors.ConcurrencyConflict:
+                        raise  # transient: a repeat with the same key should try again
+                    except errors.LedgerError as refusal:
+                        replay = self._refuse(refusal)
+                        if replay is not None:
+                            return replay
+                        raise
+                remaining = deadline - time.monotonic()
+                if attempt >= CONFLICT_ATTEMPTS or remaining <= 0:
+                    break
+                time.sleep(min(remaining, random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** attempt))))
+                if not in_lane:
+                    in_lane = _RETRY_LANE.acquire(timeout=max(deadline - time.monotonic(), 0.001))
+        finally:
+            if in_lane:
+                _RETRY_LANE.release()
         raise errors.ConcurrencyConflict(
-            "the subject was changed concurrently; try again", {"attempts": CONFLICT_ATTEMPTS}
+            "the subject was changed concurrently; try again", {"attempts": attempt}
         )
 
     return run
@@ -121,6 +155,17 @@ class CommandBase(Application):
         except AggregateNotFoundError:
             raise errors.NotFound(f"no {what} {key}", {"id": str(key)}) from None
 
+    def _get_as(self, cls: type[A], aggregate_id: Any, what: str, key: object = None) -> A:
+        """The aggregate of class `cls` with this id; NOT_FOUND for an unparseable id, a key beyond a
+        64-bit integer, or an aggregate of another class (a voucher's id given as a contract's)."""
+        key = aggregate_id if key is None else key
+        if isinstance(key, int) and not -2**63 <= key < 2**63:
+            raise errors.NotFound(f"no {what} {key}", {"id": str(key)})
+        aggregate = self._load(aggregate_id, what, key)
+        if not isinstance(aggregate, cls):
+            raise errors.NotFound(f"no {what} {key}", {"id": str(key)})
+        return aggregate
+
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
 
@@ -142,15 +187,21 @@ class CommandBase(Application):
         recordings = self.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
-    def _remember_refusal(self, refusal: errors.LedgerError) -> None:
+    def _refuse(self, refusal: errors.LedgerError) -> CommandResult | None:
         """A refused request with an Idempotency-Key gets the same refusal when repeated (API.md).
 
-        The refusal is recorded alone (the command recorded nothing else); if a concurrent request
-        with the same key recorded first, that one stands.
+        Unless another request with the same key recorded its answer first: that answer is returned
+        (or its refusal raised) instead. Its commit is usually why this one refused (the voucher was
+        just issued, the contract just signed), so it is looked for after the refusal, in the store.
+        The refusal is recorded alone (the command recorded nothing else); if the same key is
+        recorded between the look and the save, the save fails and the record is read again.
         """
         ctx = current()
         if ctx.idempotency is None:
-            return
+            return None
+        replay = self._replay_idempotent()
+        if replay is not None:
+            return replay
         record = IdempotencyRecord(
             scope=self._idempotency_scope(), key=ctx.idempotency.key, request_hash=ctx.idempotency.request_hash,
             status=0, result={REFUSAL: {"code": refusal.code, "message": refusal.message, "details": refusal.details}},
@@ -158,7 +209,8 @@ class CommandBase(Application):
         try:
             self.save(record)
         except IntegrityError:
-            pass
+            return self._replay_idempotent()
+        return None
 
     @staticmethod
     def _idempotency_scope() -> str:

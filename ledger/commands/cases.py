@@ -41,10 +41,7 @@ class CaseCommands(StopCommands):
     """The operator or the supervisor files a case; the operator (another person) sanctions it."""
 
     def get_case(self, case_id: Any) -> Case:
-        case = self._load(case_id, "case", case_id)
-        if not isinstance(case, Case):
-            raise errors.NotFound(f"no case {case_id}", {"id": str(case_id)})
-        return case
+        return self._get_as(Case, case_id, "case")
 
     @command
     def file_case(self, subject_type: str, subject_id: str, violation: str, contract_ids: list[Any],
@@ -59,12 +56,10 @@ class CaseCommands(StopCommands):
                                           {"contract_ids": [f"at most {MAX_CONTRACTS_PER_CASE}"]})
         case = Case.file(subject_type, subject_id, violation, [str(c) for c in contract_ids], note)
         subject_class = Enterprise if subject_type == "enterprise" else Provider
-        self._load(subject_class.create_id(subject_id), subject_type, subject_id)
+        self._get_as(subject_class, subject_class.create_id(subject_id), subject_type, subject_id)
         foreign = []
         for contract_id in case.contract_ids:
-            contract: Contract = self._load(contract_id, "contract", contract_id)
-            if not isinstance(contract, Contract):
-                raise errors.NotFound(f"no contract {contract_id}", {"id": contract_id})
+            contract: Contract = self._get_as(Contract, contract_id, "contract")
             party = contract.enterprise_id if subject_type == "enterprise" else contract.provider_id
             if party != subject_id:
                 foreign.append(contract_id)

@@ -32,7 +32,7 @@ class ContractCommands(StopCommands):
     """The enterprise proposes; the provider signs; the enterprise pays and confirms."""
 
     def get_contract(self, contract_id: Any) -> Contract:
-        return self._load(contract_id, "contract", contract_id)
+        return self._get_as(Contract, contract_id, "contract")
 
     @command
     def propose_contract(self, voucher_id: Any, provider_id: str, product_id: Any, amount_fen: int,

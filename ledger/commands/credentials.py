@@ -53,7 +53,7 @@ class CredentialCommands(CommandBase):
     def revoke_credential(self, credential_id: Any, reason: str) -> CommandResult:
         """Revoke a token at once; later requests with it are 401."""
         require(SYSTEM)
-        credential: Credential = self._load(credential_id, "credential", credential_id)
+        credential: Credential = self._get_as(Credential, credential_id, "credential")
         if not credential.revoked:
             credential.revoke(reason=reason)
         return self._commit({"credential_id": str(credential.id), "revoked": True}, credential)

@@ -45,13 +45,13 @@ class ProviderCommands(StopCommands):
     """Provider applications and the catalogue of products."""
 
     def get_provider(self, code: str) -> Provider:
-        return self._load(Provider.create_id(code), "provider", code)
+        return self._get_as(Provider, Provider.create_id(code), "provider", code)
 
     def get_provider_year(self, code: str, year: int) -> ProviderYear:
-        return self._load(ProviderYear.create_id(code, year), "signed provider year", f"{code}/{year}")
+        return self._get_as(ProviderYear, ProviderYear.create_id(code, year), "signed provider year", f"{code}/{year}")
 
     def get_product(self, product_id: Any) -> Product:
-        return self._load(product_id, "product", product_id)
+        return self._get_as(Product, product_id, "product")
 
     @command
     def register_provider(self, code: str, name: str, registered_in_guangxi: bool, entity_type: str,
@@ -89,7 +89,7 @@ class ProviderCommands(StopCommands):
         require(PROVIDER_STAGE_ROLES.get(stage, APPROVER))
         refuse_unknown_decision(decision)
         provider = self.get_provider(code)
-        opened = self._load(Year.create_id(year), "year", year)
+        opened = self._get_as(Year, Year.create_id(year), "year", year)
         provider.review(year, stage, decision, note)
         changed: list[Any] = [provider]
         if provider.is_signed_for(year) and not self._exists(ProviderYear.create_id(code, year)):
@@ -166,7 +166,7 @@ class ProviderCommands(StopCommands):
         require(PRODUCT_STAGE_ROLES.get(stage, APPROVER))
         refuse_unknown_decision(decision)
         product = self.get_product(product_id)
-        self._load(Year.create_id(year), "year", year)
+        self._get_as(Year, Year.create_id(year), "year", year)
         self.get_provider(product.provider_id).refuse_if_banned()  # a banned provider's products: never listed
         product.review(year, stage, decision, note)
         return self._commit({**product_data(product), "year": year, "stage": stage, "decision": decision,

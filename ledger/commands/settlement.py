@@ -52,16 +52,10 @@ class SettlementCommands(StopCommands):
     payment_chunk = PAYMENT_CHUNK
 
     def get_batch(self, batch_id: Any) -> SettlementBatch:
-        batch = self._load(batch_id, "settlement batch", batch_id)
-        if not isinstance(batch, SettlementBatch):
-            raise errors.NotFound(f"no settlement batch {batch_id}", {"id": str(batch_id)})
-        return batch
+        return self._get_as(SettlementBatch, batch_id, "settlement batch")
 
     def _contract(self, contract_id: Any) -> Contract:
-        contract = self._load(contract_id, "contract", contract_id)
-        if not isinstance(contract, Contract):
-            raise errors.NotFound(f"no contract {contract_id}", {"id": str(contract_id)})
-        return contract
+        return self._get_as(Contract, contract_id, "contract")
 
     @command
     def open_settlement(self, year: int, name: str) -> CommandResult:
@@ -70,7 +64,7 @@ class SettlementCommands(StopCommands):
         The year counts its batches in the same save (BATCH_LIMIT beyond); also after the year closed.
         """
         require(OPERATOR)
-        opened: Year = self._load(Year.create_id(year), "year", year)
+        opened: Year = self._get_as(Year, Year.create_id(year), "year", year)
         if not name.strip():
             raise errors.ValidationFailed("a batch has a name", {"name": ["must not be blank"]})
         batch = SettlementBatch(year=year, name=name)

@@ -53,7 +53,7 @@ class YearCommands(CommandBase):
     """The approver opens a year, finance funds it, the operator issues vouchers and closes it."""
 
     def get_year(self, year: int) -> Year:
-        return self._load(Year.create_id(year), "year", year)
+        return self._get_as(Year, Year.create_id(year), "year", year)
 
     @command
     def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
@@ -154,7 +154,7 @@ class YearCommands(CommandBase):
                              "honours": enterprise.honour_states()}, enterprise)
 
     def get_enterprise(self, code: str) -> Enterprise:
-        return self._load(Enterprise.create_id(code), "enterprise", code)
+        return self._get_as(Enterprise, Enterprise.create_id(code), "enterprise", code)
 
     @command
     def issue_voucher(self, enterprise_id: str, year: int, kind: str = "general") -> CommandResult:
@@ -186,7 +186,7 @@ class YearCommands(CommandBase):
         return self._commit(voucher_data(voucher), voucher, funded, status=201)
 
     def get_voucher(self, voucher_id: Any) -> Voucher:
-        return self._load(voucher_id, "voucher", voucher_id)
+        return self._get_as(Voucher, voucher_id, "voucher")
 
     def voucher_ids_of_year(self, year: int) -> list[Any]:
         """Every voucher issued for the year, from the year's own stream: each issue commits its quota there.

@@ -61,6 +61,9 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         self.log = log.open("w")
+        # As an operator deploys: `migrate` first (serve refuses a PostgreSQL store that is not current).
+        subprocess.run([*CLI, "migrate"], env=environment(url), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                       check=True, timeout=120)
         self.process = subprocess.Popen([*CLI, "serve", "--port", str(self.port)], env=environment(url), cwd=ROOT,
                                         stdout=self.log, stderr=subprocess.STDOUT)
 

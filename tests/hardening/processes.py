@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.hardening.cli import popen_cli
+from tests.hardening.cli import popen_cli, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,8 +59,11 @@ class Process:
         self.popen: subprocess.Popen | None = None
         self.kills = 0
 
-    def start(self) -> "Process":
+    def start(self, migrate: bool = True) -> "Process":
+        """Start it; first `voucher-ledger migrate` (a no-op when current), as an operator deploys."""
         assert self.popen is None or self.popen.poll() is not None, "already running"
+        if migrate:
+            run_cli(self.database_url, "migrate", timeout=120)
         self.popen = popen_cli(self.database_url, self.args, self.log_path, **self.env)
         return self
 

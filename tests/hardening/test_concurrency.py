@@ -4,7 +4,7 @@ budget over HTTP (sign, pay, complete, terminate, issue, read).
 
 Afterwards no voucher, cap or budget is overspent, every identity of DOMAIN.md holds, every view equals a
 fresh fold, and the audit chain verifies (when the endpoint exists). Version conflicts are retried
-inside the service: a client sees 409 CONCURRENCY_CONFLICT only when the retries ran out.
+inside the service: a client sees 503 SERVICE_UNAVAILABLE (with Retry-After) only when the retries ran out.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.support import business_clock
 CLIENTS = 8
 OPERATIONS = 60  # per client
 EXPECTED_CODES = {"INVALID_STATE", "VOUCHER_EXHAUSTED", "PROVIDER_CAP_EXCEEDED", "BUDGET_EXHAUSTED", "ALREADY_ISSUED",
-                  "CONCURRENCY_CONFLICT", "WRONG_AMOUNT"}
+                  "SERVICE_UNAVAILABLE", "WRONG_AMOUNT"}
 
 
 def audit_verify(server: Server, token: str) -> dict[str, Any] | None:
@@ -71,8 +71,8 @@ def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> No
         assert set(load["codes"]) <= EXPECTED_CODES, load["codes"]
         for answered in load["answered"]:
             error = answered["answer"].get("error") or {}
-            if error.get("code") == "CONCURRENCY_CONFLICT":  # only once every retry inside was spent
-                assert answered["status"] == 409 and error["details"] == {"attempts": CONFLICT_ATTEMPTS}
+            if error.get("code") == "SERVICE_UNAVAILABLE":  # only once every retry inside was spent
+                assert answered["status"] == 503 and 1 < error["details"]["attempts"] <= CONFLICT_ATTEMPTS
         # The races were real: the vouchers ran dry, the cap and the budget were reached.
         assert load["codes"].get("VOUCHER_EXHAUSTED", 0) + load["codes"].get("PROVIDER_CAP_EXCEEDED", 0) > 0, load
         assert load["codes"].get("BUDGET_EXHAUSTED", 0) > 0, load["codes"]
@@ -92,7 +92,7 @@ def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> No
     with capsys.disabled():
         print(f"\nconcurrency: {load['requests']} requests ({load['operations']} operations) from {CLIENTS} "
               f"processes on 2 servers; {retried} version conflicts retried inside the service, "
-              f"{load['codes'].get('CONCURRENCY_CONFLICT', 0)} surfaced as 409; answers {load['statuses']} "
+              f"{load['codes'].get('SERVICE_UNAVAILABLE', 0)} surfaced as 503; answers {load['statuses']} "
               f"{load['codes']}; {figures['events']} events, {written} written under load; "
               f"views = fold = replay ({figures['view_rows']} rows); "
               f"chain {'verified' if chain else 'not checked (no /api/v1/audit/verify yet)'}")
@@ -144,9 +144,10 @@ def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) 
     other.close()
 
 
-def test_a_conflict_surfaces_as_409_only_when_the_retries_run_out(store: Any, clock: Any) -> None:
+def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, clock: Any) -> None:
     """Another process signs a contract on the same voucher between our loads, every time: each attempt's
-    save is refused by the version check, and after CONFLICT_ATTEMPTS the client gets the 409 body."""
+    save is refused by the version check, and after CONFLICT_ATTEMPTS the client gets the 503 body, with
+    Retry-After (nothing was recorded: the same request may be sent again)."""
     from ledger.money import yuan
     from tests.support import Scenario, as_role, bearer, issue_tokens
     from web import create_app
@@ -180,8 +181,8 @@ def test_a_conflict_surfaces_as_409_only_when_the_retries_run_out(store: Any, cl
     app.between_loads = rival_signs
     retried = app.conflicts_retried
     response = client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider]))
-    assert response.status_code == 409
-    assert response.get_json() == {"error": {"code": "CONCURRENCY_CONFLICT",
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert response.get_json() == {"error": {"code": "SERVICE_UNAVAILABLE",
                                              "message": "the subject was changed concurrently; try again",
                                              "details": {"attempts": CONFLICT_ATTEMPTS}}}
     assert app.conflicts_retried == retried + CONFLICT_ATTEMPTS
