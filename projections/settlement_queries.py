@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ledger import errors
-from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_STATUSES
+from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_PAID, CLAIM_STATUSES
 from projections.store import ViewStore
 
 BATCH_FIELDS = ("batch_id", "year", "name", "status", "opened_by", "opened_at", "approved_by", "approved_at",
@@ -50,14 +50,19 @@ def totals_of(claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None) -> dict[str, Any]:
-    """A batch with its claims (all, or one provider's) and totals per claim status."""
+    """A batch with its claims (all, or one provider's) and totals per claim status.
+
+    A provider's view is its own (API.md "Data each party may see"): its claims, and totals and
+    `paid` over those alone, never the batch-wide figures.
+    """
     row = _found(store.query_one("SELECT * FROM vl_batches WHERE batch_id = ?", [batch_id]), "settlement batch",
                  batch_id)
     claims = _claims(store, batch_id, provider_id)
     totals = totals_of(claims)
+    paid = row["paid_amount"] if provider_id is None else totals[CLAIM_PAID]["amount"]
     return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals,
             "claimed": sum(c["amount"] for c in claims), "payable": totals[CLAIM_APPROVED]["amount"],
-            "paid": row["paid_amount"]}
+            "paid": paid}
 
 
 def batch_provider(store: ViewStore, batch_id: str, claim_id: str) -> str | None:
