@@ -87,4 +87,7 @@ class AuditVerifySchema(Schema):
     published_head = fields.Dict(metadata={"description": "where the published head was found"})
     published_hash = fields.String()
     chain_hash = fields.String()
-    snapshots = fields.Dict(metadata={"description": "snapshots and cached aggregates checked against their events"})
+    snapshots = fields.Dict(metadata={"description": "snapshots and cached aggregates checked against their events: "
+                                                     "`checked`, `cached`, `mismatches` [{stream, version, type, found_by}]"})
+    stream = fields.String(metadata={"description": "the aggregate of the first snapshot or cached state that differs"})
+    version = fields.Integer(metadata={"description": "its version"})
