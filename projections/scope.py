@@ -54,6 +54,29 @@ class Viewer:
         self._lookup = facts
         self._memo: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
 
+    def prime(self, found: dict[str, dict[str, Any] | None]) -> None:
+        """Facts read ahead in bulk (a trace's streams, contracts and claims): no lookup one by one."""
+        for entity, facts in found.items():
+            self._memo[entity] = facts
+
+    def wanted(self, records: list[dict[str, Any]]) -> set[str]:
+        """The entities whose facts `reduce` may ask for, for these records."""
+        entities: set[str] = set()
+        for record in records:
+            if record.get("stream") is None:
+                continue
+            entities.add(str(record["stream"]))
+            for name, value in record["data"].items():
+                if name == "contract_id" or name == "claim_id":
+                    entities.add(str(value) if name == "contract_id" else f"claim:{value}")
+                elif name.endswith("contract_ids") and isinstance(value, list):
+                    entities.update(map(str, value))
+                elif name.endswith("claim_ids") and isinstance(value, list):
+                    entities.update(f"claim:{c}" for c in value)
+                elif name == "amounts_fen" and isinstance(value, dict):
+                    entities.update(map(str, value))
+        return entities
+
     def facts(self, entity: str) -> dict[str, Any] | None:
         if entity in self._memo:
             return self._memo[entity]

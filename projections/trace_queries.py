@@ -30,6 +30,18 @@ def stream_facts(store: ViewStore, entity: str) -> dict[str, Any] | None:
         return _facts_of(db, entity)
 
 
+def facts_many(store: ViewStore, entities: Iterable[str], chunk: int = 500) -> dict[str, dict[str, Any] | None]:
+    """The facts of many entities in a statement per chunk; None for those that have none."""
+    wanted = sorted(set(entities))
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start:start + chunk]
+        for row in store.query(f"SELECT entity, facts FROM vl_trace_facts WHERE entity IN ({', '.join('?' * len(part))})",
+                               part):
+            found[row["entity"]] = json.loads(row["facts"])
+    return found
+
+
 def _positions(db: Any, keys: Iterable[tuple[str, str]]) -> Hashes:
     """Positions filed under any of these subjects, with their chain hashes."""
     keys = sorted(set(keys))
@@ -218,13 +230,15 @@ def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any
             "steps": _steps(records, found)}
 
 
-def scoped(trace: dict[str, Any], viewer: Any) -> dict[str, Any]:
+def scoped(trace: dict[str, Any], viewer: Any, store: ViewStore | None = None) -> dict[str, Any]:
     """A trace as an enterprise or provider may see it (`projections/scope.py`); whole for readers of every subject.
 
     Steps that concern only others are left out; shared steps keep the viewer's own lines (`scoped`).
     """
     if viewer is None:
         return trace
+    if store is not None:
+        viewer.prime(facts_many(store, viewer.wanted([s for s in trace["steps"] if not s.get("unreadable")])))
     steps = []
     for step in trace["steps"]:
         if step.get("unreadable"):

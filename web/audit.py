@@ -51,7 +51,7 @@ def trace_contract(contract_id: str) -> Any:
     result = trace_queries.contract_trace(ledger_app(), fresh_views(), contract_id)
     subject = result["subject"]
     require_reader(actor, enterprise_id=subject["enterprise_id"], provider_id=subject["provider_id"])
-    return trace_queries.scoped(result, _viewer(actor))
+    return trace_queries.scoped(result, _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/enterprises/<enterprise_id>")
@@ -62,7 +62,7 @@ def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     actor = current_actor()
     require_reader(actor, enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
     return trace_queries.scoped(trace_queries.enterprise_trace(ledger_app(), fresh_views(), enterprise_id,
-                                                               args["year"]), _viewer(actor))
+                                                               args["year"]), _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/providers/<provider_id>")
@@ -73,7 +73,7 @@ def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
     actor = current_actor()
     require_reader(actor, provider_id=_credit_code(provider_id, "provider_id"))
     return trace_queries.scoped(trace_queries.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"]),
-                                _viewer(actor))
+                                _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/settlements/<batch_id>")

@@ -78,3 +78,20 @@ def test_an_untouched_snapshot_is_checked_once_then_trusted(store, clock, ledger
         assert fresh.repository.get(year_id).issued_fen == 0
     finally:
         fresh.close()
+
+
+def test_the_aggregate_cache_is_checked_against_the_events(scenario, ledger):
+    import pickle
+
+    from tests.audit_support import build
+
+    build(scenario)
+    found = snapshots.check(ledger)
+    assert found["cached"] > 10 and found["mismatches"] == []  # every aggregate of a whole lifecycle, as folded
+    year_id = Year.create_id(YEAR)
+    cached = ledger.repository.get(year_id)
+    cached.budget_fen += yuan(2_100_000)  # a cached state that no event made
+    ledger.repository.pickled.put_if_newer(year_id, cached.version, pickle.dumps(cached))
+    found = snapshots.check(ledger)
+    assert [(m["stream"], m["found_by"]) for m in found["mismatches"]] == [(str(year_id), "cache")]
+    assert ledger.repository.pickled.get(year_id) is None  # evicted: the next command replays the events
