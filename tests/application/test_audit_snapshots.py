@@ -95,3 +95,23 @@ def test_the_aggregate_cache_is_checked_against_the_events(scenario, ledger):
     found = snapshots.check(ledger)
     assert [(m["stream"], m["found_by"]) for m in found["mismatches"]] == [(str(year_id), "cache")]
     assert ledger.repository.pickled.get(year_id) is None  # evicted: the next command replays the events
+
+
+def test_a_snapshot_row_that_no_longer_decodes_is_ignored_and_reported(store, clock, ledger):
+    from tests.audit_support import edit_snapshot
+
+    scenario = Scenario(ledger)
+    year_id, code = _year_with_one_voucher_left(scenario)
+
+    def garble(state: dict) -> None:
+        state["budget_fen"] = {"_type_": "no_such_type", "_data_": "x"}
+
+    edit_snapshot(ledger, store, year_id, garble)
+    fresh = VoucherLedger.for_store(store, clock=clock)
+    try:
+        with as_role("operator"), pytest.raises(errors.BudgetExhausted):
+            fresh.issue_voucher(code, YEAR)  # the events decide, never a 500
+        found = snapshots.check(fresh)
+        assert {(m["stream"], m["type"]) for m in found["mismatches"]} == {(str(year_id), "unreadable")}
+    finally:
+        fresh.close()
