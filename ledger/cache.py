@@ -15,10 +15,24 @@ version conflict — the aggregates of a failed save are evicted and the command
 
 Aggregates are kept pickled: each `get` unpickles a private copy (cheaper than the library's
 deepcopy, and smaller in memory); the cache keeps the newest version it has seen of each.
+
+Snapshots are a cache too, kept in the store outside the audit chain, so one is never trusted
+unchecked (API.md "Audit and supervision"; issue 15: a raised `budget_fen` in a Year snapshot let
+a fresh server issue past the budget). The first time a process loads an aggregate from a snapshot,
+it folds the aggregate's events up to the snapshot's version and compares; a snapshot that matches
+is trusted for the rest of the process, one that does not is ignored (the aggregate comes from its
+events), logged and kept in `snapshot_mismatches` for `GET /audit/verify`. Why this and not a
+check of every snapshot at start or a signature: a signature key would sit beside the data it
+protects, and a check at start reads every snapshotted stream whether a command needs it or not;
+checking on first use costs one replay per snapshotted aggregate per process, the cost of having no
+snapshot on a cold start (measured in README.md "Audit chain, traces and export"), and every later
+load within the process (after the cache evicted it) starts from the verified snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import pickle
 import threading
 from collections import OrderedDict
@@ -28,6 +42,8 @@ from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+
+log = logging.getLogger("voucher_ledger.cache")
 
 # Notifications read per check; after this many pages the cache is simply emptied.
 CHECK_PAGE = 1_000
@@ -124,8 +140,20 @@ def _projector(projector_func: Any) -> Any:
 StreamReader = Callable[[Sequence[Any], bool], "dict[Any, tuple[Any, list[Any]]]"]
 
 
+def state_of(aggregate: Any) -> dict[str, Any]:
+    """An aggregate's attributes; pending events are no state."""
+    return {name: value for name, value in vars(aggregate).items() if name != "_pending_events"}
+
+
+def comparable(transcoder: Any, aggregate: Any) -> Any:
+    """An aggregate's state as its snapshot would record it, through the store's own transcoding
+    (so a tuple and the list it is stored as compare equal)."""
+    return transcoder.decode(transcoder.encode(state_of(aggregate)))
+
+
 class CheckedRepository(Repository):
-    """A repository whose cache is trusted inside a checked unit of work (see `LogCheck`)."""
+    """A repository whose cache is trusted inside a checked unit of work (see `LogCheck`), and whose
+    snapshots are checked against their events before they are first used (module docstring)."""
 
     stream_reader: StreamReader | None = None
 
@@ -134,6 +162,97 @@ class CheckedRepository(Repository):
         super().__init__(*args, cache_maxsize=None, **kwargs)
         self.pickled = PickledLRU(cache_maxsize) if cache_maxsize > 0 else None
         self.prefetch_threads = prefetch_threads
+        # (aggregate id, version) -> sha256 of the state of the snapshot this process checked against its
+        # events: a row changed after its check no longer has that digest, and is checked again.
+        self.verified_snapshots: dict[tuple[Any, int], str] = {}
+        # Those that did not match, as reported: {(id, version): {"stream", "version", "type", "found_by"}}.
+        self.snapshot_mismatches: dict[tuple[Any, int], dict[str, Any]] = {}
+        self._snapshot_lock = threading.Lock()
+
+    # --- snapshots, checked before use ---------------------------------------------------------------
+
+    def _state_digest(self, snapshot: Any) -> str:
+        return hashlib.sha256(self.event_store.mapper.transcoder.encode(snapshot.state)).hexdigest()
+
+    def snapshot_trusted(self, snapshot: Any) -> bool:
+        """Checked in this process, and still the very state that was checked."""
+        digest = self.verified_snapshots.get((snapshot.originator_id, snapshot.originator_version))
+        return digest is not None and digest == self._state_digest(snapshot)
+
+    def snapshot_matches(self, snapshot: Any, folded: Any, found_by: str = "load") -> bool:
+        """Whether a snapshot equals the fold of its events up to its version; a mismatch is logged and kept."""
+        key = (snapshot.originator_id, snapshot.originator_version)
+        transcoder = self.event_store.mapper.transcoder
+        try:
+            restored = mutate_all(None, [snapshot])
+            matches = folded is not None and comparable(transcoder, restored) == comparable(transcoder, folded)
+        except Exception:  # noqa: BLE001 - a row changed into something that does not restore: a mismatch
+            matches = False
+        with self._snapshot_lock:
+            if matches:
+                self.verified_snapshots[key] = self._state_digest(snapshot)
+                self.snapshot_mismatches.pop(key, None)
+            else:
+                self.verified_snapshots.pop(key, None)
+                self.snapshot_mismatches[key] = {"stream": str(snapshot.originator_id),
+                                                 "version": snapshot.originator_version,
+                                                 "type": str(snapshot.topic).rsplit(":", 1)[-1], "found_by": found_by}
+        if not matches:
+            log.warning("snapshot of %s at version %s does not match its events: ignored, the aggregate is "
+                        "replayed from its events (GET /api/v1/audit/verify reports it)", snapshot.originator_id,
+                        snapshot.originator_version)
+        return matches
+
+    def unreadable_snapshot(self, aggregate_id: Any, found_by: str, version: int | None = None) -> None:
+        with self._snapshot_lock:
+            self.snapshot_mismatches[(aggregate_id, version or 0)] = {
+                "stream": str(aggregate_id), "version": version, "type": "unreadable", "found_by": found_by}
+        log.warning("a snapshot of %s no longer decodes: ignored, the aggregate is replayed from its events "
+                    "(GET /api/v1/audit/verify reports it)", aggregate_id)
+
+    def _reconstruct_aggregate(self, aggregate_id: Any, version: int | None, projector_func: Any) -> Any:
+        if self.snapshot_store is None:
+            return super()._reconstruct_aggregate(aggregate_id, version, projector_func)
+        try:
+            snapshots = list(self.snapshot_store.get(originator_id=aggregate_id, desc=True, limit=1, lte=version))
+        except Exception:  # noqa: BLE001 - a snapshot row that no longer decodes is ignored, and reported
+            self.unreadable_snapshot(aggregate_id, "load")
+            snapshots = []
+        snapshot = snapshots[0] if snapshots else None
+        if snapshot is None or self.snapshot_trusted(snapshot):
+            start, gt = ([snapshot], snapshot.originator_version) if snapshot is not None else ([], None)
+            aggregate = projector_func(None, [*start, *self.event_store.get(originator_id=aggregate_id, gt=gt,
+                                                                            lte=version)])
+        else:
+            # First use in this process: the events decide; the snapshot is trusted later only if it matches.
+            folded = projector_func(None, self.event_store.get(originator_id=aggregate_id,
+                                                               lte=snapshot.originator_version))
+            self.snapshot_matches(snapshot, folded)
+            aggregate = projector_func(folded, self.event_store.get(originator_id=aggregate_id,
+                                                                    gt=snapshot.originator_version, lte=version))
+        if aggregate is None:
+            raise AggregateNotFoundError(f"Aggregate {aggregate_id!r} version {version!r} not found.")
+        return aggregate
+
+    def check_cached(self) -> tuple[int, list[dict[str, Any]]]:
+        """Every cached aggregate compared with the fold of its events up to its version (GET /audit/verify).
+
+        A mismatch is evicted (the next command replays it from the store) and reported.
+        """
+        if self.pickled is None:
+            return 0, []
+        with self.pickled.lock:
+            entries = list(self.pickled.entries.items())
+        mismatches = []
+        for aggregate_id, (version, blob) in entries:
+            folded = mutate_all(None, self.event_store.get(originator_id=aggregate_id, lte=version))
+            cached = pickle.loads(blob)
+            # Both are Python objects of the same fold: compared as they are (not every aggregate transcodes).
+            if folded is None or state_of(cached) != state_of(folded):
+                self.forget(aggregate_id)
+                mismatches.append({"stream": str(aggregate_id), "version": version, "type": type(cached).__name__,
+                                   "found_by": "cache"})
+        return len(entries), mismatches
 
     def get(self, aggregate_id: Any, *, version: int | None = None, projector_func: Any = project_aggregate,
             fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
@@ -216,13 +335,31 @@ class CheckedRepository(Repository):
         snapshot_mapper = self.snapshot_store.mapper if self.snapshot_store is not None else None
         mapper = self.event_store.mapper
         for start in range(0, len(missing), chunk):
+            unchecked: dict[Any, Any] = {}
             for snapshot, stored in self.stream_reader(missing[start:start + chunk], snapshots).values():
-                stream = [] if snapshot is None or snapshot_mapper is None else [
-                    snapshot_mapper.to_domain_event(snapshot)]
+                try:
+                    first = None if snapshot is None or snapshot_mapper is None else snapshot_mapper.to_domain_event(
+                        snapshot)
+                except Exception:  # noqa: BLE001 - unreadable: left to `get`, which replays the events and reports it
+                    continue
+                if first is not None and not self.snapshot_trusted(first):
+                    unchecked[first.originator_id] = first  # checked below against all its events
+                    continue
+                stream = [] if first is None else [first]
                 stream.extend(mapper.to_domain_event(event) for event in stored)
                 aggregate = mutate_all(None, stream)
                 if aggregate is not None:
                     self.remember(aggregate)
+            if unchecked:
+                for aggregate_id, (_, stored) in self.stream_reader(list(unchecked), False).items():
+                    events = [mapper.to_domain_event(event) for event in stored]
+                    snapshot = unchecked[aggregate_id]
+                    upto = [e for e in events if e.originator_version <= snapshot.originator_version]
+                    folded = mutate_all(None, upto)
+                    self.snapshot_matches(snapshot, folded)
+                    aggregate = mutate_all(folded, events[len(upto):])
+                    if aggregate is not None:
+                        self.remember(aggregate)
 
     def forget(self, aggregate_id: Any) -> None:
         if self.pickled is not None:

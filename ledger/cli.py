@@ -173,7 +173,21 @@ def cmd_projections(args: argparse.Namespace) -> int:
     app = _served_ledger() if args.action == "run" else _ledger()
     views = Views(app, create_table=False)
     if args.action == "rebuild":
-        applied = views.rebuild(progress=_progress("重建读模型 rebuilding"))
+        from projections.chain import ChainMismatch, head
+
+        old_head = head(views.store)
+        try:
+            applied = views.rebuild(progress=_progress("重建读模型 rebuilding"), rechain=args.rechain)
+        except ChainMismatch as mismatch:
+            # Re-chaining would hide the change: stop, name it, let the operator decide (projections/chain.py).
+            print(f"审计链与事件不符，未重建 / the audit chain no longer matches the events at position "
+                  f"{mismatch.result.get('position')} ({mismatch.result.get('reason')}); nothing was rebuilt. "
+                  "Investigate with GET /api/v1/audit/verify; to re-chain the altered history on purpose, "
+                  "run `projections rebuild --rechain`.", file=sys.stderr)
+            print(json.dumps(mismatch.result, ensure_ascii=False), file=sys.stderr)
+            return 1
+        if args.rechain:
+            print(f"已重新链接 / re-chained; the old chain's head was {json.dumps(old_head)}")
         print(f"已重建 / rebuilt: {applied} events")
     elif args.action == "catch-up":
         print(f"已追平 / caught up: {views.catch_up()} events")
@@ -307,7 +321,10 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
     """Check an export offline: every hash, the links between lines, the manifest; exit 1 on a break."""
     from projections.export_verify import check_file
 
-    result = check_file(args.file)
+    if args.position is not None and args.head is None:
+        print("--position needs --head", file=sys.stderr)
+        return 2
+    result = check_file(args.file, head=args.head, head_position=args.position)
     print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
     if not result.ok and result.details:
         print(json.dumps(result.details, ensure_ascii=False), file=sys.stderr)
@@ -352,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     projections = sub.add_parser("projections", help="读模型 read models")
     projections.add_argument("action", choices=["run", "catch-up", "rebuild"])
     projections.add_argument("--interval", type=float, default=0.2)
+    projections.add_argument("--rechain", action="store_true",
+                             help="rebuild even if the audit chain no longer matches the events (re-chains them)")
     projections.set_defaults(func=cmd_projections)
 
     batch = sub.add_parser("batch", help="兑付批次 settlement batches").add_subparsers(dest="batch_action", required=True)
@@ -398,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_export = sub.add_parser("verify-export", help="离线校验导出文件 verify an export offline")
     verify_export.add_argument("file")
+    verify_export.add_argument("--head", help="a head hash published earlier (公示): the export must carry it")
+    verify_export.add_argument("--position", type=int, help="the published head's position")
     verify_export.set_defaults(func=cmd_verify_export)
     return parser
 

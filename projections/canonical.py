@@ -21,10 +21,21 @@ The record of an event (its canonical form)
 Canonical JSON: keys sorted at every level, separators "," and ":" (no spaces), non-ASCII
 characters as themselves (`ensure_ascii=False`), encoded as UTF-8.
 
-The chain: `hash = sha256(prev_hash + canonical JSON of the record)`, hex digest (64 lowercase
-hex digits), over the UTF-8 bytes of the concatenated text; `prev_hash` is the previous event's
-hash in position order over the whole store, and 64 zeros before the first event (GENESIS).
-Positions may have gaps (PostgreSQL); the chain links each event to the one before it that exists.
+The chain links a digest of each record: `digest = sha256(canonical JSON of the record)` and
+`hash = sha256(prev_hash + digest)`, both hex (64 lower-case hex digits), over the UTF-8 bytes of
+the text; `prev_hash` is the previous event's hash in position order over the whole store, and 64
+zeros before the first event (GENESIS). Positions may have gaps (PostgreSQL); the chain links each
+event to the one before it that exists. The digest step lets an export leave a record out and keep
+the chain: a redacted line `{"position", "prev_hash", "hash", "redacted": digest}` verifies
+without its record (API.md "Audit and supervision").
+
+Until issue 15 the chain hashed the record's text itself (`hash = sha256(prev_hash + canonical
+JSON)`, `link_v1`); a chain table of that form is recognised by `projections rebuild`, checked in
+its own form, and rebuilt in this one (projections/chain.py).
+
+CSV cells: a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a
+leading `'` (OWASP CSV injection); so is a cell that itself begins with `'`, so that un-escaping
+(strip one leading `'`) gives back every value exactly.
 """
 
 from __future__ import annotations
@@ -42,20 +53,14 @@ GENESIS = "0" * 64
 RECORD_FIELDS = ("position", "recorded_at", "stream", "stream_type", "version", "type", "actor_role", "actor_id",
                  "data")
 EXPORT_FIELDS = (*RECORD_FIELDS, "prev_hash", "hash")
-# Column headers of the CSV export: Chinese first (on-screen text), then the field name.
-EXPORT_LABELS = {
-    "position": "位置 position",
-    "recorded_at": "记录时间 recorded_at",
-    "stream": "事件流 stream",
-    "stream_type": "流类型 stream_type",
-    "version": "版本 version",
-    "type": "事件类型 type",
-    "actor_role": "操作角色 actor_role",
-    "actor_id": "操作人 actor_id",
-    "data": "数据 data",
-    "prev_hash": "前一哈希 prev_hash",
-    "hash": "哈希 hash",
-}
+# A line outside an export's filter: its position and links, and the digest of the record left out.
+REDACTED = "redacted"
+REDACTED_FIELDS = ("position", "prev_hash", "hash", REDACTED)
+# The CSV export's header row: exactly the field names, then the column of the redaction digest
+# (empty on a full line; on a redacted line the record's cells are empty).
+CSV_FIELDS = (*EXPORT_FIELDS, REDACTED)
+CSV_ESCAPE = "'"
+_CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)
 MANIFEST_MARK = "#manifest"  # first cell of the CSV export's last row; the second cell is the manifest JSON
 
 # Event attributes that the record carries in its own fields rather than in `data`.
@@ -128,7 +133,33 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def digest(rec: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the record's fields (RECORD_FIELDS), hex."""
+    body = canonical_json({name: rec[name] for name in RECORD_FIELDS})
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def chain_hash(prev_hash: str, record_digest: str) -> str:
+    """sha256(prev_hash ‖ digest), hex: the link of a record, or of a redacted line, to the one before."""
+    return hashlib.sha256((prev_hash + record_digest).encode("utf-8")).hexdigest()
+
+
 def link(prev_hash: str, rec: Mapping[str, Any]) -> str:
-    """The chain hash of a record: sha256(prev_hash ‖ canonical JSON of the record), hex."""
+    """The chain hash of a record: sha256(prev_hash ‖ digest of the record), hex."""
+    return chain_hash(prev_hash, digest(rec))
+
+
+def link_v1(prev_hash: str, rec: Mapping[str, Any]) -> str:
+    """The chain's first form (before issue 15): sha256(prev_hash ‖ canonical JSON of the record)."""
     body = canonical_json({name: rec[name] for name in RECORD_FIELDS})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def csv_escape(cell: str) -> str:
+    """A CSV cell that no spreadsheet reads as a formula (OWASP CSV injection)."""
+    return CSV_ESCAPE + cell if cell.startswith(_CSV_TRIGGERS) else cell
+
+
+def csv_unescape(cell: str) -> str:
+    """The value `csv_escape` wrote: one leading `'` stripped."""
+    return cell[1:] if cell.startswith(CSV_ESCAPE) else cell

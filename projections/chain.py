@@ -1,19 +1,27 @@
 """The audit hash chain (ARCHITECTURE.md "The audit chain"; Art. 21-24: supervision and audit).
 
 Part of the one sequential projection: for every event, in global position order, the handler
-stores `(position, prev_hash, hash)` with `hash = sha256(prev_hash ‖ canonical JSON of the event)`
-(`projections/canonical.py` defines the canonical form). `verify` recomputes the chain from the
+stores `(position, prev_hash, hash)` with `hash = sha256(prev_hash ‖ digest)`, `digest = sha256(canonical
+JSON of the event)` (`projections/canonical.py` defines the canonical form). `verify` recomputes the chain from the
 events as the store holds them now and names the first position that no longer matches: an
 altered event, a deleted one, one that appeared without a link, or a broken link in the table.
 
-The chain is a read model like the others: `projections rebuild` recomputes it from the events as
-they are. What makes rewriting history evident is the head hash published with each public notice
-(公示): a rebuilt chain over altered events ends in another head.
+The chain is a read model, but it is not silently recomputed: `projections rebuild` first checks
+the stored chain against the events (`check_for_rebuild`) and stops, naming the first mismatch, if
+any event no longer matches its link; only a chain that still matches is replaced. An operator who
+meets that stop investigates with `GET /audit/verify`; if the altered history is to be kept (a
+restored backup, an ordered correction), `projections rebuild --rechain` re-chains it, and the old
+chain's head it prints, and the head published with each public notice (公示), remain the evidence
+that the past changed. A chain table of the first form (before issue 15, `canonical.link_v1`) is
+recognised by the same check, verified in its own form, and rebuilt in the digest form: after the
+upgrade, run `projections rebuild` once; until then `/audit/verify` answers `reason: "old_form"`.
+
+Both verifiers also check the chain against a head published earlier (`head`, `head_position`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from projections import canonical, eventlog
 from projections.registry import handles_all, table
@@ -85,6 +93,44 @@ def iter_links(store: ViewStore, after: int, stop: int, page_size: int = 1000) -
         last = max(links)
 
 
+class ChainMismatch(Exception):
+    """The stored chain no longer matches the events: a rebuild would re-chain altered history."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(f"audit chain mismatch at position {result.get('position')}: {result.get('reason')}")
+        self.result = result
+
+
+def stored_form(app: Any, store: ViewStore) -> Callable[[str, Any], str]:
+    """The link function the stored chain was written with: `canonical.link`, or `link_v1` (old form).
+
+    Decided by the chain's first row; a first row that matches neither is left to `verify` to report.
+    """
+    row = store.query_one("SELECT position, prev_hash, hash FROM vl_audit_chain ORDER BY position LIMIT 1")
+    if row is None:
+        return canonical.link
+    for page in eventlog.iter_records(app, after=int(row["position"]) - 1, stop=int(row["position"]), page_size=1):
+        for rec in page:
+            if not isinstance(rec, eventlog.Unreadable) and rec["position"] == int(row["position"]) \
+                    and canonical.link(row["prev_hash"], rec) != row["hash"] \
+                    and canonical.link_v1(row["prev_hash"], rec) == row["hash"]:
+                return canonical.link_v1
+    return canonical.link
+
+
+def check_for_rebuild(app: Any, store: ViewStore) -> dict[str, Any]:
+    """The stored chain checked, in the form it was written in, before a rebuild replaces it.
+
+    Raises ChainMismatch naming the first position that no longer matches; returns the check
+    (with `form`: "digest" or "v1") when the whole stored chain still matches the events.
+    """
+    form = stored_form(app, store)
+    result = verify(app, store, form=form)
+    if not result["ok"]:
+        raise ChainMismatch(result)
+    return {**result, "form": "v1" if form is canonical.link_v1 else "digest"}
+
+
 def _iter_events(app: Any, after: int, stop: int) -> Iterator[dict[str, Any] | eventlog.Unreadable]:
     for page in eventlog.iter_records(app, after=after, stop=stop):
         yield from page
@@ -94,16 +140,21 @@ def _position(item: dict[str, Any] | eventlog.Unreadable) -> int:
     return item.position if isinstance(item, eventlog.Unreadable) else int(item["position"])
 
 
-def verify(app: Any, store: ViewStore, from_position: int | None = None,
-           to_position: int | None = None) -> dict[str, Any]:
+def verify(app: Any, store: ViewStore, from_position: int | None = None, to_position: int | None = None,
+           head_hash: str | None = None, head_position: int | None = None,
+           form: Callable[[str, Any], str] | None = None) -> dict[str, Any]:
     """Recompute the chain from the stored events and compare it with the stored chain.
 
     `{"ok": true, "checked": N, "head": {...}}`, or `ok: false` with the first `position` that no
     longer matches and the `reason`: `altered` (its record no longer hashes to its link),
     `unreadable` (its state no longer decodes), `deleted` (chained but gone from the store),
     `unchained` (in the store but never chained: inserted behind the projection's back) or
-    `link_broken` (the chain table's own prev_hash no longer names the previous hash).
+    `link_broken` (the chain table's own prev_hash no longer names the previous hash), `old_form`
+    (the table still holds the chain's first form: run `projections rebuild`), `head_mismatch` (the
+    chain's hash at `head_position` is not the published `head_hash`) or `head_not_found` (no
+    position in the checked range carries the published head, when its position is not given).
     """
+    link_of = form or canonical.link
     now = head(store)
     stop = now["position"] if to_position is None else min(to_position, now["position"])
     after = max((from_position or 1) - 1, 0)
@@ -114,6 +165,7 @@ def verify(app: Any, store: ViewStore, from_position: int | None = None,
     links = iter_links(store, after, stop)
     event, link = next(events, None), next(links, None)
     checked = 0
+    head_found: int | None = None
 
     def broken(position: int, reason: str, **details: Any) -> dict[str, Any]:
         return {"ok": False, "checked": checked, "position": position, "reason": reason, **details,
@@ -129,10 +181,24 @@ def verify(app: Any, store: ViewStore, from_position: int | None = None,
             return broken(event.position, "unreadable", error=type(event.error).__name__)
         if link.prev_hash != prev:
             return broken(link.position, "link_broken", expected_prev_hash=prev, stored_prev_hash=link.prev_hash)
-        recomputed = canonical.link(prev, event)
+        recomputed = link_of(prev, event)
+        if recomputed != link.hash and form is canonical.link_v1 and canonical.link(prev, event) == link.hash:
+            recomputed = link.hash  # a chain of the old form, continued in the digest form after the upgrade
         if recomputed != link.hash:
+            if checked == 0 and form is None and canonical.link_v1(prev, event) == link.hash:
+                return broken(link.position, "old_form")
             return broken(link.position, "altered", stored_hash=link.hash, recomputed_hash=recomputed)
+        if head_hash is not None and (link.position == head_position or head_position is None
+                                      and recomputed == head_hash):
+            if recomputed != head_hash:
+                return broken(link.position, "head_mismatch", published_hash=head_hash, chain_hash=recomputed)
+            head_found = link.position
         prev = link.hash
         checked += 1
         event, link = next(events, None), next(links, None)
-    return {"ok": True, "checked": checked, "head": now, "range": {"from_position": after + 1, "to_position": stop}}
+    if head_hash is not None and head_found is None:
+        return broken(head_position if head_position is not None else stop, "head_not_found",
+                      published_hash=head_hash)
+    published = {} if head_hash is None else {"published_head": {"position": head_found, "hash": head_hash}}
+    return {"ok": True, "checked": checked, "head": now, "range": {"from_position": after + 1, "to_position": stop},
+            **published}

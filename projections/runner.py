@@ -115,8 +115,16 @@ class Views:
             log.warning("read models behind a committed command at %s: %s", position, type(exc).__name__)
             return max(position - self._known, 1)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE) -> int:
-        """Drop every read model and replay the whole log from position 0."""
+    def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE,
+                rechain: bool = False) -> int:
+        """Drop every read model and replay the whole log from position 0.
+
+        The stored audit chain is checked against the events first (issue 15): if an event no longer
+        matches its link, `chain.ChainMismatch` names the first such position and nothing is dropped.
+        `rechain=True` replays anyway (the operator's decision, projections/chain.py).
+        """
+        if not rechain:
+            chain.check_for_rebuild(self.app, self.store)
         with self._lock:
             self.store.drop_all()  # type: ignore[attr-defined]
             self._known = 0

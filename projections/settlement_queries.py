@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ledger import errors
-from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_STATUSES, DISPUTE_OPEN, SettlementBatch
+from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_PAID, CLAIM_STATUSES, DISPUTE_OPEN, SettlementBatch
 from projections.store import ViewStore
 
 BATCH_FIELDS = ("batch_id", "year", "name", "status", "opened_by", "opened_at", "approved_by", "approved_at",
@@ -59,15 +59,20 @@ def totals_of(claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None) -> dict[str, Any]:
-    """A batch with its claims (all, or one provider's) and totals per claim status."""
+    """A batch with its claims (all, or one provider's) and totals per claim status.
+
+    A provider's view is its own (API.md "Data each party may see"): its claims, and totals and
+    `paid` over those alone, never the batch-wide figures.
+    """
     row = _found(store.query_one("SELECT * FROM vl_batches WHERE batch_id = ?", [batch_id]), "settlement batch",
                  batch_id)
     claims = _claims(store, batch_id, provider_id)
     totals = totals_of(claims)
-    # Payable: the approved claims no objection holds (DOMAIN.md "Stops" 6).
+    # Payable: the approved claims no objection holds (DOMAIN.md "Stops" 6). A provider sees its own paid.
     payable = sum(c["amount"] for c in claims if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN)
+    paid = row["paid_amount"] if provider_id is None else totals[CLAIM_PAID]["amount"]
     return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals, "notice": _notice(store, batch_id),
-            "claimed": sum(c["amount"] for c in claims), "payable": payable, "paid": row["paid_amount"]}
+            "claimed": sum(c["amount"] for c in claims), "payable": payable, "paid": paid}
 
 
 def _notice(store: ViewStore, batch_id: str) -> dict[str, Any] | None:

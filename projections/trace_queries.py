@@ -30,6 +30,18 @@ def stream_facts(store: ViewStore, entity: str) -> dict[str, Any] | None:
         return _facts_of(db, entity)
 
 
+def facts_many(store: ViewStore, entities: Iterable[str], chunk: int = 500) -> dict[str, dict[str, Any] | None]:
+    """The facts of many entities in a statement per chunk; None for those that have none."""
+    wanted = sorted(set(entities))
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start:start + chunk]
+        for row in store.query(f"SELECT entity, facts FROM vl_trace_facts WHERE entity IN ({', '.join('?' * len(part))})",
+                               part):
+            found[row["entity"]] = json.loads(row["facts"])
+    return found
+
+
 def _positions(db: Any, keys: Iterable[tuple[str, str]]) -> Hashes:
     """Positions filed under any of these subjects, with their chain hashes."""
     keys = sorted(set(keys))
@@ -67,7 +79,27 @@ def iter_subject_positions(store: ViewStore, kind: str, key: str, after: int, st
         last = page[-1]
 
 
-def _named(record: Mapping[str, Any]) -> tuple[Names, Names]:
+def subject_positions_between(store: ViewStore, keys: Iterable[tuple[str, str]], first: int, last: int) -> set[int]:
+    """Positions first..last filed under any of these subjects (one export page)."""
+    found: set[int] = set()
+    for kind, key in sorted(set(keys)):
+        found.update(int(r[0]) for r in store.query_tuples(
+            "SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? AND position >= ? "
+            "AND position <= ?", [kind, key, first, last]))
+    return found
+
+
+def party_keys(store: ViewStore, kind: str, code: str) -> list[tuple[str, str]]:
+    """The index subjects of an enterprise or provider: its own and its every year's ("code/year").
+
+    The years are the store's opened years (a handful), so each key is an exact lookup.
+    """
+    years = sorted({int(r[0]) for r in store.query_tuples("SELECT year FROM vl_year_ids")})
+    return [(kind, code), *((f"{kind}-year", f"{code}/{year}") for year in years)]
+
+
+def named_by(record: Mapping[str, Any]) -> tuple[Names, Names]:
+    """(about, mentions) of a canonical record, from its own stream and fields."""
     about: Names = defaultdict(set)
     mentions: Names = defaultdict(set)
     own = stream_subject(record["stream_type"], record["stream"], record["data"])
@@ -99,7 +131,7 @@ def _context_keys(records: Iterable[Any]) -> set[tuple[str, str]]:
     for record in records:
         if isinstance(record, eventlog.Unreadable):
             continue
-        about, mentions = _named(record)
+        about, mentions = named_by(record)
         keys.update(("batch.general", b) for b in about.get("batch", ()))
         keys.update(("claim.general", c) for c in about.get("claim", set()) | mentions.get("claim", set()))
         keys.update(("case.general", c) for c in about.get("case", ()))
@@ -196,3 +228,23 @@ def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any
     records = eventlog.records_at(app, found)
     return {"subject": {"type": "settlement", "batch_id": batch_id, "year": int(year) if year is not None else None},
             "steps": _steps(records, found)}
+
+
+def scoped(trace: dict[str, Any], viewer: Any, store: ViewStore | None = None) -> dict[str, Any]:
+    """A trace as an enterprise or provider may see it (`projections/scope.py`); whole for readers of every subject.
+
+    Steps that concern only others are left out; shared steps keep the viewer's own lines (`scoped`).
+    """
+    if viewer is None:
+        return trace
+    if store is not None:
+        viewer.prime(facts_many(store, viewer.wanted([s for s in trace["steps"] if not s.get("unreadable")])))
+    steps = []
+    for step in trace["steps"]:
+        if step.get("unreadable"):
+            steps.append(step)  # shows nothing but that the stored event no longer decodes
+            continue
+        seen = viewer.reduce(step)
+        if seen is not None:
+            steps.append(seen)
+    return {**trace, "steps": steps}

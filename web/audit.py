@@ -1,7 +1,9 @@
 """Audit and supervision (API.md "Audit and supervision"; Art. 21-24): traces, the chain, the export.
 
 Traces are open to staff, the supervisor and auditors, and to an enterprise or provider for its
-own; the chain's head and the export to the supervisor and auditors; verification to auditors.
+own, scoped to what it may see (API.md "Data each party may see", projections/scope.py); the
+chain's head and the export to the supervisor and auditors, and to an enterprise or provider its
+own statement (资金凭证: every position, the others' lines redacted); verification to auditors.
 Nothing here writes: the supervisor's one write, filing a case, lives with the cases.
 """
 
@@ -13,8 +15,8 @@ from flask import Response
 
 from ledger import errors
 from ledger.access import require_reader
-from ledger.rules import AUDITOR, SUPERVISOR, valid_credit_code
-from projections import chain, export, trace_queries
+from ledger.rules import AUDITOR, ENTERPRISE, PROVIDER, SUPERVISOR, valid_credit_code
+from projections import chain, export, scope, snapshots, trace_queries
 from web import memory
 from web.audit_schemas import (
     AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,
@@ -35,6 +37,12 @@ def _credit_code(value: str, field: str) -> str:
     return value
 
 
+def _viewer(actor: Any) -> scope.Viewer | None:
+    """An enterprise or provider reads its traces scoped to itself; readers of every subject read them whole."""
+    store = fresh_views()
+    return scope.viewer_of(actor, lambda entity: trace_queries.stream_facts(store, entity))
+
+
 @blp.get("/trace/contracts/<contract_id>")
 @blp.response(200, TraceSchema)
 def trace_contract(contract_id: str) -> Any:
@@ -43,7 +51,7 @@ def trace_contract(contract_id: str) -> Any:
     result = trace_queries.contract_trace(ledger_app(), fresh_views(), contract_id)
     subject = result["subject"]
     require_reader(actor, enterprise_id=subject["enterprise_id"], provider_id=subject["provider_id"])
-    return result
+    return trace_queries.scoped(result, _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/enterprises/<enterprise_id>")
@@ -51,8 +59,10 @@ def trace_contract(contract_id: str) -> Any:
 @blp.response(200, TraceSchema)
 def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     """An enterprise's year, step by step."""
-    require_reader(current_actor(), enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
-    return trace_queries.enterprise_trace(ledger_app(), fresh_views(), enterprise_id, args["year"])
+    actor = current_actor()
+    require_reader(actor, enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
+    return trace_queries.scoped(trace_queries.enterprise_trace(ledger_app(), fresh_views(), enterprise_id,
+                                                               args["year"]), _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/providers/<provider_id>")
@@ -60,8 +70,10 @@ def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
 @blp.response(200, TraceSchema)
 def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
     """A provider's year, step by step."""
-    require_reader(current_actor(), provider_id=_credit_code(provider_id, "provider_id"))
-    return trace_queries.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"])
+    actor = current_actor()
+    require_reader(actor, provider_id=_credit_code(provider_id, "provider_id"))
+    return trace_queries.scoped(trace_queries.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"]),
+                                _viewer(actor), fresh_views())
 
 
 @blp.get("/trace/settlements/<batch_id>")
@@ -84,10 +96,14 @@ def audit_head() -> Any:
 @blp.arguments(VerifyQuery, location="query")
 @blp.response(200, AuditVerifySchema)
 def audit_verify(args: dict[str, Any]) -> Any:
-    """Recompute the chain from the stored events; name the first position that no longer matches."""
+    """Recompute the chain from the stored events, against a published head if given; check every
+    snapshot and cached aggregate against its events; name the first position that no longer matches."""
     require_reader(current_actor(), roles=(AUDITOR,))
     try:
-        return chain.verify(ledger_app(), fresh_views(), args.get("from_position"), args.get("to_position"))
+        app = ledger_app()
+        result = chain.verify(app, fresh_views(), args.get("from_position"), args.get("to_position"),
+                              head_hash=args.get("head"), head_position=args.get("position"))
+        return snapshots.with_snapshots(app, result)
     finally:
         memory.give_back()  # the whole log went through this thread's heap
 
@@ -97,13 +113,18 @@ def audit_verify(args: dict[str, Any]) -> Any:
 @blp.doc(responses={"200": {"description": "JSONL or CSV, streamed; the manifest is the last line",
                             "content": {"application/x-ndjson": {}, "text/csv": {}}}})
 def export_events(args: dict[str, Any]) -> Any:
-    """Stream the events with their chain links, in position order, the manifest last."""
-    require_reader(current_actor(), roles=OVERSIGHT)
+    """Stream the events with their chain links, in position order, the manifest last; an enterprise or
+    provider gets its own statement (资金凭证): every position, the lines that are not wholly its own redacted."""
+    actor = current_actor()
+    party = (actor.role, actor.subject) if actor.role in (ENTERPRISE, PROVIDER) and actor.subject else None
+    if party is None:
+        require_reader(actor, roles=OVERSIGHT)
     fmt = args["format"]
     store = fresh_views()
-    chunks = export.export_chunks(ledger_app(), store, fmt, year=args.get("year"),
+    chunks = export.export_chunks(ledger_app(), store, fmt, year=args.get("year"), party=party,
                                   from_position=args.get("from_position"), to_position=args.get("to_position"))
-    name = "voucher-ledger-export" + (f"-{args['year']}" if args.get("year") else "") + f".{fmt}"
+    name = ("voucher-ledger-export" + (f"-{party[1]}" if party else "") + (f"-{args['year']}" if args.get("year")
+                                                                            else "") + f".{fmt}")
     # The chunks need no request context (the store and the application are passed in), so the
     # stream runs on after the view returns, a page at a time.
     response = Response(chunks, status=200, mimetype=None, content_type=export.MEDIA_TYPES[fmt],

@@ -48,10 +48,10 @@ def at(instant: datetime) -> str:
 def test_contract_trace_for_readers_and_for_its_own_parties(client, tokens, history):
     ids = history.ids
     url = f"/api/v1/trace/contracts/{ids['contract_a']}"
-    for who in ("auditor", "supervisor", "operator", "approver", "finance", ids["enterprise_a"], ids["provider"]):
+    for who in ("supervisor", "operator", "approver", "finance", ids["enterprise_a"], ids["provider"], "auditor"):
         response = get(client, tokens, url, who)
         assert response.status_code == 200, who
-    body = response.get_json()
+    body = response.get_json()  # the auditor's: the whole trace
     assert body["subject"]["contract_id"] == ids["contract_a"]
     steps = body["steps"]
     assert [s["position"] for s in steps] == sorted(s["position"] for s in steps)
@@ -139,6 +139,20 @@ def test_verify_is_for_auditors_and_catches_an_edited_row(client, tokens, histor
     assert get(client, tokens, "/api/v1/audit/verify?from_position=9&to_position=3").status_code == 400
 
 
+def test_verify_against_a_published_head(client, tokens, history, views):
+    """Issue 15 (12): the stored chain checked against a head published earlier (公示)."""
+    head = chain.head(views.store)
+    ok = get(client, tokens, f"/api/v1/audit/verify?head={head['hash']}&position={head['position']}").get_json()
+    assert ok["ok"] is True and ok["published_head"] == head
+    earlier = chain.links_between(views.store, 10, 10)[10].hash
+    assert get(client, tokens, f"/api/v1/audit/verify?head={earlier}").get_json()["published_head"]["position"] == 10
+    wrong = get(client, tokens, f"/api/v1/audit/verify?head={'e' * 64}&position=10").get_json()
+    assert (wrong["ok"], wrong["reason"], wrong["position"]) == (False, "head_mismatch", 10)
+    for query in (f"head={'E' * 64}", "head=abc", "position=3", f"head={'e' * 64}&position=0"):
+        response = get(client, tokens, f"/api/v1/audit/verify?{query}")
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "VALIDATION_ERROR", query
+
+
 # --- the export ---------------------------------------------------------------------------------------------
 
 def test_export_streams_jsonl_with_the_manifest_last(client, tokens, history, views):
@@ -155,17 +169,23 @@ def test_export_csv_filtered_by_year_and_range(client, tokens, history):
     response = get(client, tokens, "/api/v1/export?format=csv&year=2026&from_position=5&to_position=40")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][0] == "位置 position"
+    assert rows[0][0] == "position" and rows[0][-1] == "redacted"
     positions = [int(r[0]) for r in rows[1:-1]]
-    assert positions and min(positions) >= 5 and max(positions) <= 40
+    assert positions == list(range(5, 41))  # every position of the range; the other years' lines redacted
+    whole = [r for r in rows[1:-1] if not r[-1]]
+    assert whole and all(json.loads(r[8]).get("year") in (None, 2026) for r in whole)
     manifest = json.loads(rows[-1][1])["manifest"]
     assert manifest["filter"] == {"year": 2026, "from_position": 5, "to_position": 40}
-    assert manifest["count"] == len(positions)
+    assert manifest["count"] == len(positions) and manifest["redacted"] == len(positions) - len(whole)
 
 
 def test_export_is_for_the_supervisor_and_auditors_and_checks_its_input(client, tokens, history):
-    for who in ("operator", "finance", history.ids["provider"]):
+    for who in ("operator", "finance"):
         assert get(client, tokens, "/api/v1/export", who).status_code == 403
+    statement = get(client, tokens, "/api/v1/export", history.ids["provider"])  # its own statement (资金凭证)
+    assert statement.status_code == 200
+    assert json.loads(statement.get_data(as_text=True).splitlines()[-1])["manifest"]["filter"]["party"] == {
+        "kind": "provider", "id": history.ids["provider"]}
     for query in ("format=xlsx", "year=19", "from_position=0", "from_position=10&to_position=2", "year=x"):
         response = get(client, tokens, f"/api/v1/export?{query}")
         assert response.status_code == 400, query

@@ -125,7 +125,8 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/trace/enterprises/{}": [E(READERS, ENTERPRISE)],
     "GET /api/v1/trace/providers/{}": [E(READERS, PROVIDER)],
     "GET /api/v1/trace/settlements/{}": [E(READERS)],
-    "GET /api/v1/export": [E(SUPERVISOR, AUDITOR)],
+    # An enterprise or provider gets its own statement (资金凭证): every position, others' lines redacted.
+    "GET /api/v1/export": [E(SUPERVISOR, AUDITOR, unowned=(ENTERPRISE, PROVIDER))],
     "GET /api/v1/audit/head": [E(SUPERVISOR, AUDITOR)],
     "GET /api/v1/audit/verify": [E(AUDITOR)],
     # Who am I: any valid token.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from projections import canonical, chain
+from projections import canonical, chain, eventlog
 from tests.audit_support import build, delete_event, edit_event, position_of, read_state, write_state
 
 
@@ -33,7 +33,7 @@ def history(scenario: Any, views: Any) -> Any:
 
 # --- the canonical form -------------------------------------------------------------------------------------
 
-def test_each_link_is_sha256_of_the_previous_hash_and_the_canonical_json_of_the_event(history, ledger, views):
+def test_each_link_is_sha256_of_the_previous_hash_and_the_digest_of_the_event(history, ledger, views):
     links = chain.links_between(views.store, 1, 3)
     first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=1, limit=1)[0])
     record = canonical.record(first, 1)
@@ -47,7 +47,9 @@ def test_each_link_is_sha256_of_the_previous_hash_and_the_canonical_json_of_the_
     }
     body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert links[1].prev_hash == "0" * 64
-    assert links[1].hash == hashlib.sha256(("0" * 64 + body).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    assert canonical.digest(record) == digest
+    assert links[1].hash == hashlib.sha256(("0" * 64 + digest).encode("utf-8")).hexdigest()
     assert links[2].prev_hash == links[1].hash and links[3].prev_hash == links[2].hash
 
 
@@ -95,6 +97,74 @@ def test_rebuild_recomputes_the_same_chain(history, views):
     before = chain.head(views.store)
     views.rebuild()
     assert chain.head(views.store) == before
+
+
+def test_rebuild_over_an_altered_event_stops_and_names_it(history, store, ledger, views):
+    """Issue 15 (12): a rebuild never silently re-chains altered history."""
+    before = chain.head(views.store)
+    position = position_of(ledger, "Year.BudgetAllocated")
+    edit_event(store, position, lambda state: state.update(amount_fen=state["amount_fen"] + 100))
+    with pytest.raises(chain.ChainMismatch) as stopped:
+        views.rebuild()
+    assert (stopped.value.result["position"], stopped.value.result["reason"]) == (position, "altered")
+    assert chain.head(views.store) == before  # nothing was dropped
+    # The operator's decision: re-chain on purpose; the new head differs from the published one.
+    views.rebuild(rechain=True)
+    after = chain.head(views.store)
+    assert after["position"] == before["position"] and after["hash"] != before["hash"]
+    assert chain.verify(ledger, views.store)["ok"] is True
+    published = chain.verify(ledger, views.store, head_hash=before["hash"], head_position=before["position"])
+    assert (published["ok"], published["reason"], published["position"]) == (False, "head_mismatch",
+                                                                             before["position"])
+
+
+def test_a_chain_of_the_old_form_is_reported_and_rebuilt_in_the_digest_form(history, scenario, ledger, views):
+    """A store chained before issue 15 (hash of the record's text) is brought to the digest form by a rebuild,
+    also after a server chained new events onto it in the digest form."""
+    digest_head = chain.head(views.store)
+    prev = canonical.GENESIS
+    for page in eventlog.iter_records(ledger):
+        for rec in page:
+            old = canonical.link_v1(prev, rec)
+            chain_sql(views, "UPDATE vl_audit_chain SET prev_hash = ?, hash = ? WHERE position = ?",
+                      (prev, old, rec["position"]))
+            prev = old
+    stale = chain.verify(ledger, views.store)
+    assert (stale["ok"], stale["reason"], stale["position"]) == (False, "old_form", 1)
+    assert chain.check_for_rebuild(ledger, views.store)["form"] == "v1"
+    scenario.enterprise()  # served after the upgrade, before the rebuild: linked in the digest form
+    views.catch_up()
+    assert chain.check_for_rebuild(ledger, views.store)["checked"] == digest_head["position"] + 1
+    views.rebuild()
+    assert chain.links_between(views.store, 1, digest_head["position"])[digest_head["position"]].hash == \
+        digest_head["hash"]
+    assert chain.verify(ledger, views.store)["ok"] is True
+
+
+def test_cli_rebuild_over_altered_events_exits_1_naming_the_position(history, store, ledger, views, monkeypatch,
+                                                                     capsys):
+    from ledger import cli
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
+    position = position_of(ledger, "Contract.Signed")
+    edit_event(store, position, lambda state: state.update(subsidy_fen=state["subsidy_fen"] + 1))
+    assert cli.main(["projections", "rebuild"]) == 1
+    err = capsys.readouterr().err
+    assert f"position {position} (altered)" in err and "--rechain" in err
+    assert cli.main(["projections", "rebuild", "--rechain"]) == 0
+    assert "re-chained" in capsys.readouterr().out
+
+
+def test_verify_against_a_published_head(history, ledger, views):
+    head = chain.head(views.store)
+    at = chain.verify(ledger, views.store, head_hash=head["hash"], head_position=head["position"])
+    assert at["ok"] is True and at["published_head"] == {"position": head["position"], "hash": head["hash"]}
+    anywhere = chain.verify(ledger, views.store, head_hash=chain.links_between(views.store, 5, 5)[5].hash)
+    assert anywhere["ok"] is True and anywhere["published_head"]["position"] == 5
+    wrong = chain.verify(ledger, views.store, head_hash="a" * 64, head_position=5)
+    assert (wrong["ok"], wrong["reason"], wrong["position"]) == (False, "head_mismatch", 5)
+    missing = chain.verify(ledger, views.store, head_hash="a" * 64)
+    assert (missing["ok"], missing["reason"]) == (False, "head_not_found")
 
 
 # --- verification -----------------------------------------------------------------------------------------

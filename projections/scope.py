@@ -1,0 +1,170 @@
+"""What an enterprise or provider may see of a record (API.md "Data each party may see"; Art. 21-24).
+
+An enterprise or provider sees its own subjects only: in its traces, batch views and its statement
+(资金凭证) every other party's identity facts, amounts, caps and totals are left out. `Viewer.reduce`
+answers, for one canonical record:
+- the record unchanged: it concerns the viewer alone, or no party at all (a year's opening and
+  budget), or it is the viewer's own contract (both sides are parties to it);
+- None: it concerns only others (another enterprise's registration, another provider's
+  application, products, years and claims, a claim or withdrawal of another's contract);
+- a copy with `data` cut down and `"scoped": true`: a shared step, shown with the viewer's own lines
+  only: a batch's approval and payment keep the viewer's entry of `providers` (an enterprise has
+  none: its amounts are its contracts' own steps) and lose the batch-wide totals (`amount_fen`,
+  `contracts`); lists of contracts or claims keep the viewer's; a claim naming an enterprise's
+  contracts among others keeps those contracts' amounts and loses the claim's total and the
+  provider's documents; the viewer's contract loses the other side's figures (`OTHER_SIDE`).
+
+A scoped step keeps its chain `hash` (the link of the whole record), so it is evidence of where
+the step sits, not of the cut-down data; in the party's export such a record is a redacted line
+(`projections/export.py`), which verifies without it.
+
+Which party a record concerns comes from the record's own fields (`enterprise_id`, `provider_id`,
+a stream's code, a case's subject, the keys of `providers`) and the facts the trace index keeps of
+its stream, claim and contracts (`vl_trace_facts`, projections/trace.py), looked up by `facts`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable
+
+from projections import trace_queries
+from projections.trace import Names
+
+ENTERPRISE, PROVIDER = "enterprise", "provider"
+PARTIES = (ENTERPRISE, PROVIDER)
+# Figures in a contract's events that belong to the other side: the provider's cap, the voucher's balance.
+OTHER_SIDE = {ENTERPRISE: frozenset({"provider_cap_fen", "provider_exceptions_fen"}),
+              PROVIDER: frozenset({"voucher_available_fen"})}
+# Fields of a batch step that add up every party's claims.
+BATCH_TOTALS = frozenset({"amount_fen", "contracts"})
+BATCH_STREAM = "SettlementBatch"
+FACTS_MEMO = 10_000  # facts kept per viewer (an export reads the whole store: memory stays bounded)
+
+Facts = Callable[[str], "dict[str, Any] | None"]
+
+
+class Viewer:
+    """An enterprise or provider (`kind`, `code`) reading records; `facts(entity)` reads vl_trace_facts."""
+
+    def __init__(self, kind: str, code: str, facts: Facts) -> None:
+        if kind not in PARTIES:
+            raise ValueError(f"a viewer is an enterprise or a provider, not {kind!r}")
+        self.kind, self.code = kind, code
+        self._lookup = facts
+        self._memo: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+
+    def prime(self, found: dict[str, dict[str, Any] | None]) -> None:
+        """Facts read ahead in bulk (a trace's streams, contracts and claims): no lookup one by one."""
+        for entity, facts in found.items():
+            self._memo[entity] = facts
+
+    def wanted(self, records: list[dict[str, Any]]) -> set[str]:
+        """The entities whose facts `reduce` may ask for, for these records."""
+        entities: set[str] = set()
+        for record in records:
+            if record.get("stream") is None:
+                continue
+            entities.add(str(record["stream"]))
+            for name, value in record["data"].items():
+                if name == "contract_id" or name == "claim_id":
+                    entities.add(str(value) if name == "contract_id" else f"claim:{value}")
+                elif name.endswith("contract_ids") and isinstance(value, list):
+                    entities.update(map(str, value))
+                elif name.endswith("claim_ids") and isinstance(value, list):
+                    entities.update(f"claim:{c}" for c in value)
+                elif name == "amounts_fen" and isinstance(value, dict):
+                    entities.update(map(str, value))
+        return entities
+
+    def facts(self, entity: str) -> dict[str, Any] | None:
+        if entity in self._memo:
+            return self._memo[entity]
+        found = self._memo[entity] = self._lookup(entity)
+        if len(self._memo) > FACTS_MEMO:
+            self._memo.popitem(last=False)
+        return found
+
+    # --- whose is it ------------------------------------------------------------------------------
+
+    def parties(self, record: dict[str, Any]) -> Names:
+        """The enterprises and providers a record names, itself or through its stream's facts."""
+        named: Names = {ENTERPRISE: set(), PROVIDER: set()}
+        about, _ = trace_queries.named_by(record)
+        stream_facts = self.facts(record["stream"]) or {}
+        for kind in PARTIES:
+            named[kind].update(about.get(kind, ()))
+            named[kind].update(stream_facts.get("about", {}).get(kind, ()))
+        providers = record["data"].get("providers")
+        if isinstance(providers, dict):
+            named[PROVIDER].update(str(k) for k in providers)
+        return named
+
+    def own_contract(self, contract_id: Any) -> bool:
+        facts = self.facts(str(contract_id)) or {}
+        return self.code in facts.get("about", {}).get(self.kind, ())
+
+    def own_claim(self, claim_id: Any) -> bool:
+        facts = self.facts(f"claim:{claim_id}") or {}
+        if self.kind == PROVIDER:
+            return self.code in facts.get("about", {}).get(PROVIDER, ())
+        return any(self.own_contract(c) for c in facts.get("contracts", ()))
+
+    # --- what it may see --------------------------------------------------------------------------
+
+    def reduce(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The record as this viewer may see it: unchanged, cut down (`scoped`), or None."""
+        if record["stream_type"] == BATCH_STREAM:
+            return self._batch_step(record)
+        named = self.parties(record)
+        mine = self.code in named[self.kind]
+        others = (named[ENTERPRISE] | named[PROVIDER]) - {self.code}
+        if not mine:
+            return None if others else record
+        return self._without(record, OTHER_SIDE[self.kind] & record["data"].keys()) if others else record
+
+    def shows_whole(self, record: dict[str, Any]) -> bool:
+        """True when the viewer may see the whole record (its statement then carries it unredacted)."""
+        return self.reduce(record) is record
+
+    def _batch_step(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        data = record["data"]
+        claim_id, contract_id = data.get("claim_id"), data.get("contract_id")
+        if claim_id is not None:
+            if not self.own_claim(claim_id):
+                return None
+            if self.kind == PROVIDER:
+                return record  # the provider's own claim, reviewed or withdrawn from
+        elif contract_id is not None:
+            return record if self.own_contract(contract_id) else None
+        elif self.kind == PROVIDER and data.get("provider_id") not in (None, self.code):
+            return None
+        kept: dict[str, Any] = {}
+        for name, value in data.items():
+            if name == "providers" and isinstance(value, dict):
+                kept[name] = {k: v for k, v in value.items() if self.kind == PROVIDER and str(k) == self.code}
+            elif name.endswith("contract_ids") and isinstance(value, list):
+                kept[name] = [c for c in value if self.own_contract(c)]
+            elif name == "amounts_fen" and isinstance(value, dict):
+                kept[name] = {c: v for c, v in value.items() if self.own_contract(c)}
+            elif name.endswith("claim_ids") and isinstance(value, list):
+                kept[name] = [c for c in value if self.own_claim(c)]
+            elif name in BATCH_TOTALS or name == "documents":
+                continue  # the batch's or another party's claim's figures and materials
+            else:
+                kept[name] = value
+        if kept == data:
+            return record
+        return {**record, "data": kept, "scoped": True}
+
+    def _without(self, record: dict[str, Any], names: set[str] | frozenset[str]) -> dict[str, Any]:
+        if not names:
+            return record
+        return {**record, "data": {k: v for k, v in record["data"].items() if k not in names}, "scoped": True}
+
+
+def viewer_of(actor: Any, facts: Facts) -> Viewer | None:
+    """The viewer an actor reads as: an enterprise or provider bound to its subject; None for the rest."""
+    if getattr(actor, "role", None) in PARTIES and getattr(actor, "subject", None):
+        return Viewer(actor.role, actor.subject, facts)
+    return None
