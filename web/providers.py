@@ -11,8 +11,8 @@ from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.schemas import (
     CapExceptionResponse, CapExceptionSchema, ProductReviewSchema, ProductSchema, ProductSubmitSchema,
-    ProviderAmendmentSchema, ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema, ReasonSchema, ReviewResponse,
-    ReviewSchema,
+    ProviderAmendmentSchema, ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema,
+    ReasonSchema, ReviewResponse, ReviewSchema,
 )
 
 blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务机构与服务产品 Providers and products")

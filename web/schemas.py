@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ledger.rules import CATEGORIES, DOCUMENT_KINDS, HONOUR_CERTIFICATE, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS
+from ledger.rules import (
+    CATEGORIES, DOCUMENT_KINDS, HONOUR_CERTIFICATE, HONOURS, PROVIDER_ENTITY_TYPES, TIERS, VOUCHER_KINDS,
+)
 from web.fields import (
     CreditCode, DocumentUri, Instant, IsoDate, PlainName, QueryYear, Share, StrictBoolean, StrictInteger, Text, Year,
     Yuan,

@@ -121,6 +121,14 @@ def require_subject(actor: Actor, subject: str) -> None:
         raise errors.Forbidden("this belongs to another subject", {"role": actor.role})
 
 
+def refuse_unknown_changes(changes: dict[str, Any], amendable: tuple[str, ...], documents: list[dict]) -> None:
+    """An amendment corrects named facts only, or adds evidence (the web schema checks each value's type)."""
+    unknown = sorted(set(changes) - set(amendable))
+    if unknown or not (changes or documents):
+        raise errors.ValidationFailed("an amendment corrects known facts or adds documents", {"changes": [
+            f"unknown: {', '.join(unknown)}" if unknown else "name a fact, or bring documents"]})
+
+
 class _NoUnit:
     def failed(self) -> None:
         """Nothing to forget without a cache."""

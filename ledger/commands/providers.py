@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger import errors
-from ledger.commands.base import CommandResult, command, require, require_subject
+from ledger.commands.base import CommandResult, command, refuse_unknown_changes, require, require_subject
 from ledger.commands.stops import PROVIDER_STOP, StopCommands
 from ledger.domain.product import Product
 from ledger.domain.provider import Provider
@@ -25,14 +25,6 @@ def refuse_unknown_decision(decision: str) -> None:
     """A review passes or rejects; anything else would be recorded as a rejection nobody made."""
     if decision not in DECISIONS:
         raise errors.ValidationFailed(f"unknown decision {decision}", {"decision": [f"must be one of {DECISIONS}"]})
-
-
-def refuse_unknown_changes(changes: dict[str, Any], amendable: tuple[str, ...], documents: list[dict]) -> None:
-    """An amendment corrects named facts only, or adds evidence (the web schema checks each value's type)."""
-    unknown = sorted(set(changes) - set(amendable))
-    if unknown or not (changes or documents):
-        raise errors.ValidationFailed("an amendment corrects known facts or adds documents", {"changes": [
-            f"unknown: {', '.join(unknown)}" if unknown else "name a fact, or bring documents"]})
 
 
 def product_data(product: Product) -> dict[str, Any]:

@@ -9,13 +9,14 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ledger import errors
-from ledger.commands.base import CommandBase, CommandResult, command, require, require_subject
+from ledger.commands.base import (
+    CommandBase, CommandResult, command, refuse_unknown_changes, require, require_subject,
+)
 from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import CLOSED, Year
-from ledger.commands.providers import refuse_unknown_changes
 from ledger.rules import (
     APPROVER, ENTERPRISE, ENTERPRISE_AMENDABLE, FINANCE, HONOURS, OPERATOR, VOUCHER_KINDS, YearParameters,
     default_tier_quotas, parameters_above_ceiling,
@@ -202,6 +203,7 @@ class YearCommands(CommandBase):
     def close_year(self, year: int, progress: Callable[[int, int], None] | None = None) -> CommandResult:
         """Expire what is available and release open reservations, in chunks (Art. 18: 期满作废).
 
+        Refused before the day after `ends_on` (YEAR_NOT_ENDED, DOMAIN.md "Stops" 4): it is irreversible.
         Closing first stops every movement of the year's money, so the list of vouchers is final;
         each chunk of vouchers, with their contracts and providers' years, is one transaction, so a
         crash leaves whole vouchers closed or untouched and a rerun finishes the job.
