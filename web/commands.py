@@ -56,13 +56,13 @@ def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **
     # Committed (or replayed): from here on the answer is the command's 2xx whatever the read models do.
     store_views = views()
     if result.replayed:
-        lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0)
         position = None
-        if not lag:
-            try:
+        try:
+            lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0)
+            if not lag:
                 position = queries.idempotent_position(store_views.store, str(result.idempotency_key_id))
-            except Exception:  # noqa: BLE001 - the views failed between the wait and the read
-                lag = 1
+        except Exception:  # noqa: BLE001 - the store or the views failed after the record was read
+            lag = 1
         return _answer({**result.data, "position": position}, result.status or status, lag)
     lag = store_views.lag_after_command(result.position)
     return _answer({**result.data, "position": result.position}, status, lag)

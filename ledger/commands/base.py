@@ -23,14 +23,18 @@ from ledger.domain.idempotency import IdempotencyRecord
 
 # Version conflicts are retried inside the server, bounded in count and in time (README "Retries"):
 # each retry waits a jittered, growing pause and runs in this process's retry lane (`_RETRY_LANE`).
-CONFLICT_ATTEMPTS = 12
+CONFLICT_ATTEMPTS = 30
 CONFLICT_SECONDS = float(os.environ.get("LEDGER_CONFLICT_RETRY_SECONDS", "5"))
 BACKOFF_FIRST_S = 0.004
 BACKOFF_MAX_S = 0.15
 # Retries of one process run one at a time: two commands of this process that conflicted on a hot
-# aggregate (the year's budget, a provider's cap) then take turns instead of conflicting again; first
-# attempts stay concurrent. Reentrant: a command run by a command may retry inside the outer one's turn.
+# aggregate (the year's budget, a provider's cap) then take turns instead of conflicting again.
+# For CONTENDED_S after a conflict, first attempts take their turn too (PostgreSQL serialises the
+# inserts of every writer anyway, so little concurrency is lost; an issuance storm across three
+# servers otherwise exhausted retries). Reentrant: a command run by a command runs in the outer one's turn.
+CONTENDED_S = 1.0
 _RETRY_LANE = threading.RLock()
+_last_conflict = 0.0
 REFUSAL = "refusal"  # key of a recorded refusal in an idempotency record's result
 
 A = TypeVar("A")
@@ -68,7 +72,7 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
     @functools.wraps(method)
     def run(self: "CommandBase", *args: Any, **kwargs: Any) -> CommandResult:
         deadline = time.monotonic() + CONFLICT_SECONDS
-        in_lane = False
+        in_lane = time.monotonic() - _last_conflict < CONTENDED_S and _RETRY_LANE.acquire(timeout=CONFLICT_SECONDS)
         attempt = 0
         try:
             while True:
@@ -84,6 +88,7 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
                         # StaleRead: our aggregates were loaded on either side of another command's commit.
                         unit.failed()  # reload whatever this attempt read
                         self.conflicts_retried += 1
+                        _note_conflict()
                     except errors.ConcurrencyConflict:
                         raise  # transient: a repeat with the same key should try again
                     except errors.LedgerError as refusal:
@@ -105,6 +110,11 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
         )
 
     return run
+
+
+def _note_conflict() -> None:
+    global _last_conflict
+    _last_conflict = time.monotonic()
 
 
 def require(*roles: str) -> Actor:

@@ -30,6 +30,7 @@ from typing import Any
 SERVERS = 3
 BURSTS = 5
 BURST_SIZE = 20
+STORM_PER_THREAD = 4  # vouchers each thread issues in the issuance storm (every one moves the year's budget)
 MIX = ["sign", "sign", "deposit", "complete", "complete", "terminate", "issue", "issue", "issue", "read"]
 
 
@@ -44,7 +45,8 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
     from tests.hardening.load import Client
     from tests.hardening.loadworld import build_load_world
     from tests.hardening.processes import PostgresCluster, Projections, Server
-    from tests.support import Scenario
+    from ledger.money import yuan
+    from tests.support import Scenario, as_role
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="vl-issue15-"))
     cluster = None
@@ -63,6 +65,11 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
         plan = build_load_world(app)
         scenario = Scenario(app)
         burst_enterprises = [scenario.enterprise(("tech_sme",), code=credit_code(950_000 + n)) for n in range(BURSTS)]
+        storm = [scenario.enterprise(("tech_sme",), code=credit_code(960_000 + n))
+                 for n in range(threads * STORM_PER_THREAD)]
+        with as_role("finance"):  # room for every voucher of the storm and the waiting (T2: 100 000 yuan each)
+            app.allocate_budget(plan["year"], yuan(100_000) * (len(storm) + len(plan["waiting_enterprises"])),
+                                "issue-15-storm")
         servers = [Server(url, workdir / f"server{n}.log") for n in range(SERVERS)]
         processes = [*servers, Projections(url, workdir / "projections.log")]
         for process in processes:
@@ -80,6 +87,7 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
             results = list(pool.map(client, range(threads)))
             burst_answers = bursts.result()
         seconds = time.monotonic() - started
+        storm_answers = issuance_storm([s.url for s in servers], plan, storm, threads)
         answered = [a for r in results for a in r["answered"]]
         duplicated = replay_keys(servers, plan, answered) + sum(len(set(map(json.dumps, b))) - 1 for b in burst_answers)
         head = app.recorder.max_notification_id() or 0
@@ -106,15 +114,21 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
         issued = sum(1 for a in answered if a["path"] == "/api/v1/vouchers")
         figures = {
             "servers": SERVERS, "threads": threads, "seconds": round(seconds, 1),
-            "requests": sum(r["requests"] for r in results) + BURSTS * BURST_SIZE,
+            "requests": sum(r["requests"] for r in results) + BURSTS * BURST_SIZE + len(storm_answers),
             "operations": sum(r["operations"] for r in results),
             "issuance_answers": issued,
             "overspends": overspends, "broken_identity": broken,
             "duplicated_commands": duplicated, "lost_commands": lost,
-            "server_errors_5xx": sum(n for key, n in statuses.items() if key.startswith("5")),
-            "client_visible_conflicts": codes.get("CONCURRENCY_CONFLICT", 0) + sum(
-                1 for r in results for e in r["server_errors"] if "attempts" in (e["body"].get("error") or {}).get(
-                    "details", {})),
+            "server_errors_5xx": sum(n for key, n in statuses.items() if key.startswith("5"))
+            + sum(1 for status, _ in storm_answers if status >= 500),
+            "client_visible_conflicts": sum(1 for r in results for a in r["answered"] + r["server_errors"]
+                                            if conflict(a["status"], a.get("answer") or a.get("body") or {}))
+            + sum(1 for status, body in storm_answers if conflict(status, body)),
+            "issuance_storm": {"requests": len(storm_answers),
+                               "issued_201": sum(1 for status, _ in storm_answers if status == 201),
+                               "client_visible_conflicts": sum(1 for status, body in storm_answers if conflict(status, body)),
+                               "other": sorted({f"{status} {(body.get('error') or {}).get('code')}"
+                                                for status, body in storm_answers if status != 201})},
             "conflicts_retried_inside": sum(h.get("conflicts_retried", 0) for h in healths),
             "same_key_bursts": f"{BURSTS} x {BURST_SIZE} requests, {sum(len(set(map(json.dumps, b))) for b in burst_answers)} distinct answers",
             "statuses": statuses, "codes": codes,
@@ -129,6 +143,30 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if cluster is not None:
             cluster.destroy()
+
+
+def conflict(status: int, body: dict[str, Any]) -> bool:
+    """An optimistic conflict the client saw: 409 CONCURRENCY_CONFLICT (before issue 15), or the 503 that
+    answers retries running out (details.attempts)."""
+    error = body.get("error") or {}
+    return error.get("code") == "CONCURRENCY_CONFLICT" or (status == 503 and "attempts" in error.get("details", {}))
+
+
+def issuance_storm(servers: list[str], plan: dict[str, Any], enterprises: list[str], threads: int) -> list[Any]:
+    """Every thread issues vouchers to its own enterprises at once: each issuance moves the year's budget,
+    the hottest aggregate there is (issue 15: 14-20% of such issuances got 409 CONCURRENCY_CONFLICT)."""
+    from tests.hardening.processes import send_json
+
+    barrier = threading.Barrier(threads)
+
+    def issue(n: int) -> list[Any]:
+        barrier.wait()
+        return [send_json(servers[(n + i) % len(servers)] + "/api/v1/vouchers", "POST", plan["tokens"]["operator"],
+                          {"enterprise_id": code, "year": plan["year"]}, {"Idempotency-Key": f"storm-{code}"})
+                for i, code in enumerate(enterprises[n::threads])]
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [answer for answers in pool.map(issue, range(threads)) for answer in answers]
 
 
 def same_key_bursts(servers: list[str], plan: dict[str, Any], enterprises: list[str]) -> list[list[Any]]:
