@@ -72,16 +72,6 @@ def links_between(store: ViewStore, first: int, last: int) -> dict[int, Link]:
                                      "WHERE position >= ? AND position <= ? ORDER BY position", [first, last]))
 
 
-def links_at(store: ViewStore, positions: list[int], chunk: int = 500) -> dict[int, Link]:
-    """The chain links of these positions."""
-    found: dict[int, Link] = {}
-    for start in range(0, len(positions), chunk):
-        part = positions[start:start + chunk]
-        found.update(_links(store.query_tuples("SELECT position, prev_hash, hash FROM vl_audit_chain "
-                                               f"WHERE position IN ({', '.join('?' * len(part))})", part)))
-    return found
-
-
 def iter_links(store: ViewStore, after: int, stop: int, page_size: int = 1000) -> Iterator[Link]:
     last = after
     while True:
