@@ -207,3 +207,17 @@ def edit_snapshot(app: Any, store: Any, aggregate_id: Any, change: Callable[[dic
         change(edited["state"])  # the aggregate's state inside the stored snapshot
         conn.execute(f"UPDATE {table} SET state = {mark} WHERE originator_id = {mark} AND originator_version = {mark}",
                      (json.dumps(edited, ensure_ascii=False).encode("utf-8"), key, version))
+
+
+def two_parties(scenario: Scenario) -> dict[str, Any]:
+    """Two holders (E1 a T2, E2 a T4) and two signed providers (P1 diagnosis, P2 legal at ¥80,000) in one year.
+
+    The arrangement of the data-scope tests: every id under its key, vouchers and products beside them.
+    """
+    scenario.open_year()
+    ids: dict[str, Any] = {}
+    ids["e1"], ids["voucher_1"] = scenario.holder(("tech_sme",))
+    ids["e2"], ids["voucher_2"] = scenario.holder(("little_giant",))
+    ids["p1"], ids["p2"] = scenario.provider(), scenario.provider()
+    ids["product_1"], ids["product_2"] = scenario.product(ids["p1"]), scenario.product(ids["p2"], "legal", 80_000)
+    return ids

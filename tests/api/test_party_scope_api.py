@@ -16,18 +16,15 @@ import pytest
 from ledger.money import yuan
 from projections.export_verify import verify_export
 from tests.api.support_http import Http, http  # noqa: F401 - the fixture
-from tests.audit_support import DOCS
+from tests.audit_support import DOCS, two_parties
 from tests.support import YEAR, Scenario, as_role
 
 
 @pytest.fixture
 def world(scenario: Scenario, ledger: Any, views: Any, http: Http) -> dict[str, Any]:  # noqa: F811
-    scenario.open_year()
-    ids: dict[str, Any] = {}
-    ids["e1"], voucher_1 = scenario.holder(("tech_sme",))
-    ids["e2"], voucher_2 = scenario.holder(("little_giant",))
-    ids["p1"], ids["p2"] = scenario.provider(), scenario.provider()
-    product_1, product_2 = scenario.product(ids["p1"]), scenario.product(ids["p2"], "legal", 80_000)
+    ids = two_parties(scenario)
+    voucher_1, voucher_2 = ids["voucher_1"], ids["voucher_2"]
+    product_1, product_2 = ids["product_1"], ids["product_2"]
     ids["c1"] = scenario.contract(ids["e1"], voucher_1, ids["p1"], product_1, yuan(100_000), state="completed")
     ids["c3"] = scenario.contract(ids["e2"], voucher_2, ids["p1"], product_1, yuan(60_000), state="completed")
     ids["c2"] = scenario.contract(ids["e2"], voucher_2, ids["p2"], product_2, yuan(70_000), state="completed")
