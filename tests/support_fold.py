@@ -4,7 +4,7 @@ view with a fold over all events").
 The fold walks the notification log from position 0 and mutates each aggregate with its own events,
 ignoring snapshots and the aggregate cache, so it is independent of everything the commands and the
 projections keep. From the folded aggregates it recomputes every voucher, enterprise balance, year
-total, provider year and contract figure, and compares them with `projections.queries`.
+total, provider year and contract figure, and compares them with `projections.views.queries`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
-from projections import queries
+from projections.views import queries
 
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import CASE_SUBJECT_TYPES, READERS, VIOLATIONS
-from projections import queries, settlement_queries
+from projections.views import queries, settlement_queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from ledger import errors
 from ledger.commands.base import CommandResult
 from ledger.context import Idempotency, acting
-from projections import queries
+from projections.views import queries
 from web.auth import current_actor
 
 MAX_KEY_LENGTH = 200

@@ -15,7 +15,7 @@ from ledger.domain.contract import ACTIVE, CLAWED_BACK, COMPLETED, PROPOSED, SIG
 from ledger.rules import READERS, valid_credit_code
 
 CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
-from projections import enterprises, queries
+from projections.views import enterprises, queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.access import require_reader
-from projections import queries
+from projections.views import queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run

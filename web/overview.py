@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from ledger.access import require_reader
 from ledger.rules import READERS
-from projections import monthly, queries
+from projections.views import monthly, queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views

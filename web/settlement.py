@@ -11,7 +11,7 @@ from ledger.domain.settlement import (
     APPROVE, CLAIM_STATUSES, NO_OBJECTION, OBJECTION, REJECT, REJECTION_REASONS, RESOLUTIONS,
 )
 from ledger.rules import PROVIDER, READERS
-from projections import settlement_queries
+from projections.views import settlement_queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run

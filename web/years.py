@@ -6,7 +6,8 @@ from typing import Any
 
 from ledger.access import require_reader
 from ledger.rules import READERS
-from projections import history, queries
+from projections.audit import history
+from projections.views import queries
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -37,7 +38,7 @@ def allocate_budget(body: dict[str, Any], year: int) -> Any:
 @blp.response(200, YearSchema)
 def get_year(args: dict[str, Any], year: int) -> Any:
     require_reader(current_actor(), roles=READERS)
-    if args.get("as_of") is not None:  # the year's totals as they stood then (projections/history.py)
+    if args.get("as_of") is not None:  # the year's totals as they stood then (projections/audit/history.py)
         return history.get_year_as_of(fresh_views(), year, args["as_of"])
     return queries.get_year(fresh_views(), year)
 

@@ -13,7 +13,8 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import history, queries
+from projections.audit import history
+from projections.views import queries
 from tests.audit_support import now
 from tests.support import YEAR, as_role, year_ended
 

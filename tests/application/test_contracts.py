@@ -11,7 +11,7 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import queries
+from projections.views import queries
 from tests.support import YEAR, as_role, revoke_holder, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 

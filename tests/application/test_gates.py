@@ -14,7 +14,8 @@ from ledger import errors
 from ledger.business_date import BusinessClock
 from ledger.cli import main
 from ledger.money import yuan
-from projections import queries, trace_queries
+from projections.audit import trace_queries
+from projections.views import queries
 from tests.support import PROVIDER_DOCUMENTS, YEAR, as_role, document, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -300,7 +301,7 @@ def test_declared_honours_count_only_once_verified(scenario, ledger, views):
     # An issued voucher's quota does not change.
     assert ledger.get_voucher(voucher_id).quota_fen == yuan(50_000)
     views.catch_up()
-    from projections import enterprises
+    from projections.views import enterprises
 
     for page_size in (None, 1000):  # as followed, then rebuilt from position 0 in one page
         if page_size:

@@ -14,7 +14,7 @@ from ledger import errors
 from ledger.demo import credit_code
 from ledger.domain.case import SOD_RULE
 from ledger.money import yuan
-from projections import queries, settlement_queries
+from projections.views import queries, settlement_queries
 from tests.application.test_settlement import (
     DOCS, World, approve, claim, file_case, notice, open_batch, pay, review, sanction, settle,
 )

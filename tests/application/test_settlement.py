@@ -16,7 +16,7 @@ from ledger import errors
 from ledger.context import Actor, acting
 from ledger.domain.settlement import SOD_RULE
 from ledger.money import yuan
-from projections import queries, settlement_queries
+from projections.views import queries, settlement_queries
 from tests.support import YEAR, as_role, year_ended
 
 DOCS = [{"name": "结算申请表.pdf", "sha256": "a" * 64, "size": 20_480,

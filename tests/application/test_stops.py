@@ -13,7 +13,8 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import chain, queries, settlement_queries, trace_queries
+from projections.audit import chain, trace_queries
+from projections.views import queries, settlement_queries
 from tests.application.test_settlement import (
     DOCS, APPROVER, World, approve, claim, file_case, notice, open_batch, pay, resolve, review, sanction, settle,
 )

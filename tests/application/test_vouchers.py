@@ -6,7 +6,7 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from ledger.domain.enterprise import Enterprise
 from ledger.money import yuan
-from projections import queries
+from projections.views import queries
 from tests.support import ELIGIBLE_FACTS, YEAR, as_role, revoke_holder
 
 

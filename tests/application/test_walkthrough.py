@@ -1,7 +1,7 @@
 """The worked example of DOMAIN.md, as an accountant would walk it through."""
 
 from ledger.money import yuan
-from projections import queries
+from projections.views import queries
 from tests.support import as_role
 
 

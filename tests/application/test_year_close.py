@@ -11,7 +11,7 @@ from ledger.application import VoucherLedger
 from ledger.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
-from projections import queries
+from projections.views import queries
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 

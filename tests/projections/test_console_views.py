@@ -14,7 +14,7 @@ from ledger.demo import credit_code, load_demo
 from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.voucher import Voucher
-from projections import enterprises, monthly, queries
+from projections.views import enterprises, monthly, queries
 from tests.support import YEAR, as_role, revoke_holder, year_ended
 
 MOVED_BY = {Voucher.Reserved: "reserved", Voucher.Released: "released", Voucher.Used: "used",

@@ -8,8 +8,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from ledger.money import yuan
-from projections import queries
 from projections.runner import Views
+from projections.views import queries
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
 
@@ -191,7 +191,7 @@ def sqlite_views(tmp_path):
 
 def test_sqlite_read_models_commit_without_waiting_for_the_disk_but_events_do(sqlite_views) -> None:
     """The read models may lose their last commits to a power cut (they re-apply from their tracked
-    position); the event store may not. So: synchronous=NORMAL for the views only (projections/store.py)."""
+    position); the event store may not. So: synchronous=NORMAL for the views only (projections/storage/store.py)."""
     app, views = sqlite_views
     with views.store.datastore.transaction(commit=False) as cursor:
         cursor.execute("PRAGMA synchronous")

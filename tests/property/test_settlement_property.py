@@ -25,8 +25,8 @@ from ledger.domain.contract import Contract
 from ledger.domain.settlement import SettlementBatch
 from ledger.money import yuan
 from ledger.persistence import Store
-from projections import queries, settlement_queries
 from projections.runner import Views
+from projections.views import queries, settlement_queries
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
 

@@ -18,8 +18,8 @@ from psycopg.sql import SQL
 
 from ledger.persistence import Store
 from projections import registry
-from projections.batch import PageWrites, remember, remembered
-from projections.pgschema import SerializedSchemaCreation
+from projections.storage.batch import PageWrites, remember, remembered
+from projections.storage.pgschema import SerializedSchemaCreation
 
 VIEWS_NAME = "ledgerviews"
 
@@ -35,7 +35,7 @@ class Db:
         self.memo: dict[str, Any] = {} if memo is None else memo
         self.page: dict[Any, Any] = {}
         self._deferred: dict[str, list[tuple[Any, ...]]] = {}
-        # Row changes written in batches when the page ends (projections/batch.py, issue 7).
+        # Row changes written in batches when the page ends (projections/storage/batch.py, issue 7).
         self.writes = PageWrites(cursor, dialect)
 
     def sql(self, statement: str) -> Any:
@@ -49,7 +49,7 @@ class Db:
         self.writes.before(statement)
         self.cursor.executemany(self.sql(statement), [tuple(r) for r in rows])
 
-    # Batched row changes (projections/batch.py): merged per row, written once per page.
+    # Batched row changes (projections/storage/batch.py): merged per row, written once per page.
 
     def insert(self, table: str, key: str, /, **row: Any) -> None:
         """Insert a row whose primary key is the column `key`."""

@@ -9,8 +9,8 @@ from ledger import errors
 from ledger.domain.enterprise import Enterprise
 from ledger.rules import tier_for
 from projections import registry
-from projections.queries import _contract
 from projections.registry import handles, table
+from projections.views.queries import _contract
 
 table(
     "CREATE TABLE IF NOT EXISTS vl_enterprises (enterprise_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "

@@ -1,7 +1,7 @@
 """Settlement batches and their claims, cases and credit records, and the year's settled total (Art. 19-25).
 
-Provider totals (settled, receivable) are kept by `projections.providers` from the ProviderYear
-events; the year's clawed-back total by `projections.balances` from the vouchers' ClawedBack events.
+Provider totals (settled, receivable) are kept by `projections.views.providers` from the ProviderYear
+events; the year's clawed-back total by `projections.views.balances` from the vouchers' ClawedBack events.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ table(
 
 
 # Stops (DOMAIN.md "Stops" 5, 6): why a claim was rejected, each disputed contract's state, and the
-# notice's position (the audit chain's head there is read from vl_audit_chain, projections/chain.py).
+# notice's position (the audit chain's head there is read from vl_audit_chain, projections/audit/chain.py).
 table("CREATE TABLE IF NOT EXISTS vl_claim_reasons (claim_id TEXT PRIMARY KEY, reason TEXT NOT NULL)")
 table(
     "CREATE TABLE IF NOT EXISTS vl_claim_disputes (claim_id TEXT NOT NULL, contract_id TEXT NOT NULL, "
@@ -197,7 +197,7 @@ def year_settled(db: Any, e: Any, position: int) -> None:
     """The year's settled total: Σ settled ≤ Σ used + Σ clawed back (DOMAIN.md, fund identity)."""
     year = batch_year(db, e.batch_id)  # a contract is settled only by a batch of its own year
     if year is not None:
-        db.add("vl_years", "year", year, settled=e.amount_fen)  # batched per page (projections/batch.py)
+        db.add("vl_years", "year", year, settled=e.amount_fen)  # batched per page (projections/storage/batch.py)
 
 
 def batch_year(db: Any, batch_id: Any) -> int | None:

@@ -24,7 +24,7 @@ Subject kinds (`vl_trace.subject_kind`, key in `subject_key`):
   the thousands of other contracts sharing its year, voucher or provider.
 
 A trace is a few index lookups, then the events read from the store by position
-(`projections/trace_queries.py`), never a scan of the store.
+(`projections/audit/trace_queries.py`), never a scan of the store.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_PAID, CLAIM_STATUSES, DISPUTE_OPEN, SettlementBatch
-from projections.store import ViewStore
+from projections.storage.store import ViewStore
 
 BATCH_FIELDS = ("batch_id", "year", "name", "status", "opened_by", "opened_at", "approved_by", "approved_at",
                 "notice_outcome", "notice_note", "noticed_by", "noticed_at", "reference", "paid_by", "paid_at")

@@ -13,9 +13,9 @@ from typing import Any
 
 from ledger.domain.contract import Contract
 from ledger.domain.voucher import Voucher
-from projections.balances import voucher_year
 from projections.registry import handles, table
-from projections.settlement import batch_year
+from projections.views.balances import voucher_year
+from projections.views.settlement import batch_year
 
 CHINA_TIME = timezone(timedelta(hours=8), "CST")
 MOVEMENTS = ("reserved", "released", "used", "expired", "clawed_back", "settled")
@@ -35,12 +35,12 @@ def month_of(timestamp: datetime) -> str:
 
 def _add(db: Any, year: int, timestamp: datetime, movement: str, amount_fen: int) -> None:
     assert movement in MOVEMENTS
-    # An upsert per (year, month), summed over the page and written once (projections/batch.py).
+    # An upsert per (year, month), summed over the page and written once (projections/storage/batch.py).
     db.accumulate("vl_monthly", {"year": year, "month": month_of(timestamp)}, **{movement: amount_fen})
 
 
 def _voucher_year(db: Any, voucher_id: Any) -> int:
-    # The voucher row is written by projections.balances when the voucher is issued, an earlier event.
+    # The voucher row is written by projections.views.balances when the voucher is issued, an earlier event.
     year = voucher_year(db, voucher_id)
     assert year is not None, f"unknown voucher {voucher_id}"
     return year

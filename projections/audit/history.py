@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger import errors
-from projections import queries, trace
+from projections.audit import trace
 from projections.registry import handles_all, table
-from projections.store import ViewStore
+from projections.storage.store import ViewStore
+from projections.views import queries
 
 FIGURES = ("budget", "issued", "vouchers", "available", "reserved", "used", "expired", "clawed_back", "settled")
 
@@ -50,7 +51,7 @@ def year_changed(db: Any, event: Any, position: int) -> None:
     for year in trace.years_of(db, event, position):
         if not year.isdigit():
             continue
-        row = db.row("vl_years", "year", int(year))  # with the page's pending changes (projections/batch.py)
+        row = db.row("vl_years", "year", int(year))  # with the page's pending changes (projections/storage/batch.py)
         if row is None:
             continue
         now = _figures(row)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.rules import SETTLEMENT_BATCHES_MAX
-from projections.store import ViewStore
+from projections.storage.store import ViewStore
 
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
 
