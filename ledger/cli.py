@@ -229,13 +229,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
     from projections.runner import Views
-    from projections.views import settlement_queries
+    from projections.views import settlement
 
     app = _ledger()
     views = Views(app, create_table=False)
     views.catch_up()
     if args.batch_action == "list":
-        batches = settlement_queries.list_batches(views.store, args.year)
+        batches = settlement.list_batches(views.store, args.year)
         if args.json:
             print(json.dumps(batches, ensure_ascii=False, indent=2))
             return 0
@@ -245,7 +245,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                        format_yuan(b["payable"]), format_yuan(b["paid"])] for b in batches]))
         return 0
     if args.batch_action == "plan":
-        plan = settlement_queries.get_batch_plan(views.store, args.batch_id)
+        plan = settlement.get_batch_plan(views.store, args.batch_id)
         if args.json:
             print(json.dumps(plan, ensure_ascii=False, indent=2))
             return 0
@@ -260,7 +260,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                       for p in plan["providers"]]))
         print(f"合计 Total: {format_yuan(plan['amount'])} 元 yuan, {plan['contracts']} 份合同 contracts")
         return 0
-    batch = settlement_queries.get_batch(views.store, args.batch_id)
+    batch = settlement.get_batch(views.store, args.batch_id)
     if args.json:
         print(json.dumps(batch, ensure_ascii=False, indent=2))
         return 0

@@ -24,18 +24,20 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, NamedTuple
 
 from projections.audit import canonical
-from projections.registry import handles_all, table
 from projections.storage import eventlog
 from projections.storage.store import ViewStore
+from projections.views.model import ReadModel
 
-table("CREATE TABLE IF NOT EXISTS vl_audit_chain (position BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, "
+MODEL = ReadModel("chain")
+
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_audit_chain (position BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, "
       "hash TEXT NOT NULL)", clustered=True)
 
 _INSERT = "INSERT INTO vl_audit_chain (position, prev_hash, hash) VALUES (?, ?, ?)"
 _HEAD = "SELECT position, hash FROM vl_audit_chain ORDER BY position DESC LIMIT 1"
 
 
-@handles_all
+@MODEL.handles_all
 def link_event(db: Any, event: Any, position: int) -> None:
     """Chain the event to the one before it."""
     head = db.page.get("chain_head")

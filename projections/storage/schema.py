@@ -71,7 +71,7 @@ def migrate(store: Store | None = None) -> tuple[int, int]:
     A store already at SCHEMA_VERSION is left alone: no DDL against running servers. A newer one is
     refused. Safe to run from several processes at once (PostgreSQL's advisory lock; SQLite's file lock).
     """
-    from projections.runner import Views  # imports every view module: their tables are registered
+    from projections.runner import Views  # its READ_MODELS table names every table to create
 
     store = store or parse_database_url()
     with schema_lock(store.url) if store.backend == "postgres" else nullcontext():

@@ -15,7 +15,7 @@ from ledger.business_date import BusinessClock
 from ledger.cli import main
 from ledger.money import yuan
 from projections.audit import trace_queries
-from projections.views import queries
+from projections.views import balances
 from tests.support import PROVIDER_DOCUMENTS, YEAR, as_role, document, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -125,11 +125,11 @@ def test_the_close_preview_says_what_the_close_will_do(scenario, ledger, clock, 
     active = scenario.contract(enterprise, voucher_id, provider, product, yuan(20_000), state="active")
     scenario.contract(enterprise, voucher_id, provider, product, yuan(10_000), state="completed")
     views.catch_up()
-    preview = queries.close_preview(views.store, ledger.get_year(YEAR), ledger.today())
+    preview = balances.close_preview(views.store, ledger.get_year(YEAR), ledger.today())
     assert preview == {"year": YEAR, "expired_vouchers": 1, "expired_amount": yuan(95_000), "released_contracts": 1,
                        "can_close": False, "closes_after": f"{YEAR}-12-31"}
     year_ended(ledger)
-    assert queries.close_preview(views.store, ledger.get_year(YEAR), ledger.today())["can_close"] is True
+    assert balances.close_preview(views.store, ledger.get_year(YEAR), ledger.today())["can_close"] is True
     with as_role("operator"):
         closed = ledger.close_year(YEAR).data
     assert {k: closed[k] for k in ("expired_vouchers", "expired_amount", "released_contracts")} == {
