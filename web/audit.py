@@ -16,8 +16,7 @@ from flask import Response
 from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import AUDITOR, ENTERPRISE, PROVIDER, SUPERVISOR, valid_credit_code
-from projections.audit import chain, export, scope, trace_queries
-from projections.storage import snapshots
+from projections.audit import chain, export, scope, snapshots, trace_queries
 from web import memory
 from web.audit_schemas import (
     AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,

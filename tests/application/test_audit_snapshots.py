@@ -16,8 +16,8 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
+from projections.audit import snapshots
 from projections.runner import Views
-from projections.storage import snapshots
 from tests.audit_support import edit_snapshot
 from tests.support import YEAR, Scenario, as_role
 
