@@ -4,7 +4,7 @@ A voucher, an enterprise's vouchers of a year and a provider's year are folded f
 events up to the instant: the aggregate at the last version recorded at or before it, replayed by
 the library (from a snapshot where there is one). Nothing is read from a read model, so the answer
 is what the events say. A year's totals sum every voucher of the year and are kept per position by
-a projection instead (`projections/history.py`).
+a projection instead (`projections/audit/history.py`).
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def _projector(projector_func: Any) -> Any:
 
 
 # (ids, with_snapshots) -> {id: (latest snapshot or None, stored events after it)}: many streams in a few
-# statements. Installed by the composition roots (projections/streams.py); ledger/ itself knows no SQL.
+# statements. Installed by the composition roots (projections/storage/streams.py); ledger/ itself knows no SQL.
 StreamReader = Callable[[Sequence[Any], bool], "dict[Any, tuple[Any, list[Any]]]"]
 
 

@@ -34,7 +34,8 @@ EXIT_SCHEMA_NOT_CURRENT = 3
 def _ledger() -> Any:
     """The ledger for a one-off command (token, demo, close-year, export...): it migrates a store that was
     never migrated (under the schema lock, as `voucher-ledger migrate` does), and runs no DDL otherwise."""
-    from projections.compose import SCHEMA_VERSION, migrate, open_ledger, schema_version
+    from projections.compose import open_ledger
+    from projections.storage.schema import SCHEMA_VERSION, migrate, schema_version
     from ledger.persistence import parse_database_url
 
     store = parse_database_url()
@@ -51,7 +52,8 @@ def _served_ledger() -> Any:
     file lock serialises a schema change with every writer, so it cannot deadlock; and `serve` on a
     fresh file stays the newcomer's one step.
     """
-    from projections.compose import SchemaNotCurrent, migrate, open_ledger, require_current_schema
+    from projections.compose import open_ledger
+    from projections.storage.schema import SchemaNotCurrent, migrate, require_current_schema
     from ledger.persistence import parse_database_url
 
     store = parse_database_url()
@@ -66,8 +68,8 @@ def _served_ledger() -> Any:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Create or upgrade the store's tables, once, under the schema lock (projections/compose.py)."""
-    from projections.compose import SchemaNotCurrent, migrate
+    """Create or upgrade the store's tables, once, under the schema lock (projections/storage/schema.py)."""
+    from projections.storage.schema import SchemaNotCurrent, migrate
 
     try:
         before, after = migrate()
@@ -97,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
     from projections.runner import Views
-    from projections.warmup import warm_cache
+    from projections.storage.warmup import warm_cache
     from web import create_app, memory
     from web.errors import install_waitress_error_bodies
 
@@ -173,13 +175,13 @@ def cmd_projections(args: argparse.Namespace) -> int:
     app = _served_ledger() if args.action == "run" else _ledger()
     views = Views(app, create_table=False)
     if args.action == "rebuild":
-        from projections.chain import ChainMismatch, head
+        from projections.audit.chain import ChainMismatch, head
 
         old_head = head(views.store)
         try:
             applied = views.rebuild(progress=_progress("重建读模型 rebuilding"), rechain=args.rechain)
         except ChainMismatch as mismatch:
-            # Re-chaining would hide the change: stop, name it, let the operator decide (projections/chain.py).
+            # Re-chaining would hide the change: stop, name it, let the operator decide (projections/audit/chain.py).
             print(f"审计链与事件不符，未重建 / the audit chain no longer matches the events at position "
                   f"{mismatch.result.get('position')} ({mismatch.result.get('reason')}); nothing was rebuilt. "
                   "Investigate with GET /api/v1/audit/verify; to re-chain the altered history on purpose, "
@@ -226,14 +228,14 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
-    from projections import settlement_queries
     from projections.runner import Views
+    from projections.views import settlement
 
     app = _ledger()
     views = Views(app, create_table=False)
     views.catch_up()
     if args.batch_action == "list":
-        batches = settlement_queries.list_batches(views.store, args.year)
+        batches = settlement.list_batches(views.store, args.year)
         if args.json:
             print(json.dumps(batches, ensure_ascii=False, indent=2))
             return 0
@@ -243,7 +245,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                        format_yuan(b["payable"]), format_yuan(b["paid"])] for b in batches]))
         return 0
     if args.batch_action == "plan":
-        plan = settlement_queries.get_batch_plan(views.store, args.batch_id)
+        plan = settlement.get_batch_plan(views.store, args.batch_id)
         if args.json:
             print(json.dumps(plan, ensure_ascii=False, indent=2))
             return 0
@@ -258,7 +260,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                       for p in plan["providers"]]))
         print(f"合计 Total: {format_yuan(plan['amount'])} 元 yuan, {plan['contracts']} 份合同 contracts")
         return 0
-    batch = settlement_queries.get_batch(views.store, args.batch_id)
+    batch = settlement.get_batch(views.store, args.batch_id)
     if args.json:
         print(json.dumps(batch, ensure_ascii=False, indent=2))
         return 0
@@ -300,7 +302,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the export (events with their chain links, manifest last) to a file (Art. 21-24)."""
-    from projections.export import export_chunks
+    from projections.audit.export import export_chunks
     from projections.runner import Views
 
     app = _ledger()
@@ -319,7 +321,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_verify_export(args: argparse.Namespace) -> int:
     """Check an export offline: every hash, the links between lines, the manifest; exit 1 on a break."""
-    from projections.export_verify import check_file
+    from projections.audit.export_verify import check_file
 
     if args.position is not None and args.head is None:
         print("--position needs --head", file=sys.stderr)

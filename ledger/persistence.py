@@ -74,7 +74,7 @@ class Store:
         return {
             # The library's PostgreSQL factory with every database call bounded in time (README "Timeouts"):
             # a connect and a statement timeout, and fail-fast while the database is unreachable.
-            "PERSISTENCE_MODULE": "projections.pgschema:BoundedPostgresFactory",
+            "PERSISTENCE_MODULE": "projections.storage.pgschema:BoundedPostgresFactory",
             "POSTGRES_DBNAME": self.pg_dbname,
             "POSTGRES_HOST": self.pg_host,
             "POSTGRES_PORT": self.pg_port,
@@ -90,7 +90,7 @@ class Store:
             # library's recorders retry such OperationalErrors on a fresh connection from the pool.
             "POSTGRES_PRE_PING": os.environ.get("LEDGER_POSTGRES_PRE_PING", "n"),
             "POSTGRES_LOCK_TIMEOUT": "10",
-            # Read by BoundedPostgresFactory (projections/pgschema.py).
+            # Read by BoundedPostgresFactory (projections/storage/pgschema.py).
             "LEDGER_CONNECT_TIMEOUT": str(postgres_timeout("LEDGER_POSTGRES_CONNECT_TIMEOUT", 3)),
             "LEDGER_STATEMENT_TIMEOUT": str(postgres_timeout("LEDGER_POSTGRES_STATEMENT_TIMEOUT", 30)),
             "LEDGER_FAIL_FAST": str(postgres_timeout("LEDGER_POSTGRES_FAIL_FAST_SECONDS", 5)),

@@ -15,13 +15,23 @@ from typing import Any, Callable
 
 from eventsourcing.persistence import IntegrityError
 
-# Import the view modules so their handlers and tables are registered.
-from projections import balances, contracts, enterprises, idempotency, monthly, providers, settlement  # noqa: F401
-# The audit chain, the trace index and the years' history: run for every event, after its own handlers.
-from projections import chain, history, trace  # noqa: F401,E402
-from projections.store import ViewStore, open_view_store
+from projections.audit import chain, history, trace
+from projections.storage.store import ViewStore, open_view_store
+from projections.views import balances, contracts, enterprises, idempotency, monthly, providers, settlement
+from projections.views.model import Registry
 
-PAGE_SIZE = 1000  # events per transaction; rows are batched per page (projections/batch.py)
+# Every read model, in the order their handlers run for an event (the one table: importing a module
+# registers nothing). The audit chain, the trace index and the years' history handle every event and
+# so run after every model's own handlers, in this order: the history finds a year's events through
+# the trace index's subjects.
+READ_MODELS = (
+    balances.MODEL, contracts.MODEL, enterprises.MODEL, idempotency.MODEL, settlement.MODEL, monthly.MODEL,
+    providers.MODEL,
+    chain.MODEL, trace.MODEL, history.MODEL,
+)
+REGISTRY = Registry(READ_MODELS)
+
+PAGE_SIZE = 1000  # events per transaction; rows are batched per page (projections/storage/batch.py)
 # How long a command's answer waits for the views to reach it before answering anyway (with a lag header).
 COMMAND_WAIT_S = float(os.environ.get("LEDGER_VIEWS_WAIT_SECONDS", "2"))
 
@@ -121,7 +131,7 @@ class Views:
 
         The stored audit chain is checked against the events first (issue 15): if an event no longer
         matches its link, `chain.ChainMismatch` names the first such position and nothing is dropped.
-        `rechain=True` replays anyway (the operator's decision, projections/chain.py).
+        `rechain=True` replays anyway (the operator's decision, projections/audit/chain.py).
         """
         if not rechain:
             chain.check_for_rebuild(self.app, self.store)

@@ -4,7 +4,7 @@ view with a fold over all events").
 The fold walks the notification log from position 0 and mutates each aggregate with its own events,
 ignoring snapshots and the aggregate cache, so it is independent of everything the commands and the
 projections keep. From the folded aggregates it recomputes every voucher, enterprise balance, year
-total, provider year and contract figure, and compares them with `projections.queries`.
+total, provider year and contract figure, and compares them with the read models' queries (`projections/views/`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
-from projections import queries
+from projections.views.balances import get_enterprise_balance, get_voucher, get_year
+from projections.views.contracts import get_contract
+from projections.views.providers import get_product, get_provider, get_provider_totals
 
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
 
@@ -145,7 +147,7 @@ def _compare(store: Any, folded: Fold) -> None:
             mismatches.append(f"{what}: view != fold {diff}")
 
     for voucher in folded.vouchers:
-        compare(f"voucher {voucher.id}", queries.get_voucher(store, str(voucher.id)), expected_voucher(voucher))
+        compare(f"voucher {voucher.id}", get_voucher(store, str(voucher.id)), expected_voucher(voucher))
     balances: dict[tuple[str, int], dict[str, int]] = {}
     for voucher in folded.vouchers:
         total = balances.setdefault((voucher.enterprise_id, voucher.year), {"vouchers": 0, "quota": 0,
@@ -156,22 +158,22 @@ def _compare(store: Any, folded: Fold) -> None:
             total[f] += getattr(voucher, f"{f}_fen")
     for (enterprise_id, year_number), total in balances.items():
         compare(f"balance {enterprise_id}/{year_number}",
-                queries.get_enterprise_balance(store, enterprise_id, year_number), total)
+                get_enterprise_balance(store, enterprise_id, year_number), total)
     for year in folded.years:
-        compare(f"year {year.year}", queries.get_year(store, year.year), expected_year(year, folded))
+        compare(f"year {year.year}", get_year(store, year.year), expected_year(year, folded))
     for provider_year in folded.provider_years:
         compare(f"provider year {provider_year.provider_id}/{provider_year.year}",
-                queries.get_provider_totals(store, provider_year.provider_id, provider_year.year),
+                get_provider_totals(store, provider_year.provider_id, provider_year.year),
                 expected_provider_year(provider_year))
     for contract in folded.contracts:
-        compare(f"contract {contract.id}", queries.get_contract(store, str(contract.id)), expected_contract(contract))
+        compare(f"contract {contract.id}", get_contract(store, str(contract.id)), expected_contract(contract))
     for provider in folded.of(Provider):
         status = "terminated" if provider.banned else ("signed" if provider.signed_years else "applied")
-        compare(f"provider {provider.code}", queries.get_provider(store, provider.code),
+        compare(f"provider {provider.code}", get_provider(store, provider.code),
                 {"id": provider.code, "name": provider.name, "status": status,
                  "signed_years": sorted(set(provider.signed_years))})
     for product in folded.of(Product):
-        compare(f"product {product.id}", queries.get_product(store, str(product.id)),
+        compare(f"product {product.id}", get_product(store, str(product.id)),
                 {"provider_id": product.provider_id, "category": product.category, "price": product.price_fen,
                  "listed_years": sorted(set(product.listed_years))})
     # Nothing in the views that the log does not have.

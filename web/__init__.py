@@ -115,9 +115,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None,
 
         views = Views(ledger)
     if getattr(ledger.repository, "stream_reader", None) is None:
-        from projections import streams
+        from projections.storage import streams
 
-        streams.install(ledger)  # bulk loads for the year close (projections/streams.py)
+        streams.install(ledger)  # bulk loads for the year close (projections/storage/streams.py)
     app.extensions["ledger"] = ledger
     app.extensions["ledger_views"] = views
 

@@ -1,7 +1,7 @@
 """Audit and supervision (API.md "Audit and supervision"; Art. 21-24): traces, the chain, the export.
 
 Traces are open to staff, the supervisor and auditors, and to an enterprise or provider for its
-own, scoped to what it may see (API.md "Data each party may see", projections/scope.py); the
+own, scoped to what it may see (API.md "Data each party may see", projections/audit/scope.py); the
 chain's head and the export to the supervisor and auditors, and to an enterprise or provider its
 own statement (资金凭证: every position, the others' lines redacted); verification to auditors.
 Nothing here writes: the supervisor's one write, filing a case, lives with the cases.
@@ -16,7 +16,7 @@ from flask import Response
 from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import AUDITOR, ENTERPRISE, PROVIDER, SUPERVISOR, valid_credit_code
-from projections import chain, export, scope, snapshots, trace_queries
+from projections.audit import chain, export, scope, snapshots, trace_queries
 from web import memory
 from web.audit_schemas import (
     AuditHeadSchema, AuditVerifySchema, ExportQuery, TraceSchema, TraceYearQuery, VerifyQuery,

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from ledger import errors
 from ledger.access import require_reader
 from ledger.rules import CASE_SUBJECT_TYPES, READERS, VIOLATIONS
-from projections import queries, settlement_queries
+from projections.views import contracts, settlement
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -153,7 +153,7 @@ def file_case(body: dict[str, Any]) -> Any:
 @blp.response(200, CaseListSchema)
 def list_cases(args: dict[str, Any]) -> Any:
     require_reader(current_actor(), roles=READERS)
-    return {"cases": settlement_queries.list_cases(fresh_views(), args.get("subject_id"))}
+    return {"cases": settlement.list_cases(fresh_views(), args.get("subject_id"))}
 
 
 @blp.post("/cases/<case_id>/sanction")
@@ -163,8 +163,8 @@ def sanction_case(body: dict[str, Any], case_id: str) -> Any:
     proposed: list[str] = []
     if body["revoke_enterprise"] or body["terminate_provider"]:  # the party's proposed contracts stop too
         try:
-            case = settlement_queries.get_case(fresh_views(), case_id)
-            proposed = queries.proposed_contract_ids(fresh_views(), case["subject_type"], case["subject_id"])
+            case = settlement.get_case(fresh_views(), case_id)
+            proposed = contracts.proposed_contract_ids(fresh_views(), case["subject_type"], case["subject_id"])
         except errors.NotFound:
             pass  # the command answers for an unknown case
     return run(ledger_app().sanction_case, case_id, [str(c) for c in body["clawback_contract_ids"]],
@@ -176,7 +176,7 @@ def sanction_case(body: dict[str, Any], case_id: str) -> Any:
 def get_case(case_id: str) -> Any:
     """Staff, the supervisor and auditors: a case under way is not shown to its subject."""
     require_reader(current_actor(), roles=READERS)
-    return settlement_queries.get_case(fresh_views(), case_id)
+    return settlement.get_case(fresh_views(), case_id)
 
 
 @blp.get("/credit-records/<subject_id>")
@@ -184,7 +184,7 @@ def get_case(case_id: str) -> Any:
 def credit_records(subject_id: str) -> Any:
     """The bad credit records in a subject's service archive (readers, and the subject itself)."""
     require_reader(current_actor(), enterprise_id=subject_id, provider_id=subject_id)
-    return {"subject_id": subject_id, "records": settlement_queries.list_credit_records(fresh_views(), subject_id)}
+    return {"subject_id": subject_id, "records": settlement.list_credit_records(fresh_views(), subject_id)}
 
 
 @blp.post("/providers/<provider_id>/recoveries")

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from ledger import errors
 from ledger.commands.base import CommandResult
 from ledger.context import Idempotency, acting
-from projections import queries
+from projections.views.idempotency import idempotent_position
 from web.auth import current_actor
 
 MAX_KEY_LENGTH = 200
@@ -60,7 +60,7 @@ def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **
         try:
             lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0)
             if not lag:
-                position = queries.idempotent_position(store_views.store, str(result.idempotency_key_id))
+                position = idempotent_position(store_views.store, str(result.idempotency_key_id))
         except Exception:  # noqa: BLE001 - the store or the views failed after the record was read
             lag = 1
         return _answer({**result.data, "position": position}, result.status or status, lag)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.access import require_reader
-from projections import queries
+from projections.views import contracts
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -55,7 +55,7 @@ def terminate_contract(body: dict[str, Any], contract_id: str) -> Any:
 @blp.get("/<contract_id>")
 @blp.response(200, ContractSchema)
 def get_contract(contract_id: str) -> Any:
-    contract = queries.get_contract(fresh_views(), contract_id)
+    contract = contracts.get_contract(fresh_views(), contract_id)
     require_reader(current_actor(), enterprise_id=contract["enterprise_id"], provider_id=contract["provider_id"])
     return contract
 

@@ -15,7 +15,7 @@ from ledger.domain.contract import ACTIVE, CLAWED_BACK, COMPLETED, PROPOSED, SIG
 from ledger.rules import READERS, valid_credit_code
 
 CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
-from projections import enterprises, queries
+from projections.views import balances, contracts, enterprises, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views
@@ -126,8 +126,8 @@ def get_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     enterprise = enterprises.get_enterprise(store, enterprise_id)
     year = args.get("year")
     return {**enterprise, "honours": enterprises.get_honours(store, enterprise_id),
-            "vouchers": queries.list_vouchers(store, enterprise_id, year),
-            "contracts": _named(store, queries.list_contracts(store, enterprise_id=enterprise_id, year=year))}
+            "vouchers": balances.list_vouchers(store, enterprise_id, year),
+            "contracts": _named(store, contracts.list_contracts(store, enterprise_id=enterprise_id, year=year))}
 
 
 @blp.get("/providers")
@@ -147,10 +147,10 @@ def provider_contracts(args: dict[str, Any], provider_id: str) -> Any:
     _credit_code(provider_id, "provider_id")
     require_reader(current_actor(), provider_id=provider_id)
     store = fresh_views()
-    queries.get_provider(store, provider_id)  # 404 for an unknown provider
+    providers.get_provider(store, provider_id)  # 404 for an unknown provider
     year = args.get("year")
     return {"provider_id": provider_id, "year": year,
-            "contracts": _named(store, queries.list_contracts(store, provider_id=provider_id, year=year))}
+            "contracts": _named(store, contracts.list_contracts(store, provider_id=provider_id, year=year))}
 
 
 @blp.get("/contracts")

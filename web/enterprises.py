@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.access import require_reader
-from projections import queries
+from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -48,7 +48,7 @@ def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
     require_reader(current_actor(), enterprise_id=enterprise_id)
     if args.get("as_of") is not None:  # as it stood then, folded from the vouchers' own events
         return ledger_app().enterprise_balance_as_of(enterprise_id, args["year"], args["as_of"])
-    return queries.get_enterprise_balance(fresh_views(), enterprise_id, args["year"])
+    return balances.get_enterprise_balance(fresh_views(), enterprise_id, args["year"])
 
 
 @blp.post("/vouchers")
@@ -65,6 +65,6 @@ def get_voucher(args: dict[str, Any], voucher_id: str) -> Any:
     if args.get("as_of") is not None:
         voucher = ledger_app().voucher_as_of(voucher_id, args["as_of"])
     else:
-        voucher = queries.get_voucher(fresh_views(), voucher_id)
+        voucher = balances.get_voucher(fresh_views(), voucher_id)
     require_reader(current_actor(), enterprise_id=voucher["enterprise_id"])
     return voucher

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from ledger.access import require_reader
 from ledger.rules import READERS
-from projections import monthly, queries
+from projections.views import balances, monthly
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views
@@ -58,5 +58,5 @@ def year_monthly(year: int) -> Any:
     """Money reserved, released, used, expired, clawed back and settled per month of a year's vouchers."""
     require_reader(current_actor(), roles=READERS)
     store = fresh_views()
-    queries.get_year(store, year)  # 404 for a year never opened
+    balances.get_year(store, year)  # 404 for a year never opened
     return monthly.get_monthly(store, year)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.access import require_reader
-from projections import queries
+from projections.views import contracts, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -30,7 +30,7 @@ def register_provider(body: dict[str, Any]) -> Any:
 @blp.response(200, ProviderResponse)
 def get_provider(provider_id: str) -> Any:
     require_reader(current_actor(), provider_id=provider_id)
-    return queries.get_provider(fresh_views(), provider_id)
+    return providers.get_provider(fresh_views(), provider_id)
 
 
 @blp.post("/providers/<provider_id>/reviews")
@@ -45,7 +45,7 @@ def review_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, ProviderResponse)
 def terminate_provider(body: dict[str, Any], provider_id: str) -> Any:
-    proposed = queries.proposed_contract_ids(fresh_views(), "provider", provider_id)
+    proposed = contracts.proposed_contract_ids(fresh_views(), "provider", provider_id)
     return run(ledger_app().terminate_provider, provider_id, body["reason"], proposed)
 
 
@@ -72,7 +72,7 @@ def provider_totals(args: dict[str, Any], provider_id: str) -> Any:
     require_reader(current_actor(), provider_id=provider_id)
     if args.get("as_of") is not None:  # folded from the provider's year's own events
         return ledger_app().provider_totals_as_of(provider_id, args["year"], args["as_of"])
-    return queries.get_provider_totals(fresh_views(), provider_id, args["year"])
+    return providers.get_provider_totals(fresh_views(), provider_id, args["year"])
 
 
 @blp.post("/products")
@@ -86,7 +86,7 @@ def submit_product(body: dict[str, Any]) -> Any:
 @blp.get("/products/<product_id>")
 @blp.response(200, ProductSchema)
 def get_product(product_id: str) -> Any:
-    product = queries.get_product(fresh_views(), product_id)
+    product = providers.get_product(fresh_views(), product_id)
     require_reader(current_actor(), provider_id=product["provider_id"])
     return product
 

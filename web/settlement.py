@@ -11,7 +11,7 @@ from ledger.domain.settlement import (
     APPROVE, CLAIM_STATUSES, NO_OBJECTION, OBJECTION, REJECT, REJECTION_REASONS, RESOLUTIONS,
 )
 from ledger.rules import PROVIDER, READERS
-from projections import settlement_queries
+from projections.views import settlement
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -246,7 +246,7 @@ def open_settlement(body: dict[str, Any]) -> Any:
 @blp.response(200, BatchListSchema)
 def list_batches(args: dict[str, Any]) -> Any:
     require_reader(current_actor(), roles=READERS)
-    return {"batches": settlement_queries.list_batches(fresh_views(), args.get("year"))}
+    return {"batches": settlement.list_batches(fresh_views(), args.get("year"))}
 
 
 @blp.post("/<batch_id>/claims")
@@ -300,9 +300,9 @@ def get_batch(batch_id: str) -> Any:
     """Staff, the supervisor and auditors see every claim; a provider sees the batch with its own claims only."""
     actor = current_actor()
     if actor.role == PROVIDER:
-        return settlement_queries.get_batch(fresh_views(), batch_id, provider_id=actor.subject)
+        return settlement.get_batch(fresh_views(), batch_id, provider_id=actor.subject)
     require_reader(actor, roles=READERS)
-    return settlement_queries.get_batch(fresh_views(), batch_id)
+    return settlement.get_batch(fresh_views(), batch_id)
 
 
 @blp.get("/<batch_id>/plan")
@@ -310,4 +310,4 @@ def get_batch(batch_id: str) -> Any:
 def get_plan(batch_id: str) -> Any:
     """What paying the batch would pay now, per provider and contract (staff, supervisor, auditor)."""
     require_reader(current_actor(), roles=READERS)
-    return settlement_queries.get_batch_plan(fresh_views(), batch_id)
+    return settlement.get_batch_plan(fresh_views(), batch_id)

@@ -6,7 +6,8 @@ from typing import Any
 
 from ledger.access import require_reader
 from ledger.rules import READERS
-from projections import history, queries
+from projections.audit import history
+from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
@@ -37,9 +38,9 @@ def allocate_budget(body: dict[str, Any], year: int) -> Any:
 @blp.response(200, YearSchema)
 def get_year(args: dict[str, Any], year: int) -> Any:
     require_reader(current_actor(), roles=READERS)
-    if args.get("as_of") is not None:  # the year's totals as they stood then (projections/history.py)
+    if args.get("as_of") is not None:  # the year's totals as they stood then (projections/audit/history.py)
         return history.get_year_as_of(fresh_views(), year, args["as_of"])
-    return queries.get_year(fresh_views(), year)
+    return balances.get_year(fresh_views(), year)
 
 
 @blp.get("/<int:year>/close-preview")
@@ -48,7 +49,7 @@ def close_preview(year: int) -> Any:
     """What the close would expire and release, and from which day it may run (Art. 18)."""
     require_reader(current_actor(), roles=READERS)
     ledger = ledger_app()
-    return queries.close_preview(fresh_views(), ledger.get_year(year), ledger.today())
+    return balances.close_preview(fresh_views(), ledger.get_year(year), ledger.today())
 
 
 @blp.post("/<int:year>/close")

@@ -154,7 +154,7 @@ def run(options: Options) -> dict[str, Any]:
             rounds: list[float] = []
             floor_round = lambda: rounds.extend(insert_rate(store, rounds=2)["rounds"])  # noqa: E731
             # The read models first: the commands then run on a process warmed from them as `serve` warms
-            # itself on start (projections/warmup.py), as a running server is; without them, cold.
+            # itself on start (projections/storage/warmup.py), as a running server is; without them, cold.
             if options.skip_views:
                 options.skipped.append("projections")
             else:

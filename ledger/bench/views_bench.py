@@ -45,7 +45,7 @@ def measure(app: Any) -> dict[str, Any]:
 def warm(app: Any, year: int) -> dict[str, Any]:
     """Warm the aggregate cache from the read models, as `voucher-ledger serve` does on start."""
     from projections.runner import Views
-    from projections.warmup import warm_cache
+    from projections.storage.warmup import warm_cache
 
     views = Views(app)
     try:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from projections import chain
+from projections.audit import chain
 from tests.audit_support import History, build, edit_event, now, position_of
 from tests.support import bearer, issue_tokens
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ledger.money import yuan
-from projections.export_verify import verify_export
+from projections.audit.export_verify import verify_export
 from tests.api.support_http import Http, http  # noqa: F401 - the fixture
 from tests.audit_support import DOCS, two_parties
 from tests.support import YEAR, Scenario, as_role

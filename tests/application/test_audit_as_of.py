@@ -13,7 +13,8 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import history, queries
+from projections.audit import history
+from projections.views import balances, providers
 from tests.audit_support import now
 from tests.support import YEAR, as_role, year_ended
 
@@ -71,7 +72,7 @@ def test_enterprise_balance_as_of_before_and_after_a_deduction(scenario, ledger,
     assert (later["vouchers"], later["reserved"], later["used"], later["available"]) == (1, 0, yuan(80_000),
                                                                                       yuan(20_000))
     views.catch_up()
-    current = queries.get_enterprise_balance(views.store, enterprise, YEAR)
+    current = balances.get_enterprise_balance(views.store, enterprise, YEAR)
     assert {k: later[k] for k in current} == current
 
 
@@ -94,7 +95,7 @@ def test_provider_totals_as_of_before_and_after_a_termination(scenario, ledger, 
     with pytest.raises(errors.NotFound):
         ledger.provider_totals_as_of(provider, YEAR, before_signing_provider)
     views.catch_up()
-    current = queries.get_provider_totals(views.store, provider, YEAR)
+    current = providers.get_provider_totals(views.store, provider, YEAR)
     assert {k: later[k] for k in current} == current
 
 
@@ -117,7 +118,7 @@ def test_year_as_of_before_and_after_budget_and_issuance(scenario, ledger, views
     assert issued["unissued"] == yuan(700_000)
     with pytest.raises(errors.NotFound):
         history.get_year_as_of(views.store, YEAR, before_opening)
-    current = queries.get_year(views.store, YEAR)
+    current = balances.get_year(views.store, YEAR)
     assert {k: issued[k] for k in current} == current
 
 

@@ -16,7 +16,7 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
-from projections import snapshots
+from projections.audit import snapshots
 from projections.runner import Views
 from tests.audit_support import edit_snapshot
 from tests.support import YEAR, Scenario, as_role
@@ -49,7 +49,7 @@ def test_a_changed_year_snapshot_is_never_used_and_is_reported(store, clock, led
         views = Views(fresh)
         try:
             views.catch_up()
-            from projections import chain
+            from projections.audit import chain
 
             result = snapshots.with_snapshots(fresh, chain.verify(fresh, views.store))
         finally:

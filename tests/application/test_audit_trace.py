@@ -18,7 +18,7 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import trace_queries
+from projections.audit import trace_queries
 from tests.audit_support import DOCS, History, build
 from tests.support import as_role
 

@@ -11,7 +11,7 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import queries
+from projections.views import providers
 from tests.support import YEAR, as_role, revoke_holder, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -153,7 +153,7 @@ def test_provider_cap_exceeded_and_cap_exceptions_let_it_through(scenario, ledge
     assert (granted.actor, granted.reason, granted.request_id) == (
         {"role": "approver", "id": "工信厅-处长"}, "自治区重大项目配套服务", ctx.request_id)
     views.catch_up()
-    totals = queries.get_provider_totals(views.store, provider, YEAR)
+    totals = providers.get_provider_totals(views.store, provider, YEAR)
     assert (totals["cap"], totals["exceptions"], totals["reserved"], totals["remaining_cap"], totals["contracts"]) == (
         yuan(100_000), yuan(60_000), yuan(160_000), 0, 2)
 

@@ -161,10 +161,10 @@ def test_the_window_includes_its_first_and_last_day(scenario, clock, today):
 
 @pytest.mark.parametrize("with_snapshots", [True, False])
 def test_bulk_stream_reads_rebuild_every_aggregate_exactly(store, clock, with_snapshots):
-    # The year close's bulk loads (projections/streams.py, PostgreSQL): latest snapshots and the events
+    # The year close's bulk loads (projections/storage/streams.py, PostgreSQL): latest snapshots and the events
     # after them for many aggregates in two statements, replayed into the cache; every aggregate equals
     # a plain fold of its events.
-    from projections import streams
+    from projections.storage import streams
 
     snappy = SnappyLedger(env={**store.event_store_env(), "AGGREGATE_CACHE_MAXSIZE": "20000"}, clock=clock)
     snappy.store = store

@@ -14,7 +14,8 @@ from ledger import errors
 from ledger.business_date import BusinessClock
 from ledger.cli import main
 from ledger.money import yuan
-from projections import queries, trace_queries
+from projections.audit import trace_queries
+from projections.views import balances
 from tests.support import PROVIDER_DOCUMENTS, YEAR, as_role, document, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -124,11 +125,11 @@ def test_the_close_preview_says_what_the_close_will_do(scenario, ledger, clock, 
     active = scenario.contract(enterprise, voucher_id, provider, product, yuan(20_000), state="active")
     scenario.contract(enterprise, voucher_id, provider, product, yuan(10_000), state="completed")
     views.catch_up()
-    preview = queries.close_preview(views.store, ledger.get_year(YEAR), ledger.today())
+    preview = balances.close_preview(views.store, ledger.get_year(YEAR), ledger.today())
     assert preview == {"year": YEAR, "expired_vouchers": 1, "expired_amount": yuan(95_000), "released_contracts": 1,
                        "can_close": False, "closes_after": f"{YEAR}-12-31"}
     year_ended(ledger)
-    assert queries.close_preview(views.store, ledger.get_year(YEAR), ledger.today())["can_close"] is True
+    assert balances.close_preview(views.store, ledger.get_year(YEAR), ledger.today())["can_close"] is True
     with as_role("operator"):
         closed = ledger.close_year(YEAR).data
     assert {k: closed[k] for k in ("expired_vouchers", "expired_amount", "released_contracts")} == {
@@ -300,7 +301,7 @@ def test_declared_honours_count_only_once_verified(scenario, ledger, views):
     # An issued voucher's quota does not change.
     assert ledger.get_voucher(voucher_id).quota_fen == yuan(50_000)
     views.catch_up()
-    from projections import enterprises
+    from projections.views import enterprises
 
     for page_size in (None, 1000):  # as followed, then rebuilt from position 0 in one page
         if page_size:

@@ -14,7 +14,7 @@ from ledger import errors
 from ledger.demo import credit_code
 from ledger.domain.case import SOD_RULE
 from ledger.money import yuan
-from projections import queries, settlement_queries
+from projections.views import balances, providers, settlement
 from tests.application.test_settlement import (
     DOCS, World, approve, claim, file_case, notice, open_batch, pay, review, sanction, settle,
 )
@@ -43,7 +43,7 @@ def test_case_is_filed_for_a_violation_of_article_25(world, views):
     assert filed.status == 201
     assert filed.data["article"] == "Art. 25(1)" and filed.data["status"] == "filed"
     views.catch_up()
-    case = settlement_queries.get_case(views.store, filed.data["case_id"])
+    case = settlement.get_case(views.store, filed.data["case_id"])
     assert (case["filed_by"], case["contract_ids"], case["sanction"]) == ("supervisor-zhou", [contract_id], None)
 
 
@@ -101,7 +101,7 @@ def test_sanction_releases_reserved_contracts_and_terminates_them(world, state, 
     assert (voucher.reserved_fen, voucher.clawed_back_fen) == (0, 0)
     _identity_holds(voucher)
     views.catch_up()
-    assert queries.get_provider_totals(views.store, world.provider, YEAR)["reserved"] == 0
+    assert providers.get_provider_totals(views.store, world.provider, YEAR)["reserved"] == 0
 
 
 def test_clawback_of_used_subsidy_leaves_it_unclaimable(world, views):
@@ -119,9 +119,9 @@ def test_clawback_of_used_subsidy_leaves_it_unclaimable(world, views):
     with as_role("provider", world.provider), pytest.raises(errors.ContractNotCompleted):
         world.app.claim_settlement(batch_id, [contract_id], DOCS)
     views.catch_up()
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     assert (year["used"], year["clawed_back"], year["settled"]) == (0, yuan(40_000), 0)
-    totals = queries.get_provider_totals(views.store, world.provider, YEAR)
+    totals = providers.get_provider_totals(views.store, world.provider, YEAR)
     assert (totals["used"], totals["receivable"], totals["contracts"]) == (0, 0, 0)
 
 
@@ -140,10 +140,10 @@ def test_clawback_withdraws_the_contract_from_its_claim_so_it_is_never_paid(worl
     assert paid.data["amount"] == yuan(40_000) and paid.data["contracts"] == 1
     assert not app.get_contract(sanctioned).settled and app.get_contract(innocent).settled
     views.catch_up()
-    batch = settlement_queries.get_batch(views.store, batch_id)
+    batch = settlement.get_batch(views.store, batch_id)
     assert batch["claims"][0]["contract_ids"] == [innocent]
     assert batch["paid"] == yuan(40_000)
-    assert queries.get_year(views.store, YEAR)["settled"] == yuan(40_000)
+    assert balances.get_year(views.store, YEAR)["settled"] == yuan(40_000)
 
 
 def test_claim_whose_every_contract_was_sanctioned_is_withdrawn(world, views):
@@ -155,7 +155,7 @@ def test_claim_whose_every_contract_was_sanctioned_is_withdrawn(world, views):
     sanction(app, file_case(app, enterprise, [contract_id]), [contract_id])
     assert app.get_batch(batch_id).claims[claim_id]["status"] == "withdrawn"
     views.catch_up()
-    assert settlement_queries.get_batch(views.store, batch_id)["totals"]["withdrawn"]["claims"] == 1
+    assert settlement.get_batch(views.store, batch_id)["totals"]["withdrawn"]["claims"] == 1
 
 
 def test_clawback_after_payment_becomes_receivable(world, views):
@@ -171,9 +171,9 @@ def test_clawback_after_payment_becomes_receivable(world, views):
     assert contract.settled and contract.status == "clawed_back" and contract.receivable_fen == yuan(40_000)
     _identity_holds(app.get_voucher(voucher_id))
     views.catch_up()
-    totals = queries.get_provider_totals(views.store, world.provider, YEAR)
+    totals = providers.get_provider_totals(views.store, world.provider, YEAR)
     assert (totals["settled"], totals["used"], totals["receivable"]) == (yuan(40_000), 0, yuan(40_000))
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     assert year["settled"] == yuan(40_000) <= year["used"] + year["clawed_back"]
     # Finance records the money recovered, in part and then in full; never more than is owed.
     with as_role("finance", name="finance-qian"):
@@ -184,7 +184,7 @@ def test_clawback_after_payment_becomes_receivable(world, views):
     with as_role("operator"), pytest.raises(errors.Forbidden):
         app.record_recovery(world.provider, YEAR, yuan(1), "x")
     views.catch_up()
-    assert queries.get_provider_totals(views.store, world.provider, YEAR)["receivable"] == 0
+    assert providers.get_provider_totals(views.store, world.provider, YEAR)["receivable"] == 0
 
 
 def test_nothing_is_left_to_claw_back_from_a_terminated_contract(world):
@@ -254,11 +254,11 @@ def test_sanction_records_bad_credit_in_the_service_archive(world, views):
     case_id = file_case(world.app, world.provider, [], subject_type="provider", violation="non_cooperation")
     sanction(world.app, case_id, [])
     views.catch_up()
-    records = settlement_queries.list_credit_records(views.store, world.provider)
+    records = settlement.list_credit_records(views.store, world.provider)
     assert [(r["case_id"], r["article"], r["violation"], r["description"]) for r in records] == [
         (case_id, "Art. 25(5)", "non_cooperation", "不配合监督和检查")]
-    assert settlement_queries.list_credit_records(views.store, enterprise) == []
-    case = settlement_queries.get_case(views.store, case_id)
+    assert settlement.list_credit_records(views.store, enterprise) == []
+    case = settlement.get_case(views.store, case_id)
     assert case["status"] == "sanctioned" and case["sanctioned_by"] == "centre-sun"
 
 
@@ -307,5 +307,5 @@ def test_sanctions_go_on_after_the_year_closed(world, clock, views):
     assert voucher.status == "expired" and voucher.clawed_back_fen == yuan(80_000)
     _identity_holds(voucher)
     views.catch_up()
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     assert (year["clawed_back"], year["settled"], year["used"]) == (yuan(80_000), yuan(40_000), 0)

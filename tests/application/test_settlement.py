@@ -16,7 +16,7 @@ from ledger import errors
 from ledger.context import Actor, acting
 from ledger.domain.settlement import SOD_RULE
 from ledger.money import yuan
-from projections import queries, settlement_queries
+from projections.views import balances, contracts, providers, settlement
 from tests.support import YEAR, as_role, year_ended
 
 DOCS = [{"name": "结算申请表.pdf", "sha256": "a" * 64, "size": 20_480,
@@ -146,7 +146,7 @@ def test_whole_settlement_path_redeems_and_settles_each_contract(world, views):
     assert app.get_provider_year(world.provider, YEAR).settled_fen == yuan(80_000)
     # The views: the batch, the year's settled total, the provider's totals.
     views.catch_up()
-    batch = settlement_queries.get_batch(views.store, batch_id)
+    batch = settlement.get_batch(views.store, batch_id)
     assert batch["status"] == "paid" and batch["reference"] == "桂财工兑〔2026〕7号"
     assert batch["paid"] == yuan(80_000)
     assert batch["totals"]["paid"] == {"claims": 1, "contracts": 2, "amount": yuan(80_000)}
@@ -154,11 +154,11 @@ def test_whole_settlement_path_redeems_and_settles_each_contract(world, views):
     assert (batch["claims"][0]["claimed_by"], batch["claims"][0]["reviewed_by"]) == (
         f"provider-{world.provider}", REVIEWER)
     assert (batch["approved_by"], batch["noticed_by"], batch["paid_by"]) == (APPROVER, NOTICER, PAYER)
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     assert year["settled"] == yuan(80_000) <= year["used"] + year["clawed_back"]
-    totals = queries.get_provider_totals(views.store, world.provider, YEAR)
+    totals = providers.get_provider_totals(views.store, world.provider, YEAR)
     assert (totals["settled"], totals["used"], totals["receivable"]) == (yuan(80_000), yuan(80_000), 0)
-    assert queries.get_contract(views.store, first)["settled"] is True
+    assert contracts.get_contract(views.store, first)["settled"] is True
 
 
 def test_batch_is_opened_by_the_operator_for_a_known_year(world):
@@ -290,7 +290,7 @@ def test_rejected_claim_frees_its_contracts_for_a_later_batch(world, views):
     later = settle(app, world.provider, [contract_id], name="第二批兑付")
     assert app.get_contract(contract_id).settlement["batch_id"] == later
     views.catch_up()
-    assert settlement_queries.get_batch(views.store, batch_id)["totals"]["rejected"]["amount"] == yuan(40_000)
+    assert settlement.get_batch(views.store, batch_id)["totals"]["rejected"]["amount"] == yuan(40_000)
 
 
 # --- approval, notice, payment ----------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_objection_holds_back_only_disputed_claims(world, scenario, views):
     assert pay(app, batch_id, reference="桂财工兑〔2026〕2号").data["providers"] == {other_provider: yuan(40_000)}
     assert app.get_contract(disputed).settled
     views.catch_up()
-    batch = settlement_queries.get_batch(views.store, batch_id)
+    batch = settlement.get_batch(views.store, batch_id)
     assert {c["claim_id"]: c["status"] for c in batch["claims"]} == {kept_claim: "paid", disputed_claim: "paid"}
     assert {c["claim_id"]: c["dispute"] for c in batch["claims"]} == {kept_claim: None, disputed_claim: "dismissed"}
     assert batch["totals"]["paid"]["amount"] == yuan(80_000)
@@ -439,7 +439,7 @@ def test_objection_to_every_claim_closes_the_batch_with_nothing_paid(world, view
     with pytest.raises(errors.InvalidState):
         pay(app, batch_id)
     views.catch_up()
-    assert settlement_queries.get_batch(views.store, batch_id)["status"] == "closed"
+    assert settlement.get_batch(views.store, batch_id)["status"] == "closed"
 
 
 # --- segregation of duties (职责分离) -----------------------------------------------------------------
@@ -591,7 +591,7 @@ def test_large_batch_is_paid_in_chunks(world, views):
     assert app.get_batch(batch_id).status == "paid"
     assert app.get_provider_year(world.provider, YEAR).settled_fen == yuan(200_000)
     views.catch_up()
-    assert queries.get_year(views.store, YEAR)["settled"] == yuan(200_000)
+    assert balances.get_year(views.store, YEAR)["settled"] == yuan(200_000)
 
 
 def test_interrupted_chunked_payment_finishes_with_its_own_reference(world):

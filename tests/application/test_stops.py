@@ -13,7 +13,8 @@ import pytest
 
 from ledger import errors
 from ledger.money import yuan
-from projections import chain, queries, settlement_queries, trace_queries
+from projections.audit import chain, trace_queries
+from projections.views import contracts, settlement
 from tests.application.test_settlement import (
     DOCS, APPROVER, World, approve, claim, file_case, notice, open_batch, pay, resolve, review, sanction, settle,
 )
@@ -84,7 +85,7 @@ def test_terminated_providers_contracts_are_stopped_in_the_same_save(world, view
         app.claim_settlement(other, [unclaimed], DOCS)
     identities_hold(app, views)
     views.catch_up()
-    assert queries.get_contract(views.store, claimed)["hold"]["reason"].startswith("provider terminated")
+    assert contracts.get_contract(views.store, claimed)["hold"]["reason"].startswith("provider terminated")
 
 
 def test_terminated_providers_active_contract_is_never_completed_claimed_or_paid(world, views):
@@ -165,7 +166,7 @@ def test_payment_re_checks_holds_in_a_batch_being_paid(world, views):
     assert app.get_contract(held).claim is None
     identities_hold(app, views)
     views.catch_up()
-    assert settlement_queries.get_batch(views.store, batch_id)["paid"] == yuan(40_000)
+    assert settlement.get_batch(views.store, batch_id)["paid"] == yuan(40_000)
 
 
 def test_held_contract_can_be_clawed_back(world, views):
@@ -297,7 +298,7 @@ def test_upheld_objection_fails_acceptance(world, views):
     assert paid.data["amount"] == yuan(40_000) and not app.get_contract(disputed).settled
     identities_hold(app, views)
     views.catch_up()
-    batch = settlement_queries.get_batch(views.store, batch_id)
+    batch = settlement.get_batch(views.store, batch_id)
     assert sorted(c["dispute"] or "" for c in batch["claims"]) == ["", "upheld"]
     head = batch["notice"]
     # The chain head at the notice: the Noticed event's own position and the audit chain's hash there.

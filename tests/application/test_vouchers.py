@@ -6,7 +6,7 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from ledger.domain.enterprise import Enterprise
 from ledger.money import yuan
-from projections import queries
+from projections.views import providers
 from tests.support import ELIGIBLE_FACTS, YEAR, as_role, revoke_holder
 
 
@@ -163,7 +163,7 @@ def test_chinese_names_round_trip(scenario, ledger, views, name):
     with as_role("provider", provider):
         product_id = ledger.submit_product(provider, name, "diagnosis", yuan(1000), name).data["product_id"]
     views.catch_up()
-    assert queries.get_product(views.store, product_id)["name"] == name
+    assert providers.get_product(views.store, product_id)["name"] == name
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -1,7 +1,7 @@
 """The worked example of DOMAIN.md, as an accountant would walk it through."""
 
 from ledger.money import yuan
-from projections import queries
+from projections.views import balances
 from tests.support import as_role
 
 
@@ -19,7 +19,7 @@ def test_diagnosis_contract_on_a_t2_voucher_uses_the_whole_quota(scenario, views
         scenario.app.pay_deposit(contract_id, yuan(20_000))
         scenario.app.complete_contract(contract_id, 0)
     views.catch_up()
-    voucher = queries.get_voucher(views.store, voucher_id)
+    voucher = balances.get_voucher(views.store, voucher_id)
     assert (voucher["available"], voucher["reserved"], voucher["used"]) == (yuan(20_000), 0, yuan(80_000))
     # A second contract is limited by what remains on the voucher: ¥20,000 of a 50% share of ¥100,000.
     consulting = scenario.product(provider, "management_consulting", 100_000)
@@ -27,4 +27,4 @@ def test_diagnosis_contract_on_a_t2_voucher_uses_the_whole_quota(scenario, views
     assert second["subsidy"] == yuan(20_000)
     assert second["balance_due"] == yuan(100_000) - yuan(20_000) - yuan(20_000)
     views.catch_up()
-    assert queries.get_voucher(views.store, voucher_id)["available"] == 0
+    assert balances.get_voucher(views.store, voucher_id)["available"] == 0

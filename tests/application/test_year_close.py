@@ -11,7 +11,7 @@ from ledger.application import VoucherLedger
 from ledger.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
-from projections import queries
+from projections.views import balances
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -56,7 +56,7 @@ def test_year_close_expires_available_and_releases_open_reservations(scenario, l
     assert ledger.get_year(YEAR).status == "closed"
     folded = assert_views_match_fold(ledger, views)
     assert_fund_identity(folded)
-    totals = queries.get_year(views.store, YEAR)
+    totals = balances.get_year(views.store, YEAR)
     assert (totals["status"], totals["available"], totals["reserved"], totals["used"], totals["expired"]) == (
         "closed", 0, 0, yuan(40_000), yuan(310_000))
 

@@ -120,7 +120,7 @@ def test_budget_exhausted(scenario, ledger, views):
     year = ledger.get_year(YEAR)
     assert year.issued_fen == year.budget_fen == yuan(150_000)
     views.catch_up()
-    from projections import queries
+    from projections.views import balances
 
-    totals = queries.get_year(views.store, YEAR)
+    totals = balances.get_year(views.store, YEAR)
     assert (totals["budget"], totals["issued"], totals["unissued"], totals["vouchers"]) == (yuan(150_000), yuan(150_000), 0, 2)

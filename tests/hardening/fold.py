@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import psycopg
 
 from ledger.persistence import Store, parse_database_url
-from projections.store import open_view_store
+from projections.storage.store import open_view_store
 from tests.support_fold import Fold, assert_fund_identity, assert_views_match_fold, fold
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from ledger import errors
 from ledger.application import VoucherLedger
-from projections.compose import SCHEMA_VERSION, schema_version
+from projections.storage.schema import SCHEMA_VERSION, schema_version
 from projections.runner import Views
 from tests.conftest import make_store
 from tests.hardening.cli import run_cli

@@ -1,5 +1,5 @@
 """Replicas start together: servers and the projection follower on a fresh PostgreSQL database all
-create the schema at once, and every one of them starts (projections/pgschema.py). Each opens the
+create the schema at once, and every one of them starts (projections/storage/pgschema.py). Each opens the
 ledger as `voucher-ledger serve` does (projections/compose.py), then its read models."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.commands.credentials import CredentialCommands
-from projections import registry
+from projections.runner import REGISTRY
 from tests.hardening.cli import issue_token, run_cli
 from tests.hardening.world import World
 from tests.support import YEAR, bearer
@@ -33,7 +33,7 @@ def stored_text(world: World) -> str:
     store = world.flask_app.extensions["ledger_views"].store
     for name in store.table_names():
         chunks.extend(repr(row) for row in store.query(f"SELECT * FROM {name}"))
-    assert registry.TABLES, "no read-model tables registered"
+    assert REGISTRY.tables, "no read-model tables registered"
     return "\n".join(chunks)
 
 

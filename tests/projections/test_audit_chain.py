@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from projections import canonical, chain, eventlog
+from projections.audit import canonical, chain
+from projections.storage import eventlog
 from tests.audit_support import build, delete_event, edit_event, position_of, read_state, write_state
 
 
@@ -242,9 +243,9 @@ def test_verify_checks_a_range(history, store, ledger, views):
 
 def test_a_remembered_large_event_is_decoded_afresh_once_its_row_is_edited(history, store, ledger, views,
                                                                          monkeypatch):
-    """Traces share the decoded records of large events (projections/eventlog.py), yet still show
+    """Traces share the decoded records of large events (projections/storage/eventlog.py), yet still show
     what the store holds now: the stored row is part of the key."""
-    from projections import eventlog
+    from projections.storage import eventlog
 
     monkeypatch.setattr(eventlog._LargeRecords, "MIN_BYTES", 0)  # remember every event, as large ones are
     monkeypatch.setattr(eventlog, "_LARGE", eventlog._LargeRecords())

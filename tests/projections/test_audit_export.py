@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from ledger import cli
-from projections import canonical, chain, export, trace_queries
-from projections.export_verify import verify_export
+from projections.audit import canonical, chain, export, trace_queries
+from projections.audit.export_verify import verify_export
 from tests.audit_support import build
 
 

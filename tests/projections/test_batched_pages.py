@@ -1,4 +1,4 @@
-"""Batched read-model writes (projections/batch.py) change nothing but the number of statements.
+"""Batched read-model writes (projections/storage/batch.py) change nothing but the number of statements.
 
 A year made by the bench's generator (vouchers, contracts in every state, settlement batches,
 sanctions, then the year close) is projected three times: one event per page, where every change
@@ -67,7 +67,7 @@ def test_read_models_are_the_same_whatever_the_page_size(generated_year: Voucher
 
 def test_a_plain_statement_sees_the_pages_pending_changes(ledger: VoucherLedger) -> None:
     """Handlers that still send SQL see every change made before them in the page, as if written at once."""
-    from projections.store import Db
+    from projections.storage.store import Db
 
     views = Views(ledger)
     store = views.store

@@ -14,7 +14,7 @@ from ledger.demo import credit_code, load_demo
 from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.voucher import Voucher
-from projections import enterprises, monthly, queries
+from projections.views import balances, enterprises, monthly
 from tests.support import YEAR, as_role, revoke_holder, year_ended
 
 MOVED_BY = {Voucher.Reserved: "reserved", Voucher.Released: "released", Voucher.Used: "used",
@@ -66,7 +66,7 @@ def test_money_per_month_equals_the_log_and_adds_up_to_the_year(ledger: Any, vie
     assert {k for k, v in expected.items() for m in v.values() if m}, "the demo moved money"
     assert months_in_the_view(views.store, {YEAR}) == expected
 
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     months = monthly.get_monthly(views.store, YEAR)["months"]
     total = {k: sum(m[k] for m in months) for k in monthly.MOVEMENTS}
     assert total["reserved"] - total["released"] - total["used"] == year["reserved"] == 0

@@ -1,4 +1,4 @@
-"""The export's decode path (projections/fastlog.py) gives what the library's mapper gives, for every state.
+"""The export's decode path (projections/storage/fastlog.py) gives what the library's mapper gives, for every state.
 
 An export that decoded an event otherwise than the projections and `audit/verify` do would show
 the supervisor a different ledger. These tests hold the two equal over a whole year's history on
@@ -16,8 +16,9 @@ from eventsourcing.persistence import Notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections import chain, eventlog, export, fastlog
-from projections.export_verify import verify_export
+from projections.audit import chain, export
+from projections.audit.export_verify import verify_export
+from projections.storage import eventlog, fastlog
 from tests.audit_support import build, position_of, read_state, write_state
 
 

@@ -8,8 +8,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from ledger.money import yuan
-from projections import queries
 from projections.runner import Views
+from projections.views import balances
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
 
@@ -60,7 +60,7 @@ def test_views_equal_a_fresh_fold_over_all_events(scenario, ledger, views):
     assert_fund_identity(folded)
     assert len(folded.contracts) == len(contracts)
     # Spot-check the figures themselves, not just their agreement.
-    totals = queries.get_year(views.store, YEAR)
+    totals = balances.get_year(views.store, YEAR)
     assert totals["status"] == "closed" and totals["reserved"] == 0 and totals["available"] == 0
     assert totals["budget"] == yuan(10_000_000) and totals["issued"] == yuan(650_000)
 
@@ -153,7 +153,7 @@ def test_ensure_waits_for_a_position_read_your_writes(scenario, ledger, views):
     with as_role("operator"):
         result = ledger.issue_voucher(scenario.enterprise(), YEAR)
     views.ensure(result.position)
-    assert queries.get_voucher(views.store, result.data["voucher_id"])["quota"] == yuan(50_000)
+    assert balances.get_voucher(views.store, result.data["voucher_id"])["quota"] == yuan(50_000)
     with pytest.raises(TimeoutError):
         views.ensure(result.position + 1000, timeout=0.2)
 
@@ -191,7 +191,7 @@ def sqlite_views(tmp_path):
 
 def test_sqlite_read_models_commit_without_waiting_for_the_disk_but_events_do(sqlite_views) -> None:
     """The read models may lose their last commits to a power cut (they re-apply from their tracked
-    position); the event store may not. So: synchronous=NORMAL for the views only (projections/store.py)."""
+    position); the event store may not. So: synchronous=NORMAL for the views only (projections/storage/store.py)."""
     app, views = sqlite_views
     with views.store.datastore.transaction(commit=False) as cursor:
         cursor.execute("PRAGMA synchronous")

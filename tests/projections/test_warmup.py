@@ -1,13 +1,13 @@
-"""A fresh process warms its aggregate cache from the read models (projections/warmup.py, issue 7)."""
+"""A fresh process warms its aggregate cache from the read models (projections/storage/warmup.py, issue 7)."""
 
 from __future__ import annotations
 
 from ledger.application import VoucherLedger
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
-from projections import streams
 from projections.runner import Views
-from projections.warmup import warm_cache
+from projections.storage import streams
+from projections.storage.warmup import warm_cache
 from tests.support import YEAR
 
 

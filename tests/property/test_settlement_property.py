@@ -25,8 +25,8 @@ from ledger.domain.contract import Contract
 from ledger.domain.settlement import SettlementBatch
 from ledger.money import yuan
 from ledger.persistence import Store
-from projections import queries, settlement_queries
 from projections.runner import Views
+from projections.views import balances, contracts, providers, settlement
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
 
@@ -215,7 +215,7 @@ def check(model: Model, views: Views) -> None:
         figures = voucher.figures()
         assert all(value >= 0 for value in figures.values()), figures
         assert figures["quota"] == sum(figures[k] for k in ("available", "reserved", "used", "clawed_back", "expired"))
-        view = queries.get_voucher(views.store, str(voucher.id))
+        view = balances.get_voucher(views.store, str(voucher.id))
         assert {k: view[k] for k in figures} == figures
     # Each contract settled at most once: one Settled event, one paid claim.
     paid_in: dict[str, int] = {}
@@ -233,11 +233,11 @@ def check(model: Model, views: Views) -> None:
         assert paid_in.get(str(contract.id), 0) == len(settled_events)
         settled_total += sum(e.amount_fen for e in settled_events)
         assert contract.deposit_fen + contract.subsidy_fen + contract.balance_due_fen in (contract.amount_fen, 0)
-        view = queries.get_contract(views.store, str(contract.id))
+        view = contracts.get_contract(views.store, str(contract.id))
         assert (view["status"], view["settled"], view["receivable"]) == (
             contract.status, contract.settled, contract.receivable_fen)
     # The year: Σ settled ≤ Σ used + Σ clawed back, and the view's totals are the vouchers' sums.
-    year = queries.get_year(views.store, YEAR)
+    year = balances.get_year(views.store, YEAR)
     sums = {k: sum(v.figures()[k] for v in vouchers)
             for k in ("available", "reserved", "used", "expired", "clawed_back")}
     assert {k: year[k] for k in sums} == sums
@@ -250,14 +250,14 @@ def check(model: Model, views: Views) -> None:
         assert provider_year.receivable_fen >= 0
         assert all(v >= 0 for v in (*provider_year.reserved.values(), *provider_year.used.values(),
                                      *provider_year.settled.values()))
-        totals = queries.get_provider_totals(views.store, code, YEAR)
+        totals = providers.get_provider_totals(views.store, code, YEAR)
         assert (totals["reserved"], totals["used"], totals["settled"], totals["receivable"], totals["exceptions"]) == (
             sum(provider_year.reserved.values()), sum(provider_year.used.values()), provider_year.settled_fen,
             provider_year.receivable_fen, provider_year.exceptions_fen)
         assert totals["contracts"] == len(provider_year.reserved) + len(provider_year.used)
     # Batches: status, claims and totals as the aggregate has them.
     for batch in batches:
-        view = settlement_queries.get_batch(views.store, str(batch.id))
+        view = settlement.get_batch(views.store, str(batch.id))
         assert view["status"] == batch.status
         assert {c["claim_id"]: (c["status"], c["amount"], c["contract_ids"]) for c in view["claims"]} == {
             cid: (c["status"], c["amount_fen"], c["contract_ids"]) for cid, c in batch.claims.items()}
@@ -269,13 +269,13 @@ def check(model: Model, views: Views) -> None:
     # Cases and the credit records in the service archive.
     for case_id in model.cases:
         case = app.get_case(case_id)
-        view = settlement_queries.get_case(views.store, case_id)
+        view = settlement.get_case(views.store, case_id)
         assert view["status"] == case.status
     subjects = {app.get_case(c).subject_id for c in model.cases}
     for subject in subjects:
         expected = sorted(c for c in model.cases if app.get_case(c).credit_record
                           and app.get_case(c).subject_id == subject)
-        assert sorted(r["case_id"] for r in settlement_queries.list_credit_records(views.store, subject)) == expected
+        assert sorted(r["case_id"] for r in settlement.list_credit_records(views.store, subject)) == expected
 
 
 @pytest.fixture

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.contract import Contract
-from projections.registry import handles, table
+from projections.storage.store import ViewStore
+from projections.views.model import ReadModel, found
 
-table(
+MODEL = ReadModel("contracts")
+
+MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_contracts (contract_id TEXT PRIMARY KEY, voucher_id TEXT NOT NULL, "
     "enterprise_id TEXT NOT NULL, provider_id TEXT NOT NULL, product_id TEXT NOT NULL, year INTEGER NOT NULL, "
     "category TEXT NOT NULL, amount BIGINT NOT NULL, subsidy_asked BIGINT, subsidy BIGINT NOT NULL, "
@@ -22,7 +25,7 @@ table(
 
 
 # While a contract is held (DOMAIN.md "Stops" 1): why, and the position of the event that held it.
-table("CREATE TABLE IF NOT EXISTS vl_contract_holds (contract_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_contract_holds (contract_id TEXT PRIMARY KEY, reason TEXT NOT NULL, "
       "since_position BIGINT NOT NULL)")
 
 
@@ -31,7 +34,7 @@ def _update(db: Any, e: Any, position: int, **values: Any) -> None:
               position=position)
 
 
-@handles(Contract.Proposed)
+@MODEL.handles(Contract.Proposed)
 def contract_proposed(db: Any, e: Any, position: int) -> None:
     db.insert("vl_contracts", "contract_id", contract_id=str(e.originator_id), voucher_id=e.voucher_id,
               enterprise_id=e.enterprise_id, provider_id=e.provider_id, product_id=e.product_id, year=e.year,
@@ -41,61 +44,107 @@ def contract_proposed(db: Any, e: Any, position: int) -> None:
               position=position)
 
 
-@handles(Contract.Signed)
+@MODEL.handles(Contract.Signed)
 def contract_signed(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, subsidy=e.subsidy_fen, deposit=e.deposit_fen, balance_due=e.balance_due_fen,
             status="signed")
 
 
-@handles(Contract.DepositPaid)
+@MODEL.handles(Contract.DepositPaid)
 def contract_deposit_paid(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, deposit_paid=e.amount_fen, status="active")
 
 
-@handles(Contract.Completed)
+@MODEL.handles(Contract.Completed)
 def contract_completed(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, balance_paid=e.balance_paid_fen, status="completed")
 
 
-@handles(Contract.Terminated)
+@MODEL.handles(Contract.Terminated)
 def contract_terminated(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="terminated")
 
 
-@handles(Contract.Claimed)
+@MODEL.handles(Contract.Claimed)
 def contract_claimed(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, batch_id=e.batch_id)
 
 
-@handles(Contract.ClaimReleased)
+@MODEL.handles(Contract.ClaimReleased)
 def contract_claim_released(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, batch_id=None)
 
 
-@handles(Contract.Settled)
+@MODEL.handles(Contract.Settled)
 def contract_settled(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, settled=1, batch_id=e.batch_id)
 
 
-@handles(Contract.ClawedBack)
+@MODEL.handles(Contract.ClawedBack)
 def contract_clawed_back(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="clawed_back", clawed_back=e.amount_fen, receivable=e.receivable_fen)
 
 
-@handles(Contract.Held)
+@MODEL.handles(Contract.Held)
 def contract_held(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="held")
     db.execute("INSERT INTO vl_contract_holds (contract_id, reason, since_position) VALUES (?, ?, ?)",
                [str(e.originator_id), e.reason, position])
 
 
-@handles(Contract.HoldReleased)
+@MODEL.handles(Contract.HoldReleased)
 def contract_hold_released(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="completed")
     db.execute("DELETE FROM vl_contract_holds WHERE contract_id = ?", [str(e.originator_id)])
 
 
-@handles(Contract.AcceptanceFailed)
+@MODEL.handles(Contract.AcceptanceFailed)
 def contract_failed_acceptance(db: Any, e: Any, position: int) -> None:
     _update(db, e, position, status="failed_acceptance", batch_id=None)
     db.execute("DELETE FROM vl_contract_holds WHERE contract_id = ?", [str(e.originator_id)])
+
+
+# Queries (amounts in fen, the API's field names)
+
+CONTRACT_FIELDS = ("contract_id", "status", "voucher_id", "enterprise_id", "provider_id", "product_id", "year",
+                   "category", "amount", "subsidy", "deposit", "balance_due", "deposit_paid", "balance_paid",
+                   "batch_id", "clawed_back", "receivable")
+
+
+def _contract(row: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: row[k] for k in CONTRACT_FIELDS}, "settled": bool(row["settled"])}
+
+
+def get_contract(store: ViewStore, contract_id: str) -> dict[str, Any]:
+    """A contract's figures and status; while held, the hold's reason and since when (DOMAIN.md "Stops" 1)."""
+    contract = _contract(found(store.query_one("SELECT * FROM vl_contracts WHERE contract_id = ?", [contract_id]),
+                               "contract", contract_id))
+    hold = store.query_one("SELECT reason, since_position FROM vl_contract_holds WHERE contract_id = ?", [contract_id])
+    contract["hold"] = None if hold is None else {"reason": hold["reason"],
+                                                  "since_position": int(hold["since_position"])}
+    return contract
+
+
+def list_contracts(store: ViewStore, *, enterprise_id: str | None = None, provider_id: str | None = None,
+                   year: int | None = None, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    clauses, params = [], []
+    for column, value in (("enterprise_id", enterprise_id), ("provider_id", provider_id), ("year", year),
+                          ("status", status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = store.query(f"SELECT * FROM vl_contracts {where} ORDER BY position LIMIT {int(limit)}", params)
+    return [_contract(r) for r in rows]
+
+
+def proposed_contract_ids(store: ViewStore, party: str, party_id: str) -> list[str]:
+    """A party's proposed contracts, for the stop of a terminated provider or revoked enterprise.
+
+    Proposed contracts reserve nothing, so no aggregate lists them (ledger/commands/stops.py says
+    why a read-model lookup is enough: such a contract can never be signed afterwards).
+    """
+    column = "provider_id" if party == "provider" else "enterprise_id"
+    rows = store.query(f"SELECT contract_id FROM vl_contracts WHERE {column} = ? AND status = 'proposed' "
+                       "ORDER BY position", [party_id])
+    return [r["contract_id"] for r in rows]

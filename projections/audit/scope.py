@@ -16,11 +16,11 @@ answers, for one canonical record:
 
 A scoped step keeps its chain `hash` (the link of the whole record), so it is evidence of where
 the step sits, not of the cut-down data; in the party's export such a record is a redacted line
-(`projections/export.py`), which verifies without it.
+(`projections/audit/export.py`), which verifies without it.
 
 Which party a record concerns comes from the record's own fields (`enterprise_id`, `provider_id`,
 a stream's code, a case's subject, the keys of `providers`) and the facts the trace index keeps of
-its stream, claim and contracts (`vl_trace_facts`, projections/trace.py), looked up by `facts`.
+its stream, claim and contracts (`vl_trace_facts`, projections/audit/trace.py), looked up by `facts`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable
 
-from projections import trace_queries
-from projections.trace import Names
+from projections.audit import trace_queries
+from projections.audit.trace import Names
 
 ENTERPRISE, PROVIDER = "enterprise", "provider"
 PARTIES = (ENTERPRISE, PROVIDER)

@@ -9,7 +9,8 @@ repository found at load time.
 Every snapshot of a stream is compared with one incremental fold of that stream's events (one
 replay per snapshotted aggregate, however many snapshots it has). Snapshots are read from the
 library's own snapshots table, a page at a time, in (stream, version) order: `ledger/` knows no
-SQL (ARCHITECTURE.md), so the bulk read lives here and the comparison in the repository.
+SQL (ARCHITECTURE.md), so the bulk read lives in projections/storage/snapshots.py and the comparison
+in the repository.
 """
 
 from __future__ import annotations
@@ -17,47 +18,8 @@ from __future__ import annotations
 from typing import Any, Iterator
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg.sql import SQL, Identifier
-
 from ledger.cache import mutate_all
-
-PAGE_SIZE = 500
-
-
-def _iter_stored(app: Any, page_size: int = PAGE_SIZE) -> Iterator[StoredEvent]:
-    """Every stored snapshot, in (stream, version) order, paged by keyset."""
-    snapshots = app.snapshots
-    if snapshots is None:
-        return
-    recorder = snapshots.recorder
-    last: tuple[Any, int] | None = None
-    while True:
-        if isinstance(recorder, PostgresAggregateRecorder):
-            where = "" if last is None else "WHERE (originator_id, originator_version) > (%s, %s) "
-            statement = SQL("SELECT originator_id, originator_version, topic, state FROM {schema}.{table} " + where +
-                            "ORDER BY originator_id, originator_version LIMIT %s").format(
-                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, [*(last or ()), page_size])
-                rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                        for r in cursor.fetchall()]
-        elif isinstance(recorder, SQLiteAggregateRecorder):
-            where = "" if last is None else "WHERE originator_id > ? OR (originator_id = ? AND originator_version > ?) "
-            params: list[Any] = [] if last is None else [last[0], last[0], last[1]]
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
-                               f"{where}ORDER BY originator_id, originator_version LIMIT ?", [*params, page_size])
-                rows = [(r[0], r[1], r[2], bytes(r[3])) for r in cursor.fetchall()]
-        else:
-            return
-        for originator_id, version, topic, state in rows:
-            yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=state)
-        if len(rows) < page_size:
-            return
-        last = (rows[-1][0], rows[-1][1])
+from projections.storage.snapshots import stored_snapshots
 
 
 def _stream_id(stored_id: Any) -> str:
@@ -72,7 +34,7 @@ def _by_stream(app: Any, unreadable: list[dict[str, Any]]) -> Iterator[list[Any]
     """The decoded snapshots of one stream at a time, in version order; those that no longer decode go to `unreadable`."""
     mapper = app.snapshots.mapper
     stream: list[Any] = []
-    for stored in _iter_stored(app):
+    for stored in stored_snapshots(app):
         try:
             snapshot = mapper.to_domain_event(stored)
         except Exception:  # noqa: BLE001 - a row changed into something that does not decode: reported

@@ -8,11 +8,12 @@ from typing import Any
 from ledger import errors
 from ledger.domain.enterprise import Enterprise
 from ledger.rules import tier_for
-from projections import registry
-from projections.queries import _contract
-from projections.registry import handles, table
+from projections.views.contracts import _contract
+from projections.views.model import ReadModel
 
-table(
+MODEL = ReadModel("enterprises")
+
+MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_enterprises (enterprise_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, "
     "name TEXT NOT NULL, tier TEXT NOT NULL, revoked INTEGER NOT NULL, registered_at TEXT NOT NULL, "
     "position BIGINT NOT NULL)",
@@ -20,15 +21,15 @@ table(
 )
 
 # Each enterprise's honours and whether each is verified (Art. 9; DOMAIN.md "Stops" 9), as JSON.
-table("CREATE TABLE IF NOT EXISTS vl_enterprise_honours (stream_id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL, "
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_enterprise_honours (stream_id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL, "
       "honours TEXT NOT NULL)")
 
 SEARCH_LIMIT = 50
 # The newest contracts of a year, for the dashboard, without sorting the whole contracts table.
-registry.INDEXES.append("CREATE INDEX IF NOT EXISTS vl_contracts_year_position ON vl_contracts (year, position)")
+MODEL.indexes.append("CREATE INDEX IF NOT EXISTS vl_contracts_year_position ON vl_contracts (year, position)")
 
 
-@handles(Enterprise.Registered)
+@MODEL.handles(Enterprise.Registered)
 def enterprise_registered(db: Any, e: Any, position: int) -> None:
     verified = e.honours if getattr(e, "verified_honours", None) is None else e.verified_honours
     db.insert("vl_enterprises", "enterprise_id", enterprise_id=e.code, stream_id=str(e.originator_id), name=e.name,
@@ -42,13 +43,13 @@ def _set_honours(db: Any, e: Any, honours: list[dict[str, Any]]) -> None:
     db.execute("UPDATE vl_enterprises SET tier = ? WHERE stream_id = ?", [e.tier, str(e.originator_id)])
 
 
-@handles(Enterprise.HonoursVerified)
+@MODEL.handles(Enterprise.HonoursVerified)
 def enterprise_honours_verified(db: Any, e: Any, position: int) -> None:
     row = db.row("vl_enterprise_honours", "stream_id", str(e.originator_id))
     _set_honours(db, e, [{**h, "verified": h["verified"] or h["code"] in e.honours} for h in json.loads(row["honours"])])
 
 
-@handles(Enterprise.Amended)
+@MODEL.handles(Enterprise.Amended)
 def enterprise_amended(db: Any, e: Any, position: int) -> None:
     if "name" in e.changes:
         db.execute("UPDATE vl_enterprises SET name = ? WHERE stream_id = ?", [e.changes["name"], str(e.originator_id)])
@@ -61,7 +62,7 @@ def get_honours(store: Any, enterprise_id: str) -> list[dict[str, Any]]:
     return json.loads(row["honours"]) if row else []
 
 
-@handles(Enterprise.Revoked)
+@MODEL.handles(Enterprise.Revoked)
 def enterprise_revoked(db: Any, e: Any, position: int) -> None:
     db.execute("UPDATE vl_enterprises SET revoked = 1 WHERE stream_id = ?", [str(e.originator_id)])
 

@@ -17,9 +17,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from ledger.persistence import Store
-from projections import registry
-from projections.batch import PageWrites, remember, remembered
-from projections.pgschema import SerializedSchemaCreation
+from projections.storage.batch import PageWrites, remember, remembered
+from projections.storage.pgschema import SerializedSchemaCreation
 
 VIEWS_NAME = "ledgerviews"
 
@@ -35,7 +34,7 @@ class Db:
         self.memo: dict[str, Any] = {} if memo is None else memo
         self.page: dict[Any, Any] = {}
         self._deferred: dict[str, list[tuple[Any, ...]]] = {}
-        # Row changes written in batches when the page ends (projections/batch.py, issue 7).
+        # Row changes written in batches when the page ends (projections/storage/batch.py, issue 7).
         self.writes = PageWrites(cursor, dialect)
 
     def sql(self, statement: str) -> Any:
@@ -49,7 +48,7 @@ class Db:
         self.writes.before(statement)
         self.cursor.executemany(self.sql(statement), [tuple(r) for r in rows])
 
-    # Batched row changes (projections/batch.py): merged per row, written once per page.
+    # Batched row changes (projections/storage/batch.py): merged per row, written once per page.
 
     def insert(self, table: str, key: str, /, **row: Any) -> None:
         """Insert a row whose primary key is the column `key`."""
@@ -97,6 +96,14 @@ class Db:
         return [dict(r) for r in self.cursor.fetchall()]
 
 
+def _registry() -> Any:
+    """The read models' tables and handlers: the one table in projections/runner.py (imported on first use,
+    as the runner imports this module)."""
+    from projections.runner import REGISTRY
+
+    return REGISTRY
+
+
 class ViewStore:
     """Backend-neutral part: apply pages of events, query, drop for a rebuild."""
 
@@ -122,8 +129,9 @@ class ViewStore:
                 # applied more, or rebuilt them): applying it could skip events, so refuse it.
                 raise IntegrityError(f"the views are at position {applied}, not {after}")
             db = Db(cursor, self.dialect, memo=self.memo)
+            handlers_for = _registry().handlers_for
             for domain_event, position in events:
-                for handler in registry.handlers_for(type(domain_event)):
+                for handler in handlers_for(type(domain_event)):
                     handler(db, domain_event, position)
             # The rows and the tracking position in one transaction (and, on PostgreSQL, one pipeline).
             tracking = Tracking(application_name, last_position)
@@ -165,7 +173,7 @@ class ViewStore:
             return db.one(statement, params)
 
     def table_names(self) -> list[str]:
-        return [ddl.split("(")[0].split()[-1] for ddl in registry.TABLES]
+        return [ddl.split("(")[0].split()[-1] for ddl in _registry().tables]
 
 
 class _ReadTransaction:
@@ -210,8 +218,9 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
                        (application_name,))
 
     def construct_create_table_statements(self) -> list[str]:
-        tables = [f"{ddl} WITHOUT ROWID" if ddl in registry.CLUSTERED else ddl for ddl in registry.TABLES]
-        return [*super().construct_create_table_statements(), *tables, *registry.INDEXES]
+        registry = _registry()
+        tables = [f"{ddl} WITHOUT ROWID" if ddl in registry.clustered else ddl for ddl in registry.tables]
+        return [*super().construct_create_table_statements(), *tables, *registry.indexes]
 
     def drop_all(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -233,7 +242,7 @@ class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRec
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        for ddl in (*registry.TABLES, *registry.INDEXES):
+        for ddl in (*_registry().tables, *_registry().indexes):
             self.sql_create_statements.append(SQL(ddl))  # type: ignore[arg-type]
 
     def drop_all(self) -> None:

@@ -3,7 +3,7 @@
 A trace is two rounds: the subject's own positions (with their chain hashes) and its events, then
 the context's positions and events. Each round is one read transaction on the views and one
 statement on the events table, however many steps: the store is never scanned. The index and the
-subject kinds are described in `projections/trace.py`.
+subject kinds are described in `projections/audit/trace.py`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from ledger import errors
-from projections import eventlog
-from projections.store import ViewStore
-from projections.trace import Names, scan, stream_subject
+from projections.audit.trace import Names, scan, stream_subject
+from projections.storage import eventlog
+from projections.storage.store import ViewStore
 
 Hashes = dict[int, "str | None"]
 
@@ -231,7 +231,7 @@ def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any
 
 
 def scoped(trace: dict[str, Any], viewer: Any, store: ViewStore | None = None) -> dict[str, Any]:
-    """A trace as an enterprise or provider may see it (`projections/scope.py`); whole for readers of every subject.
+    """A trace as an enterprise or provider may see it (`projections/audit/scope.py`); whole for readers of every subject.
 
     Steps that concern only others are left out; shared steps keep the viewer's own lines (`scoped`).
     """

@@ -13,14 +13,16 @@ from typing import Any
 
 from ledger.domain.contract import Contract
 from ledger.domain.voucher import Voucher
-from projections.balances import voucher_year
-from projections.registry import handles, table
-from projections.settlement import batch_year
+from projections.views.balances import voucher_year
+from projections.views.model import ReadModel
+from projections.views.settlement import batch_year
+
+MODEL = ReadModel("monthly")
 
 CHINA_TIME = timezone(timedelta(hours=8), "CST")
 MOVEMENTS = ("reserved", "released", "used", "expired", "clawed_back", "settled")
 
-table(
+MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_monthly (year INTEGER NOT NULL, month TEXT NOT NULL, "
     "reserved BIGINT NOT NULL DEFAULT 0, released BIGINT NOT NULL DEFAULT 0, used BIGINT NOT NULL DEFAULT 0, "
     "expired BIGINT NOT NULL DEFAULT 0, clawed_back BIGINT NOT NULL DEFAULT 0, settled BIGINT NOT NULL DEFAULT 0, "
@@ -35,12 +37,12 @@ def month_of(timestamp: datetime) -> str:
 
 def _add(db: Any, year: int, timestamp: datetime, movement: str, amount_fen: int) -> None:
     assert movement in MOVEMENTS
-    # An upsert per (year, month), summed over the page and written once (projections/batch.py).
+    # An upsert per (year, month), summed over the page and written once (projections/storage/batch.py).
     db.accumulate("vl_monthly", {"year": year, "month": month_of(timestamp)}, **{movement: amount_fen})
 
 
 def _voucher_year(db: Any, voucher_id: Any) -> int:
-    # The voucher row is written by projections.balances when the voucher is issued, an earlier event.
+    # The voucher row is written by projections.views.balances when the voucher is issued, an earlier event.
     year = voucher_year(db, voucher_id)
     assert year is not None, f"unknown voucher {voucher_id}"
     return year
@@ -55,14 +57,14 @@ def _voucher_movement(movement: str) -> Any:
     return handler
 
 
-handles(Voucher.Reserved)(_voucher_movement("reserved"))
-handles(Voucher.Released)(_voucher_movement("released"))
-handles(Voucher.Used)(_voucher_movement("used"))
-handles(Voucher.Expired)(_voucher_movement("expired"))
-handles(Voucher.ClawedBack)(_voucher_movement("clawed_back"))
+MODEL.handles(Voucher.Reserved)(_voucher_movement("reserved"))
+MODEL.handles(Voucher.Released)(_voucher_movement("released"))
+MODEL.handles(Voucher.Used)(_voucher_movement("used"))
+MODEL.handles(Voucher.Expired)(_voucher_movement("expired"))
+MODEL.handles(Voucher.ClawedBack)(_voucher_movement("clawed_back"))
 
 
-@handles(Voucher.UseReturned)
+@MODEL.handles(Voucher.UseReturned)
 def monthly_use_returned(db: Any, e: Any, position: int) -> None:
     """A failed acceptance (DOMAIN.md "Stops" 5): money back to available counts as released, else expired."""
     if e.amount_fen:
@@ -70,7 +72,7 @@ def monthly_use_returned(db: Any, e: Any, position: int) -> None:
         _add(db, _voucher_year(db, e.originator_id), e.timestamp, movement, e.amount_fen)
 
 
-@handles(Contract.Settled)
+@MODEL.handles(Contract.Settled)
 def monthly_settled(db: Any, e: Any, position: int) -> None:
     year = batch_year(db, e.batch_id)  # a contract is settled only by a batch of its own year
     assert year is not None, f"unknown batch {e.batch_id}"

@@ -16,7 +16,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from projections import canonical
+from projections.audit import canonical
 
 PAGE_SIZE = 500
 # Positions closer than this are read with one range query rather than one query each.

@@ -1,10 +1,10 @@
 """Checking an export offline (`voucher-ledger verify-export FILE [--head HASH [--position N]]`): no database, standard library only.
 
 Every export is one unbroken chain over its range (filtered ones too: lines outside the filter are
-redacted, `projections/export.py`), so every line is checked the same way:
+redacted, `projections/audit/export.py`), so every line is checked the same way:
 - a full line has exactly the export's fields and `hash = sha256(prev_hash ‖ digest of its
   record)`; a redacted line has exactly `position, prev_hash, hash, redacted` and `hash =
-  sha256(prev_hash ‖ redacted)` (`projections/canonical.py`); an unfiltered export has no redacted line;
+  sha256(prev_hash ‖ redacted)` (`projections/audit/canonical.py`); an unfiltered export has no redacted line;
 - positions increase and each `prev_hash` is the previous line's `hash`; an export from the first
   event starts from GENESIS;
 - a JSON object with a key twice is a break (readers disagree on which value counts);
@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from projections import canonical
+from projections.audit import canonical
 
 
 @dataclass

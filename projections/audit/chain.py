@@ -2,7 +2,7 @@
 
 Part of the one sequential projection: for every event, in global position order, the handler
 stores `(position, prev_hash, hash)` with `hash = sha256(prev_hash ‖ digest)`, `digest = sha256(canonical
-JSON of the event)` (`projections/canonical.py` defines the canonical form). `verify` recomputes the chain from the
+JSON of the event)` (`projections/audit/canonical.py` defines the canonical form). `verify` recomputes the chain from the
 events as the store holds them now and names the first position that no longer matches: an
 altered event, a deleted one, one that appeared without a link, or a broken link in the table.
 
@@ -23,18 +23,21 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, NamedTuple
 
-from projections import canonical, eventlog
-from projections.registry import handles_all, table
-from projections.store import ViewStore
+from projections.audit import canonical
+from projections.storage import eventlog
+from projections.storage.store import ViewStore
+from projections.views.model import ReadModel
 
-table("CREATE TABLE IF NOT EXISTS vl_audit_chain (position BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, "
+MODEL = ReadModel("chain")
+
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_audit_chain (position BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, "
       "hash TEXT NOT NULL)", clustered=True)
 
 _INSERT = "INSERT INTO vl_audit_chain (position, prev_hash, hash) VALUES (?, ?, ?)"
 _HEAD = "SELECT position, hash FROM vl_audit_chain ORDER BY position DESC LIMIT 1"
 
 
-@handles_all
+@MODEL.handles_all
 def link_event(db: Any, event: Any, position: int) -> None:
     """Chain the event to the one before it."""
     head = db.page.get("chain_head")

@@ -14,13 +14,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger import errors
-from projections import queries, trace
-from projections.registry import handles_all, table
-from projections.store import ViewStore
+from projections.audit import trace
+from projections.storage.store import ViewStore
+from projections.views import balances
+from projections.views.model import ReadModel
+
+MODEL = ReadModel("history")
 
 FIGURES = ("budget", "issued", "vouchers", "available", "reserved", "used", "expired", "clawed_back", "settled")
 
-table(
+MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_year_history (year INTEGER NOT NULL, position BIGINT NOT NULL, "
     "at_us BIGINT NOT NULL, status TEXT NOT NULL, "
     + ", ".join(f"{name} BIGINT NOT NULL" for name in FIGURES)
@@ -44,13 +47,13 @@ def _figures(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["status"], *(int(row[name]) for name in FIGURES))
 
 
-@handles_all
+@MODEL.handles_all
 def year_changed(db: Any, event: Any, position: int) -> None:
     """Keep the year's totals after this event, if it changed them."""
     for year in trace.years_of(db, event, position):
         if not year.isdigit():
             continue
-        row = db.row("vl_years", "year", int(year))  # with the page's pending changes (projections/batch.py)
+        row = db.row("vl_years", "year", int(year))  # with the page's pending changes (projections/storage/batch.py)
         if row is None:
             continue
         now = _figures(row)
@@ -66,7 +69,7 @@ def year_changed(db: Any, event: Any, position: int) -> None:
 
 def get_year_as_of(store: ViewStore, year: int, at: datetime) -> dict[str, Any]:
     """The year's parameters and totals as they stood at `at` (404 if it was not yet opened)."""
-    current = queries.get_year(store, year)
+    current = balances.get_year(store, year)
     row = store.query_one(f"SELECT status, {', '.join(FIGURES)} FROM vl_year_history WHERE year = ? AND at_us <= ? "
                           "ORDER BY at_us DESC, position DESC LIMIT 1", [year, micros(at)])
     if row is None:

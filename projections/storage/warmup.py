@@ -3,7 +3,7 @@
 Every signature saves the provider's year with the contract and the voucher (the annual cap, Art. 10),
 so the providers' years are what a command most often finds uncached after a restart: each is a
 snapshot and up to 99 events to replay (ProviderYear snapshots every 100), about 2 ms on PostgreSQL.
-At design size 2,000 of them load ahead in a few bulk statements (`projections/streams.py`) in about
+At design size 2,000 of them load ahead in a few bulk statements (`projections/storage/streams.py`) in about
 two seconds of start-up; on SQLite they load one by one, in-process. The read models say which exist;
 a year the read models do not know yet is simply not warmed.
 """
@@ -17,7 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.domain.year import Year
-from projections.store import ViewStore
+from projections.storage.store import ViewStore
 
 # Streams per bulk read. A thousand at once (the year close's chunk) decoded at design size raised the
 # server's peak memory by 100 MB, which it keeps; a hundred by 23 MB (11 MB of it the cache), as fast.

@@ -24,7 +24,7 @@ Subject kinds (`vl_trace.subject_kind`, key in `subject_key`):
   the thousands of other contracts sharing its year, voucher or provider.
 
 A trace is a few index lookups, then the events read from the store by position
-(`projections/trace_queries.py`), never a scan of the store.
+(`projections/audit/trace_queries.py`), never a scan of the store.
 """
 
 from __future__ import annotations
@@ -33,14 +33,16 @@ import json
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
-from projections.registry import handles_all, table
+from projections.views.model import ReadModel
 
-table(
+MODEL = ReadModel("trace")
+
+MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_trace (subject_kind TEXT NOT NULL, subject_key TEXT NOT NULL, "
     "position BIGINT NOT NULL, PRIMARY KEY (subject_kind, subject_key, position))",
     clustered=True,
 )
-table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
 
 # A stream's own subject: (kind, field holding its natural key, or None for the stream id).
 STREAM_SUBJECTS = {
@@ -267,7 +269,7 @@ def years_of(db: Any, event: Any, position: int) -> set[str]:
     return years
 
 
-@handles_all
+@MODEL.handles_all
 def index_event(db: Any, event: Any, position: int) -> None:
     """File the event under every subject it concerns."""
     about, mentions = subjects(db, event, position)

@@ -1,7 +1,7 @@
 """The export for the supervisor and auditors, and each party's statement (资金凭证): events with their chain links, streamed (Art. 21-24).
 
 `export_chunks(...)` yields UTF-8 bytes in pages (an HTTP body or a file, never re-encoded): each
-page of events is read from the store's own events table, decoded into canonical records (`projections/canonical.py`) by `projections/fastlog.py`
+page of events is read from the store's own events table, decoded into canonical records (`projections/audit/canonical.py`) by `projections/storage/fastlog.py`
 (equal to the library's mapper's way, which it falls back to for anything unusual) and joined with
 the chain links of the same positions, so memory stays flat however large the store. The export
 stops at the chain's head when it starts: a consistent prefix of the log.
@@ -12,7 +12,7 @@ A filter decides which lines are whole; a line outside it is reduced to
 link still verifies). Filters: `year` keeps whole the events filed under that year in the trace
 index (its opening and budget, vouchers, contracts, providers' years, reviews, batches, and cases
 naming its contracts); `party` (an enterprise's or provider's own statement) keeps whole the events
-filed under that party that show nothing of another party (`projections/scope.py`): a shared step
+filed under that party that show nothing of another party (`projections/audit/scope.py`): a shared step
 such as a batch payment is redacted in the file, and shown with the party's own lines in its trace.
 `from_position`/`to_position` bound the range.
 
@@ -40,8 +40,9 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from projections import canonical, chain, eventlog, fastlog, scope, trace_queries
-from projections.store import ViewStore
+from projections.audit import canonical, chain, scope, trace_queries
+from projections.storage import eventlog, fastlog
+from projections.storage.store import ViewStore
 
 FORMATS = ("jsonl", "csv")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}

@@ -31,8 +31,9 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from projections import canonical, chain, eventlog
-from projections.store import ViewStore
+from projections.audit import canonical, chain
+from projections.storage import eventlog
+from projections.storage.store import ViewStore
 
 _SCALARS = frozenset({str, int, bool, type(None)})
 _HEX32 = re.compile(r"[0-9a-f]{32}")

@@ -31,7 +31,7 @@ without its record (API.md "Audit and supervision").
 
 Until issue 15 the chain hashed the record's text itself (`hash = sha256(prev_hash + canonical
 JSON)`, `link_v1`); a chain table of that form is recognised by `projections rebuild`, checked in
-its own form, and rebuilt in this one (projections/chain.py).
+its own form, and rebuilt in this one (projections/audit/chain.py).
 
 CSV cells: a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a
 leading `'` (OWASP CSV injection); so is a cell that itself begins with `'`, so that un-escaping
