@@ -8,9 +8,9 @@ An advisory lock held while the tables are created makes the others wait and the
 there. It is held on a connection of its own, not one of a pool (a pool of one would wait for itself),
 and closing that connection releases it whatever happened meanwhile.
 
-Two places take it: `open_ledger` (projections/compose.py) around the events' and snapshots' tables,
+Two places take it: `open_ledger` (service/bootstrap.py) around the events' and snapshots' tables,
 and the read models' recorder (`SerializedSchemaCreation`, projections/store.py) around theirs; `migrate`
-(projections/compose.py) holds it around both (the lock is reentrant within a thread). Servers no longer
+(projections/storage/schema.py) holds it around both (the lock is reentrant within a thread). Servers no longer
 create tables at all (issue 15): they check the version `migrate` recorded.
 
 Also here: `BoundedPostgresFactory`, the library's factory with every database call bounded in time.

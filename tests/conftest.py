@@ -17,6 +17,7 @@ import pytest
 from ledger.application import VoucherLedger
 from ledger.persistence import Store, parse_database_url
 from projections.runner import Views
+from service.bootstrap import build_app, open_ledger, open_views
 from tests.support import Clock, Scenario, issue_tokens
 
 BACKENDS = ("sqlite", "postgres")
@@ -64,14 +65,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(store: Store, clock: Clock) -> Iterator[VoucherLedger]:
-    app = VoucherLedger.for_store(store, clock=clock)
+    app = open_ledger(store, clock=clock)  # as production opens it (service/bootstrap.py)
     yield app
     app.close()
 
 
 @pytest.fixture
 def views(ledger: VoucherLedger) -> Iterator[Views]:
-    store_views = Views(ledger)
+    store_views = open_views(ledger)
     yield store_views
     store_views.close()
 
@@ -83,9 +84,7 @@ def scenario(ledger: VoucherLedger) -> Scenario:
 
 @pytest.fixture
 def flask_app(ledger: VoucherLedger, views: Views) -> Any:
-    from web import create_app
-
-    return create_app({"TESTING": True}, ledger=ledger, views=views)
+    return build_app(ledger, views, {"TESTING": True})
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import credit_code, load_demo
+from service.demo import credit_code, load_demo
 from tests.support import YEAR, bearer, issue_tokens
 
 ENTERPRISE, OTHER_ENTERPRISE = credit_code(101), credit_code(102)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bench.floor import durability
+from bench.floor import durability
 from ledger.persistence import parse_database_url
-from projections.compose import open_ledger
+from service.bootstrap import open_ledger
 from tests.hardening.processes import PostgresCluster
 
 

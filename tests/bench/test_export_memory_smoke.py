@@ -1,6 +1,6 @@
 """The export memory benchmark runs end to end at a tiny size, so it cannot rot."""
 
-from ledger.bench import export_memory
+from bench import export_memory
 
 
 def test_export_memory_benchmark_runs_at_a_tiny_size(tmp_path, capsys):

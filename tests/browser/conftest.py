@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.conftest import BACKENDS, postgres_admin_url
 from tests.support import BUSINESS_DATE
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
 from tests.support import PROVIDER_DOCUMENTS, YEAR
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "ledger.cli"]
+CLI = [sys.executable, "-m", "service.cli"]
 # The server runs on a fixed business date inside the year (LEDGER_BUSINESS_DATE): no time bomb.
 BUSINESS_DATE = f"{YEAR}-06-01"
 ENTERPRISE = credit_code(880_001)

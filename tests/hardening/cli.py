@@ -14,7 +14,7 @@ from tests.support import BUSINESS_DATE
 def voucher_ledger_command() -> list[str]:
     """The installed console script beside this interpreter, else the module."""
     script = Path(sys.executable).parent / "voucher-ledger"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ledger.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from service.bootstrap import open_ledger
 
 SERVERS = 3
 BURSTS = 5
@@ -38,7 +39,7 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
         admin_url: str | None = None) -> dict[str, Any]:
     """Run the load; answer the figures. Raises nothing for a broken invariant: it is a figure."""
     from ledger.application import VoucherLedger
-    from ledger.demo import credit_code
+    from service.demo import credit_code
     from ledger.persistence import parse_database_url
     from projections.runner import Views
     from tests.hardening.fold import check_ledger
@@ -61,7 +62,7 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
     url = admin_url.rsplit("/", 1)[0] + "/" + name
     processes: list[Any] = []
     try:
-        app = VoucherLedger.for_store(parse_database_url(url))
+        app = open_ledger(parse_database_url(url))
         plan = build_load_world(app)
         scenario = Scenario(app)
         burst_enterprises = [scenario.enterprise(("tech_sme",), code=credit_code(950_000 + n)) for n in range(BURSTS)]

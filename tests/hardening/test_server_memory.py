@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.bench import export_memory
+from bench import export_memory
 
 EXPORTS = 5
 SETTLED_MARGIN_MB = 6  # allocator and interpreter noise; a kept export is 15 MB or more here

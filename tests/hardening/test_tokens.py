@@ -17,7 +17,7 @@ from projections import registry
 from tests.hardening.cli import issue_token, run_cli
 from tests.hardening.world import World
 from tests.support import YEAR, bearer
-from web import create_app
+from service.bootstrap import build_app
 
 TRACEBACK = ("Traceback (most recent call last)", 'File "', "line ")
 
@@ -97,7 +97,7 @@ def test_a_token_expires(world: World) -> None:
 
 def test_no_secret_amount_or_trace_in_logs_or_error_bodies(world: World, caplog: Any) -> None:
     """Drive every kind of error, a forced 500 included, and read every log line and error body."""
-    app = create_app({"TESTING": True}, ledger=world.app, views=world.flask_app.extensions["ledger_views"])
+    app = build_app(world.app, world.flask_app.extensions["ledger_views"], {"TESTING": True})
     secret = world.tokens["operator"]
 
     def boom() -> Any:

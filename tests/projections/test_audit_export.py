@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ledger import cli
+from service import cli
 from projections import canonical, chain, export, trace_queries
 from projections.export_verify import verify_export
 from tests.audit_support import build

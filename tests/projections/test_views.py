@@ -12,6 +12,7 @@ from projections import queries
 from projections.runner import Views
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
+from service.bootstrap import open_ledger
 
 
 def every_kind_of_movement(scenario) -> dict[str, str]:
@@ -182,7 +183,7 @@ def sqlite_views(tmp_path):
     from tests.conftest import make_store
 
     for store in make_store("sqlite", tmp_path):
-        app = VoucherLedger.for_store(store)
+        app = open_ledger(store)
         store_views = Views(app)
         yield app, store_views
         store_views.close()

@@ -9,6 +9,7 @@ from projections import streams
 from projections.runner import Views
 from projections.warmup import warm_cache
 from tests.support import YEAR
+from service.bootstrap import open_ledger
 
 
 def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_models(store, scenario, views,
@@ -22,7 +23,7 @@ def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_m
     scenario.contract(holder, voucher_id, providers[0], product, 3_000_000, state="signed")
     views.catch_up()
 
-    fresh = VoucherLedger.for_store(store, clock=clock)  # what `serve` builds on start
+    fresh = open_ledger(store, clock=clock)  # what `serve` builds on start
     streams.install(fresh)
     fresh_views = Views(fresh)
     try:
@@ -41,7 +42,7 @@ def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_m
 
 
 def test_warming_a_year_nobody_opened_caches_nothing_and_does_not_fail(store, views, clock) -> None:
-    fresh = VoucherLedger.for_store(store, clock=clock)
+    fresh = open_ledger(store, clock=clock)
     try:
         assert warm_cache(fresh, views.store, YEAR) == 0
     finally:

@@ -33,6 +33,7 @@ from projections.runner import Views
 from tests.conftest import make_store
 from tests.support import ELIGIBLE_FACTS, ELIGIBLE_PROVIDER, Clock, Scenario, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
+from service.bootstrap import open_ledger
 
 YEARS = (2026, 2027)
 MOSTLY_THIS_YEAR = st.sampled_from((2026, 2026, 2026, 2027))  # 2026 is the year whose window is open
@@ -71,7 +72,7 @@ class FreshStores:
         if backend == "postgres":
             self._database = make_store("postgres", tmp_path_factory.mktemp("pg"))
             self.postgres: Store = next(self._database)
-            app = VoucherLedger.for_store(self.postgres)  # create every table once
+            app = open_ledger(self.postgres)  # create every table once
             Views(app).close()
             app.close()
 
@@ -98,7 +99,7 @@ class FundMachine(RuleBasedStateMachine):
         super().__init__()
         store, create_table = self.stores.fresh()
         self.clock = Clock(date(2026, 6, 1))
-        self.app = VoucherLedger.for_store(store, clock=self.clock, create_table=create_table)
+        self.app = open_ledger(store, clock=self.clock, create_table=create_table)
         self.views = Views(self.app, create_table=create_table)
         self.scenario = Scenario(self.app)
         self.enterprises: list[str] = []

@@ -29,6 +29,7 @@ from projections import queries, settlement_queries
 from projections.runner import Views
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
+from service.bootstrap import open_ledger
 
 DOCS = [{"name": "结算材料.pdf", "sha256": "c" * 64, "size": 10, "uri": "https://docs.example.gov.cn/p.pdf"}]
 HOLDERS, PROVIDERS = 3, 2
@@ -298,7 +299,7 @@ def test_batches_and_sanctions_keep_the_fund_identities(new_store, steps):
     stores = new_store()
     store = next(stores)
     clock = Clock(date(YEAR, 6, 1))
-    ledger = VoucherLedger.for_store(store, clock=clock)
+    ledger = open_ledger(store, clock=clock)
     views = Views(ledger)
     try:
         model = Model(ledger, clock)

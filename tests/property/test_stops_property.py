@@ -27,6 +27,7 @@ from tests.property.test_settlement_property import DOCS, PROVIDERS, STEP as SET
 from tests.property.test_settlement_property import new_store  # noqa: F401 (the fixture)
 from tests.support import YEAR, Clock, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
+from service.bootstrap import open_ledger
 
 i = st.integers(min_value=0, max_value=7)
 STOP_STEP = st.one_of(
@@ -147,7 +148,7 @@ def test_no_held_failed_or_terminated_contract_is_ever_paid(new_store, steps):  
     stores = new_store()
     store = next(stores)
     clock = Clock(date(YEAR, 6, 1))
-    ledger = VoucherLedger.for_store(store, clock=clock)
+    ledger = open_ledger(store, clock=clock)
     views = Views(ledger)
     try:
         model = StopModel(ledger, clock)

@@ -6,7 +6,7 @@ streams `GET /api/v1/export?format=jsonl` and samples the server's VmRSS four ti
 With `--repeat N` it exports N times in a row and reports the server's resident memory after each:
 a server should not keep, per export or per thread that served one, what an export needed.
 
-    python -m ledger.bench.export_memory --events 1000000 --workdir /tmp/export-memory [--repeat 6]
+    python -m bench.export_memory --events 1000000 --workdir /tmp/export-memory [--repeat 6]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ FACTS = dict(employees=300, revenue_fen=5_000_000_000, registered_in_guangxi=Tru
 
 def fill(url: str, events: int) -> dict[str, float]:
     from ledger.application import VoucherLedger
-    from ledger.demo import credit_code
+    from service.demo import credit_code
     from ledger.domain.enterprise import Enterprise
     from ledger.persistence import parse_database_url
     from projections.runner import Views
@@ -121,7 +121,7 @@ def _settled(memory: Any) -> int:
 
 def command() -> list[str]:
     """`voucher-ledger` in this interpreter."""
-    return [sys.executable, "-m", "ledger.cli"]
+    return [sys.executable, "-m", "service.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

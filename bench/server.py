@@ -30,7 +30,7 @@ def serve_command() -> list[str]:
     if script.exists():
         return [str(script), "serve"]
     found = shutil.which("voucher-ledger")
-    return [found, "serve"] if found else [sys.executable, "-m", "ledger.cli", "serve"]
+    return [found, "serve"] if found else [sys.executable, "-m", "service.cli", "serve"]
 
 
 class Server:
