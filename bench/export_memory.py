@@ -29,13 +29,12 @@ FACTS = dict(employees=300, revenue_fen=5_000_000_000, registered_in_guangxi=Tru
 
 
 def fill(url: str, events: int) -> dict[str, float]:
-    from ledger.application import VoucherLedger
-    from service.demo import credit_code
     from ledger.domain.enterprise import Enterprise
     from ledger.persistence import parse_database_url
-    from projections.runner import Views
+    from service.bootstrap import open_ledger, open_views
+    from service.demo import credit_code
 
-    app = VoucherLedger.for_store(parse_database_url(url))
+    app = open_ledger(parse_database_url(url))
     started = time.perf_counter()
     with acting(Actor("operator", "bench-export-memory")):
         for first in range(0, events, 5000):
@@ -43,7 +42,7 @@ def fill(url: str, events: int) -> dict[str, float]:
                                   honours=["tech_sme"]) for i in range(first, min(events, first + 5000))])
     filled = time.perf_counter() - started
     started = time.perf_counter()
-    Views(app).catch_up(page_size=2000)
+    open_views(app).catch_up(page_size=2000)
     return {"fill_s": round(filled, 1), "views_catch_up_s": round(time.perf_counter() - started, 1)}
 
 

@@ -10,7 +10,7 @@ its repository gets the bulk stream reader (projections/streams.py). The schema 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable
 
 from ledger.application import VoucherLedger
@@ -22,19 +22,19 @@ from projections.runner import Views
 
 
 def open_ledger(store: Store | None = None, *, create_table: bool = True,
-                clock: Callable[[], date] | None = None,
+                clock: Callable[[], date] | None = None, now: Callable[[], datetime] | None = None,
                 application: type[VoucherLedger] = VoucherLedger) -> VoucherLedger:
     """The application on `store` (LEDGER_DATABASE_URL by default), wired for its backend.
 
     Its business date is Beijing's, or LEDGER_BUSINESS_DATE's when set (ledger/business_date.py), unless
-    `clock` is given (tests pin it). `create_table` is for tests and scripts on a store of their own; a
+    `clock` is given (tests pin it); `now`, the instant clock (token expiry), is UTC's unless given. `create_table` is for tests and scripts on a store of their own; a
     server opens a migrated store without it. `application` lets a test run a subclass of the ledger.
     """
     store = store or parse_database_url()
     creating = create_table and store.backend == "postgres"
     with schema_lock(store.url) if creating else nullcontext():
         app = application.for_store(store, create_table=create_table,
-                                    clock=clock or BusinessClock.from_environ())
+                                    clock=clock or BusinessClock.from_environ(), now=now)
     streams.install(app)  # bulk loads for the year close (projections/streams.py)
     return app
 

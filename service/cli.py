@@ -98,9 +98,10 @@ def _progress(label: str) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
-    from projections.runner import Views
+    from service.bootstrap import open_views
     from projections.warmup import warm_cache
-    from web import create_app, memory
+    from service.bootstrap import build_app
+    from web import memory
     from web.errors import install_waitress_error_bodies
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
@@ -111,12 +112,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("voucher_ledger").warning(
             "警告 / warning: LEDGER_BUSINESS_DATE fixes the business date at %s (业务日期固定): windows, close "
             "and year range use it, not today's Beijing date", fixed.isoformat())
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up()
     warm_cache(app, views.store, app.today().year)  # the year's hot streams, before the first request
     if not args.no_projections:
         views.start_polling()
-    flask_app = create_app(ledger=app, views=views)
+    flask_app = build_app(app, views)
     # What start-up made (modules, the catch-up's memo) lives as long as the process: keep it out of
     # the collector's full passes, whose pauses would otherwise land on some request (issue 7: p99).
     gc.collect()
@@ -170,10 +171,10 @@ def cmd_close_year(args: argparse.Namespace) -> int:
 def cmd_projections(args: argparse.Namespace) -> int:
     import time
 
-    from projections.runner import Views
+    from service.bootstrap import open_views
 
     app = _served_ledger() if args.action == "run" else _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     if args.action == "rebuild":
         from projections.chain import ChainMismatch, head
 
@@ -229,10 +230,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
     from projections import settlement_queries
-    from projections.runner import Views
+    from service.bootstrap import open_views
 
     app = _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up()
     if args.batch_action == "list":
         batches = settlement_queries.list_batches(views.store, args.year)
@@ -280,10 +281,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the export (events with their chain links, manifest last) to a file (Art. 21-24)."""
     from projections.export import export_chunks
-    from projections.runner import Views
+    from service.bootstrap import open_views
 
     app = _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up(progress=_progress("追平读模型 catching up"))
     report = None if args.quiet else _progress(f"导出 exporting {args.format}")
     tmp = f"{args.output}.partial"
