@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import urllib.request
 from typing import Any
 
 from ledger.context import Actor, acting
+from tests.servers import free_port, stop_process, wait_healthy
 
 FACTS = dict(employees=300, revenue_fen=5_000_000_000, registered_in_guangxi=True, legal_person=True,
              social_insurance=True, dishonest=False, major_violation=False, industry_aligned=True)
@@ -48,10 +48,7 @@ def fill(url: str, events: int) -> dict[str, float]:
 
 def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
     env = {**os.environ, "LEDGER_DATABASE_URL": url}
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     token = subprocess.run([*command, "token", "issue", "--role", "auditor", "--name", "export-memory"], env=env,
                            capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     server = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
@@ -65,12 +62,7 @@ def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
         return 0
 
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", server, 120)
         idle = memory("VmRSS")
         samples: list[tuple[int, int]] = []
         progress = {"lines": 0, "done": False}
@@ -97,8 +89,7 @@ def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
                 "rss_max_mb_up_to_quarter": by_quarter, "vmhwm_mb": memory("VmHWM"),
                 "rss_after_each_export_mb": after_each}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server, timeout=30)
 
 
 def _export(port: int, token: str, progress: dict[str, Any]) -> dict[str, Any]:
