@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
 from projections.runner import Views

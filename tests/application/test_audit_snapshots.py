@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
 from projections import snapshots
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.audit_support import edit_snapshot
 from tests.support import YEAR, Scenario, as_role
-from service.bootstrap import open_ledger
 
 
 def _year_with_one_voucher_left(scenario: Scenario) -> tuple[Any, int]:

@@ -20,9 +20,9 @@ from ledger.application import VoucherLedger
 from ledger.errors import LedgerError
 from ledger.money import yuan
 from ledger.persistence import Store
+from service.bootstrap import open_ledger
 from tests.support import YEAR, Clock, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
-from service.bootstrap import open_ledger
 
 TODAY = date(YEAR, 6, 1)
 ALLOWED_REFUSALS = {"VOUCHER_EXHAUSTED", "PROVIDER_CAP_EXCEEDED"}

@@ -3,12 +3,11 @@
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.enterprise import Enterprise
 from ledger.money import yuan
 from projections import queries
-from tests.support import ELIGIBLE_FACTS, YEAR, as_role, revoke_holder
 from service.bootstrap import open_ledger
+from tests.support import ELIGIBLE_FACTS, YEAR, as_role, revoke_holder
 
 
 @pytest.mark.parametrize("honours, tier, quota", [

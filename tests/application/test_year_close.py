@@ -7,14 +7,13 @@ import json
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from service.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
 from projections import queries
+from service.bootstrap import open_ledger
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
-from service.bootstrap import open_ledger
 
 
 def a_year_in_use(scenario):

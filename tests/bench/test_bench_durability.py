@@ -13,6 +13,8 @@ from ledger.persistence import parse_database_url
 from service.bootstrap import open_ledger
 from tests.hardening.processes import PostgresCluster
 
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
+
 
 @pytest.mark.postgres
 def test_start_postgres_durable_keeps_production_commits_and_the_test_cluster_does_not() -> None:

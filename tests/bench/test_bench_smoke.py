@@ -9,12 +9,16 @@ loaded CI machine would make that flaky.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from typing import Any
 
 from bench import report as reporting
 from bench.run import Options, run
 from ledger.persistence import Store
+
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
 
 SCALE = 0.0003  # 10 vouchers, 4 providers, 60 contracts: the smallest year the plan makes
 

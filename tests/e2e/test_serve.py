@@ -20,6 +20,8 @@ from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
 from tests.servers import cli_env, free_port, popen_cli, run_cli, stop_process, wait_healthy
 from tests.support import PROVIDER_DOCUMENTS, YEAR
 
+pytestmark = pytest.mark.slow  # real server processes and the CLI (scripts/test --fast skips it)
+
 # The server runs on a fixed business date inside the year (LEDGER_BUSINESS_DATE): no time bomb.
 BUSINESS_DATE = f"{YEAR}-06-01"
 ENTERPRISE = credit_code(880_001)

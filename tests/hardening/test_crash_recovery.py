@@ -17,15 +17,14 @@ from typing import Any, Callable
 
 import pytest
 
-from ledger.application import VoucherLedger
 from ledger.persistence import parse_database_url
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import postgres_admin_url
 from tests.hardening.fold import check_ledger
 from tests.hardening.loadworld import bulk_registrations, build_load_world, merge, start_clients, wait_clients
 from tests.hardening.processes import PostgresCluster, Projections, Server, get_json, send_json
 from tests.support import business_clock
-from service.bootstrap import open_ledger
 
 MIX = ["sign", "sign", "deposit", "complete", "complete", "terminate", "issue", "read"]
 # The library retries a statement ten times, each waiting up to the pool timeout for a connection: with

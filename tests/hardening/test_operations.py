@@ -30,12 +30,12 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from projections.storage.schema import SCHEMA_VERSION, schema_version
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store
 from tests.hardening.cli import run_cli
 from tests.hardening.loadworld import this_year
 from tests.hardening.processes import PostgresCluster, Projections, Server
 from tests.support import ELIGIBLE_FACTS, YEAR, Scenario, as_role, bearer, issue_tokens
-from service.bootstrap import open_ledger
 
 SAME_KEY_REQUESTS = 20
 ROUNDS = 3

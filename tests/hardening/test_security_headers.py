@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from service.bootstrap import build_app
 from tests.hardening.world import World, principals
 from tests.support import bearer
-from service.bootstrap import build_app
 from web import MAX_BODY_BYTES, SECURITY_HEADERS
 
 

@@ -20,8 +20,8 @@ from bench.generate import generate
 from bench.plan import Sizes
 from ledger.context import Actor, acting
 from projections.runner import Views
-from tests.support import YEAR, Clock, year_ended
 from service.bootstrap import open_ledger
+from tests.support import YEAR, Clock, year_ended
 
 
 def tables(views: Views) -> dict[str, list[tuple]]:

@@ -10,9 +10,9 @@ from eventsourcing.persistence import IntegrityError
 from ledger.money import yuan
 from projections import queries
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
-from service.bootstrap import open_ledger
 
 
 def every_kind_of_movement(scenario) -> dict[str, str]:
@@ -179,7 +179,6 @@ def test_exactly_once_a_page_overlapping_applied_events_is_refused(scenario, led
 
 @pytest.fixture
 def sqlite_views(tmp_path):
-    from ledger.application import VoucherLedger
     from tests.conftest import make_store
 
     for store in make_store("sqlite", tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ledger.application import VoucherLedger
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
 from projections import streams
 from projections.runner import Views
 from projections.warmup import warm_cache
-from tests.support import YEAR
 from service.bootstrap import open_ledger
+from tests.support import YEAR
 
 
 def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_models(store, scenario, views,

@@ -24,16 +24,15 @@ from hypothesis.stateful import (
     RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
 )
 
-from ledger.application import VoucherLedger
 from ledger.errors import LedgerError
 from ledger.persistence import Store, parse_database_url
 from ledger.money import yuan
 from ledger.rules import CATEGORIES, HONOURS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store
 from tests.support import ELIGIBLE_FACTS, ELIGIBLE_PROVIDER, Clock, Scenario, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
-from service.bootstrap import open_ledger
 
 YEARS = (2026, 2027)
 MOSTLY_THIS_YEAR = st.sampled_from((2026, 2026, 2026, 2027))  # 2026 is the year whose window is open

@@ -27,9 +27,9 @@ from ledger.money import yuan
 from ledger.persistence import Store
 from projections import queries, settlement_queries
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
-from service.bootstrap import open_ledger
 
 DOCS = [{"name": "结算材料.pdf", "sha256": "c" * 64, "size": 10, "uri": "https://docs.example.gov.cn/p.pdf"}]
 HOLDERS, PROVIDERS = 3, 2

@@ -18,16 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.contract import Contract
 from ledger.domain.settlement import SettlementBatch
 from ledger.domain.year import Year
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.property.test_settlement_property import DOCS, PROVIDERS, STEP as SETTLEMENT_STEP, Model, check
 from tests.property.test_settlement_property import new_store  # noqa: F401 (the fixture)
 from tests.support import YEAR, Clock, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
-from service.bootstrap import open_ledger
 
 i = st.integers(min_value=0, max_value=7)
 STOP_STEP = st.one_of(
