@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from typing import Any, Callable
-from datetime import date
+from datetime import date, datetime
 
 from eventsourcing.persistence import IntegrityError
 
@@ -40,8 +40,9 @@ class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, Provider
     # every ten, so the year close (which loads every voucher) replays little (issue 7).
     snapshotting_intervals = {Year: 100, ProviderYear: 100, Voucher: 10, SettlementBatch: 100}
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None) -> None:
-        super().__init__(env=env, clock=clock)
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(env=env, clock=clock, now=now)
         self.log_check = LogCheck(self, self.repository)
 
     def construct_repository(self) -> CheckedRepository:
@@ -91,9 +92,10 @@ class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, Provider
 
     @classmethod
     def for_store(cls, store: Store | None = None, *, create_table: bool = True,
-                  clock: Callable[[], date] | None = None) -> "VoucherLedger":
+                  clock: Callable[[], date] | None = None,
+                  now: Callable[[], datetime] | None = None) -> "VoucherLedger":
         store = store or parse_database_url()
         env = {**store.event_store_env(create_table=create_table), "AGGREGATE_CACHE_MAXSIZE": "20000"}
-        app = cls(env=env, clock=clock)
+        app = cls(env=env, clock=clock, now=now)
         app.store = store
         return app

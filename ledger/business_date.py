@@ -9,7 +9,7 @@ server warns at start, so a fixed date is never mistaken for the real one.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
@@ -36,3 +36,9 @@ class BusinessClock:
 
     def __call__(self) -> date:
         return self.fixed or datetime.now(CHINA).date()
+
+
+def utc_now() -> datetime:
+    """The instant (timezone-aware, UTC) for what expires by the wall clock, such as tokens; the application
+    holds it beside the business-date clock, so a test can move it instead of sleeping."""
+    return datetime.now(timezone.utc)

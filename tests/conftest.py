@@ -7,16 +7,16 @@ test gets a database of its own. On CI a missing PostgreSQL fails the test inste
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import date
 from typing import Any, Iterator
 
-import psycopg
 import pytest
 
 from ledger.application import VoucherLedger
 from ledger.persistence import Store, parse_database_url
 from projections.runner import Views
+from service.bootstrap import build_app, open_ledger, open_views
+from tests.servers import scratch_database
 from tests.support import Clock, Scenario, issue_tokens
 
 BACKENDS = ("sqlite", "postgres")
@@ -37,14 +37,8 @@ def make_store(backend: str, tmp_path: Any) -> Iterator[Store]:
         return
     admin = postgres_admin_url()
     assert admin is not None
-    name = f"vl_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parse_database_url(admin.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(admin) as url:
+        yield parse_database_url(url)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -64,14 +58,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(store: Store, clock: Clock) -> Iterator[VoucherLedger]:
-    app = VoucherLedger.for_store(store, clock=clock)
+    app = open_ledger(store, clock=clock)  # as production opens it (service/bootstrap.py)
     yield app
     app.close()
 
 
 @pytest.fixture
 def views(ledger: VoucherLedger) -> Iterator[Views]:
-    store_views = Views(ledger)
+    store_views = open_views(ledger)
     yield store_views
     store_views.close()
 
@@ -83,9 +77,7 @@ def scenario(ledger: VoucherLedger) -> Scenario:
 
 @pytest.fixture
 def flask_app(ledger: VoucherLedger, views: Views) -> Any:
-    from web import create_app
-
-    return create_app({"TESTING": True}, ledger=ledger, views=views)
+    return build_app(ledger, views, {"TESTING": True})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from ledger.application import VoucherLedger
 from ledger.context import Actor, acting
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.money import yuan
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_DOCUMENT_KINDS, PROVIDER_REVIEW_STAGES
 

@@ -87,8 +87,8 @@ class BoundedIntConverter(IntegerConverter):
         return number
 
 
-def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None, views: Any = None) -> Flask:
-    """Build the app around one ledger application and its read models (constructed if not given)."""
+def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
+    """Build the app around one ledger application and its read models (wired by service/bootstrap.py)."""
     app = Flask(__name__)
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.json = OrjsonProvider(app)  # web/json_provider.py: the same bodies, written faster
@@ -106,18 +106,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any = None,
     if test_config:
         app.config.update(test_config)
 
-    if ledger is None:
-        from projections.compose import open_ledger
-
-        ledger = open_ledger()
-    if views is None:
-        from projections.runner import Views
-
-        views = Views(ledger)
-    if getattr(ledger.repository, "stream_reader", None) is None:
-        from projections.storage import streams
-
-        streams.install(ledger)  # bulk loads for the year close (projections/storage/streams.py)
     app.extensions["ledger"] = ledger
     app.extensions["ledger_views"] = views
 

@@ -9,7 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger import errors
-from ledger.business_date import CHINA, BusinessClock  # noqa: F401 - CHINA is imported from here too
+from ledger.business_date import CHINA, BusinessClock, utc_now  # noqa: F401 - CHINA is imported from here too
 from ledger.context import Actor, current, current_actor
 from ledger.domain.idempotency import IdempotencyRecord
 
@@ -149,9 +149,11 @@ class CommandBase(Application):
 
     conflicts_retried = 0
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], date] | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
         super().__init__(env=env)
         self.clock = clock or BusinessClock()
+        self.now = now or utc_now  # the instant clock (token expiry), injected as the business date is
 
     def today(self) -> date:
         """The business date (ledger/business_date.py): the years' windows are Chinese calendar dates."""

@@ -8,7 +8,7 @@ An advisory lock held while the tables are created makes the others wait and the
 there. It is held on a connection of its own, not one of a pool (a pool of one would wait for itself),
 and closing that connection releases it whatever happened meanwhile.
 
-Two places take it: `open_ledger` (projections/compose.py) around the events' and snapshots' tables,
+Two places take it: `open_ledger` (service/bootstrap.py) around the events' and snapshots' tables,
 and the read models' recorder (`SerializedSchemaCreation`, projections/storage/store.py) around theirs; `migrate`
 (projections/storage/schema.py) holds it around both (the lock is reentrant within a thread). Servers no longer
 create tables at all (issue 15): they check the version `migrate` recorded.

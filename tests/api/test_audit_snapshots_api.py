@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
 from projections.runner import Views
@@ -28,12 +27,12 @@ def test_a_raised_budget_in_a_year_snapshot_issues_nothing_and_is_reported(store
     ledger.take_snapshot(year_id)
     edit_snapshot(ledger, store, year_id, lambda state: state.update(budget_fen=state["budget_fen"] + yuan(2_100_000)))
 
-    from web import create_app
+    from service.bootstrap import build_app, open_ledger
 
-    fresh = VoucherLedger.for_store(store, clock=clock)  # a freshly started server
+    fresh = open_ledger(store, clock=clock)  # a freshly started server
     views = Views(fresh)
     try:
-        http = Http(create_app({"TESTING": True}, ledger=fresh, views=views).test_client(), fresh, issue_tokens(fresh))
+        http = Http(build_app(fresh, views, {"TESTING": True}).test_client(), fresh, issue_tokens(fresh))
         http.post("operator", "/vouchers", {"enterprise_id": code, "year": YEAR}, status=422, code="BUDGET_EXHAUSTED")
         assert http.get("supervisor", f"/years/{YEAR}")["budget"] == "1.00"
         verdict = http.get("auditor", "/audit/verify")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.api.test_settlement_api import DOCS, Http
 from tests.application.test_settlement import World, settle
 from tests.support import YEAR, as_role, issue_tokens

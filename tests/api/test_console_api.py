@@ -1,7 +1,7 @@
 """The queries the console is built on (issue 6), over HTTP: who am I, looking subjects up, a year's
 contracts and months, and the console's pages themselves.
 
-The world is the demo year (ledger/demo.py): eight enterprises of every tier, three providers,
+The world is the demo year (service/demo.py): eight enterprises of every tier, three providers,
 contracts in every state, a paid settlement batch, an open one and a sanction case.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import credit_code, load_demo
+from service.demo import credit_code, load_demo
 from tests.support import YEAR, bearer, issue_tokens
 
 ENTERPRISE, OTHER_ENTERPRISE = credit_code(101), credit_code(102)

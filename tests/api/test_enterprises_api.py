@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.api.support_http import ENTERPRISE_BODY, PROVIDER_BODY, STAFF, arrange, http  # noqa: F401 - fixtures
 from tests.support import YEAR, revoke_holder
 

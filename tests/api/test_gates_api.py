@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from ledger.business_date import BusinessClock
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.api.support_http import ENTERPRISE_BODY, PROVIDER_BODY, STAFF, arrange, check, http  # noqa: F401
 from tests.support import PROVIDER_DOCUMENTS, YEAR, document
 from tests.support_fold import assert_fund_identity, fold

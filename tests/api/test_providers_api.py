@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.money import yuan
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
 from tests.api.support_http import PROVIDER_BODY, STAFF, arrange, http  # noqa: F401 - fixtures

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.year import Year
 from ledger.money import yuan
 from projections.audit import snapshots
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.audit_support import edit_snapshot
 from tests.support import YEAR, Scenario, as_role
 
@@ -41,7 +41,7 @@ def test_a_changed_year_snapshot_is_never_used_and_is_reported(store, clock, led
         ledger.issue_voucher(code, YEAR)
     edit_snapshot(ledger, store, year_id, lambda state: state.update(budget_fen=state["budget_fen"] + yuan(2_100_000)))
 
-    fresh = VoucherLedger.for_store(store, clock=clock)  # a freshly started server
+    fresh = open_ledger(store, clock=clock)  # a freshly started server
     try:
         assert fresh.repository.get(year_id).budget_fen == yuan(1)  # the events decide, not the row
         with as_role("operator"), pytest.raises(errors.BudgetExhausted):
@@ -64,7 +64,7 @@ def test_a_changed_year_snapshot_is_never_used_and_is_reported(store, clock, led
 def test_an_untouched_snapshot_is_checked_once_then_trusted(store, clock, ledger):
     scenario = Scenario(ledger)
     year_id, _ = _year_with_one_voucher_left(scenario)
-    fresh = VoucherLedger.for_store(store, clock=clock)
+    fresh = open_ledger(store, clock=clock)
     try:
         assert fresh.repository.get(year_id).budget_fen == yuan(1)
         assert fresh.repository.verified_snapshots and not fresh.repository.snapshot_mismatches
@@ -107,7 +107,7 @@ def test_a_snapshot_row_that_no_longer_decodes_is_ignored_and_reported(store, cl
         state["budget_fen"] = {"_type_": "no_such_type", "_data_": "x"}
 
     edit_snapshot(ledger, store, year_id, garble)
-    fresh = VoucherLedger.for_store(store, clock=clock)
+    fresh = open_ledger(store, clock=clock)
     try:
         with as_role("operator"), pytest.raises(errors.BudgetExhausted):
             fresh.issue_voucher(code, YEAR)  # the events decide, never a 500

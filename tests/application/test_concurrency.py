@@ -20,6 +20,7 @@ from ledger.application import VoucherLedger
 from ledger.errors import LedgerError
 from ledger.money import yuan
 from ledger.persistence import Store
+from service.bootstrap import open_ledger
 from tests.support import YEAR, Clock, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -96,7 +97,7 @@ def test_two_threads_racing_to_sign_never_overspend(scenario, ledger, views):
 
 def sign_in_process(store: Store, provider: str, contract_ids: list[str], start: Any, results: Any) -> None:
     """A second process: its own application on the same store, starting when the other is ready."""
-    app = VoucherLedger.for_store(store, create_table=False, clock=Clock(TODAY))
+    app = open_ledger(store, create_table=False, clock=Clock(TODAY))
     try:
         start.wait(timeout=60)
         results.put((sign_all(app, provider, contract_ids), app.conflicts_retried))

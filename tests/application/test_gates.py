@@ -12,7 +12,7 @@ import pytest
 
 from ledger import errors
 from ledger.business_date import BusinessClock
-from ledger.cli import main
+from service.cli import main
 from ledger.money import yuan
 from projections.audit import trace_queries
 from projections.views import balances
@@ -209,7 +209,7 @@ def compliance(ledger, code, year=YEAR):
 
 def test_provider_credit_code_must_name_guangxi(scenario, ledger):
     # A Beijing code (110000) with the flag set passed as "registered in Guangxi".
-    from ledger.demo import credit_code
+    from service.demo import credit_code
 
     scenario.open_year()
     beijing = scenario.provider(signed_for=None, code=credit_code(4242, division="110105"))

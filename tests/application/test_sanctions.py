@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from ledger import errors
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.domain.case import SOD_RULE
 from ledger.money import yuan
 from projections.views import balances, providers, settlement

@@ -3,10 +3,10 @@
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.enterprise import Enterprise
 from ledger.money import yuan
 from projections.views import providers
+from service.bootstrap import open_ledger
 from tests.support import ELIGIBLE_FACTS, YEAR, as_role, revoke_holder
 
 
@@ -55,7 +55,7 @@ def test_an_ineligible_enterprise_is_registered_with_its_failed_conditions(scena
 
 
 def test_an_enterprise_outside_guangxi_is_not_eligible(scenario, ledger):
-    from ledger.demo import credit_code
+    from service.demo import credit_code
 
     scenario.open_year()
     outsider = scenario.enterprise(code=credit_code(77, division="440300"))  # 深圳
@@ -152,7 +152,7 @@ def test_chinese_names_round_trip(scenario, ledger, views, name):
     code = scenario.next_code()
     with as_role("operator"):
         assert ledger.register_enterprise(code, name, honours=[], **ELIGIBLE_FACTS).data["name"] == name
-    fresh = VoucherLedger.for_store(ledger.store, create_table=False)
+    fresh = open_ledger(ledger.store, create_table=False)
     try:
         assert fresh.repository.get(Enterprise.create_id(code)).name == name
         stored = [fresh.mapper.to_domain_event(n) for n in fresh.recorder.select_notifications(start=1, limit=1000)]

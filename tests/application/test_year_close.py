@@ -7,11 +7,11 @@ import json
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
-from ledger.cli import main
+from service.cli import main
 from ledger.commands import years as year_commands
 from ledger.money import yuan
 from projections.views import balances
+from service.bootstrap import open_ledger
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold, fold
 
@@ -120,7 +120,7 @@ def test_a_close_cut_short_is_finished_by_a_rerun(scenario, ledger, views, store
     assert ledger.get_year(YEAR).status == "closing"
     statuses = [ledger.get_voucher(voucher_id).status for _, voucher_id in vouchers]
     assert statuses == ["expired", "expired", "active", "active", "active"]
-    rerun = VoucherLedger.for_store(store, create_table=False, clock=clock)
+    rerun = open_ledger(store, create_table=False, clock=clock)
     try:
         with as_role("operator"):
             year_ended(rerun)

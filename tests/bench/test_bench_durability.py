@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bench.floor import durability
+from bench.floor import durability
 from ledger.persistence import parse_database_url
-from projections.compose import open_ledger
+from service.bootstrap import open_ledger
 from tests.hardening.processes import PostgresCluster
+
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
 
 
 @pytest.mark.postgres

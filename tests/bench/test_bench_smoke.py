@@ -9,12 +9,16 @@ loaded CI machine would make that flaky.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from typing import Any
 
-from ledger.bench import report as reporting
-from ledger.bench.run import Options, run
+from bench import report as reporting
+from bench.run import Options, run
 from ledger.persistence import Store
+
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
 
 SCALE = 0.0003  # 10 vouchers, 4 providers, 60 contracts: the smallest year the plan makes
 
@@ -108,7 +112,7 @@ def test_a_saved_year_is_measured_again_without_generating_it(tmp_path: Any) -> 
 def test_reuse_options_that_cannot_work_are_refused_before_anything_runs(tmp_path: Any) -> None:
     import pytest
 
-    from ledger.cli import main
+    from bench.__main__ import main
 
     store = f"sqlite:///{tmp_path}/ledger.db"
     for argv, said in ((["--generate-only"], "--save-world"),
@@ -116,6 +120,6 @@ def test_reuse_options_that_cannot_work_are_refused_before_anything_runs(tmp_pat
                        (["--world", __file__], "--database-url"),
                        (["--world", __file__, "--save-world", "x", "--database-url", store], "reuses a year")):
         with pytest.raises(SystemExit) as refused:
-            main(["bench", "--scale", "0.0003", *argv])
+            main(["--scale", "0.0003", *argv])
         assert said in str(refused.value)
     assert not (tmp_path / "ledger.db").exists()  # nothing was generated or measured

@@ -1,6 +1,10 @@
 """The export memory benchmark runs end to end at a tiny size, so it cannot rot."""
 
-from ledger.bench import export_memory
+import pytest
+
+from bench import export_memory
+
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
 
 
 def test_export_memory_benchmark_runs_at_a_tiny_size(tmp_path, capsys):

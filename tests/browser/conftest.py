@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.conftest import BACKENDS, postgres_admin_url
+from tests.servers import cli_env, free_port, popen_cli, run_cli, scratch_database, stop_process, wait_healthy
 from tests.support import BUSINESS_DATE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "console"
-CLI = str(Path(sys.executable).with_name("voucher-ledger"))
 ENTERPRISE = credit_code(101)  # the demo's first enterprise
 OTHER_ENTERPRISE = credit_code(102)
 PROVIDER = credit_code(201)  # the demo's first provider
@@ -56,12 +50,6 @@ def require_chromium() -> None:
         _unavailable("selenium is not installed (pip install -e '.[test]')")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class ConsoleServer:
     """A running server and what the tests need to know about it (tokens never leave the test)."""
@@ -75,28 +63,17 @@ class ConsoleServer:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise RuntimeError(f"voucher-ledger {args[0]} failed: {done.stderr[-2000:]}")
-    return done.stdout
+    return run_cli(env, *args).stdout
 
 
 def _database_url(backend: str, workdir: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{workdir}/ledger.db"
         return
-    import psycopg
-
     admin = postgres_admin_url()
     assert admin is not None
-    name = f"vl_console_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(admin, "vl_console") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -107,7 +84,7 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     workdir = Path(tempfile.mkdtemp(prefix=f"vl-console-{backend}-"))
     urls = _database_url(backend, workdir)
     database_url = next(urls)
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_BUSINESS_DATE": BUSINESS_DATE}  # no time bomb
+    env = cli_env(database_url, BUSINESS_DATE)  # a fixed business date: no time bomb
     _cli(env, "demo")
     server = ConsoleServer(backend=backend, base_url="")
     # One `token issue` per role, one after another (each CLI process creates the store's tables if
@@ -120,27 +97,12 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     port = free_port()
     server.base_url = f"http://127.0.0.1:{port}"
     log = open(workdir / "server.log", "w")
-    process = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = popen_cli(env, ["serve", "--host", "127.0.0.1", "--port", str(port)], log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(server.url("/healthz"), timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {(workdir / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_healthy(server.base_url, process, 30, lambda: (workdir / "server.log").read_text()[-2000:])
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=10)
         log.close()
         try:
             next(urls)

@@ -21,6 +21,8 @@ from tests.browser.conftest import (
 )
 from tests.support import YEAR
 
+pytestmark = pytest.mark.slow  # a real server and Chromium (scripts/test --fast skips it)
+
 DEMO_YEAR = YEAR  # the demo year of the business date the server runs on (tests/browser/conftest.py)
 SHELLS = ("/console/", "/console/login", f"/console/years/{DEMO_YEAR}", "/console/search",
           f"/console/enterprises/{ENTERPRISE}", f"/console/providers/{PROVIDER}", "/console/contracts/x",

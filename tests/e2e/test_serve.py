@@ -8,11 +8,6 @@ paid and completed → balance. Every wait is bounded.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,36 +15,29 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.rules import PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+from tests.servers import cli_env, free_port, popen_cli, run_cli, stop_process, wait_healthy
 from tests.support import PROVIDER_DOCUMENTS, YEAR
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "ledger.cli"]
+pytestmark = pytest.mark.slow  # real server processes and the CLI (scripts/test --fast skips it)
+
 # The server runs on a fixed business date inside the year (LEDGER_BUSINESS_DATE): no time bomb.
 BUSINESS_DATE = f"{YEAR}-06-01"
 ENTERPRISE = credit_code(880_001)
 PROVIDER = credit_code(880_002)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def environment(url: str) -> dict[str, str]:
-    return {**os.environ, "LEDGER_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-            "LEDGER_BUSINESS_DATE": BUSINESS_DATE}
+    return cli_env(url, BUSINESS_DATE)
 
 
 def issue_token(url: str, role: str, subject: str | None = None) -> str:
     """`voucher-ledger token issue`: the token alone is the last line of standard output."""
-    args = [*CLI, "token", "issue", "--role", role, "--name", f"e2e-{role}"]
+    args = ["token", "issue", "--role", role, "--name", f"e2e-{role}"]
     if subject:
         args += ["--subject", subject]
-    done = subprocess.run(args, env=environment(url), cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    done = run_cli(environment(url), *args)
     token = done.stdout.strip().splitlines()[-1]
     assert token.startswith("vl_") and " " not in token
     return token
@@ -62,21 +50,12 @@ class Server:
         self.log_path = log
         self.log = log.open("w")
         # As an operator deploys: `migrate` first (serve refuses a PostgreSQL store that is not current).
-        subprocess.run([*CLI, "migrate"], env=environment(url), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                       check=True, timeout=120)
-        self.process = subprocess.Popen([*CLI, "serve", "--port", str(self.port)], env=environment(url), cwd=ROOT,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.log.write(run_cli(environment(url), "migrate", timeout=120).stdout)
+        self.log.flush()
+        self.process = popen_cli(environment(url), ["serve", "--port", str(self.port)], self.log)
 
     def wait_until_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the server exited:\n{self.output()}"
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:
-                    return json.loads(response.read())
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        raise AssertionError(f"the server did not answer /healthz within {timeout}s:\n{self.output()}")
+        return wait_healthy(self.base, self.process, timeout, self.output)
 
     def call(self, method: str, path: str, token: str, body: Any = None, status: int = 200) -> dict[str, Any]:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -92,13 +71,7 @@ class Server:
         return answer
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.log.close()
 
     def output(self) -> str:

@@ -1,37 +1,23 @@
-"""Running the `voucher-ledger` command as a separate process, the way an operator would."""
+"""Running the `voucher-ledger` command as a separate process, the way an operator would, on the worlds'
+business date (the process helpers themselves are tests/servers.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Sequence
 
+from tests import servers
 from tests.support import BUSINESS_DATE
-
-
-def voucher_ledger_command() -> list[str]:
-    """The installed console script beside this interpreter, else the module."""
-    script = Path(sys.executable).parent / "voucher-ledger"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ledger.cli"]
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     # A fixed business date inside the worlds' year (tests/support.py): no time bomb in the suite.
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-           "LEDGER_BUSINESS_DATE": BUSINESS_DATE, **extra}
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return servers.cli_env(database_url, BUSINESS_DATE, **extra)
 
 
 def run_cli(database_url: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*voucher_ledger_command(), *args], env=cli_env(database_url), capture_output=True,
-                            text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"voucher-ledger {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
+    return servers.run_cli(cli_env(database_url), *args, timeout=timeout, check=check)
 
 
 def issue_token(database_url: str, role: str, *extra: str) -> tuple[str, str]:
@@ -45,5 +31,4 @@ def issue_token(database_url: str, role: str, *extra: str) -> tuple[str, str]:
 def popen_cli(database_url: str, args: Sequence[str], log_path: Path, **extra_env: str) -> subprocess.Popen:
     """Start a long-running `voucher-ledger` process (serve, projections run), its output to a file."""
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process by the caller's stop()
-    return subprocess.Popen([*voucher_ledger_command(), *args], env=cli_env(database_url, **extra_env),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return servers.popen_cli(cli_env(database_url, **extra_env), args, log, new_session=True)

@@ -17,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-import psycopg
 
 from ledger.persistence import Store, parse_database_url
 from projections.storage.store import open_view_store
+from tests.servers import scratch_database
 from tests.support_fold import Fold, assert_fund_identity, assert_views_match_fold, fold
 
 
@@ -30,16 +30,9 @@ def scratch_store(like: Store, tmp_dir: Path) -> Iterator[Store]:
     if like.backend == "sqlite":
         yield parse_database_url(f"sqlite:///{tmp_dir}/replay-{uuid.uuid4().hex[:8]}.db")
         return
-    name = f"vl_replay_{uuid.uuid4().hex[:12]}"
-    admin = (f"host={like.pg_host} port={like.pg_port} user={like.pg_user} password={like.pg_password} "
-             f"dbname=postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parse_database_url(f"postgresql://{like.pg_user}:{like.pg_password}@{like.pg_host}:{like.pg_port}/{name}")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin = f"postgresql://{like.pg_user}:{like.pg_password}@{like.pg_host}:{like.pg_port}/postgres"
+    with scratch_database(admin, "vl_replay") as url:
+        yield parse_database_url(url)
 
 
 def table_rows(view_store: Any) -> dict[str, list[tuple]]:

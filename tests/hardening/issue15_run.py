@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from service.bootstrap import open_ledger
 
 SERVERS = 3
 BURSTS = 5
@@ -37,14 +38,14 @@ MIX = ["sign", "sign", "deposit", "complete", "complete", "terminate", "issue", 
 def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workdir: Path | None = None,
         admin_url: str | None = None) -> dict[str, Any]:
     """Run the load; answer the figures. Raises nothing for a broken invariant: it is a figure."""
-    from ledger.application import VoucherLedger
-    from ledger.demo import credit_code
+    from service.demo import credit_code
     from ledger.persistence import parse_database_url
     from projections.runner import Views
     from tests.hardening.fold import check_ledger
     from tests.hardening.load import Client
     from tests.hardening.loadworld import build_load_world
     from tests.hardening.processes import PostgresCluster, Projections, Server
+    from tests.servers import scratch_database
     from ledger.money import yuan
     from tests.support import Scenario, as_role
 
@@ -53,15 +54,11 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
     if admin_url is None:
         cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="vl15c-", dir="/tmp"))).start()
         admin_url = cluster.url
-    name = f"vl_issue15_{uuid.uuid4().hex[:8]}"
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    scratch = scratch_database(admin_url, "vl_issue15")
+    url = scratch.__enter__()  # left in the finally below
     processes: list[Any] = []
     try:
-        app = VoucherLedger.for_store(parse_database_url(url))
+        app = open_ledger(parse_database_url(url))
         plan = build_load_world(app)
         scenario = Scenario(app)
         burst_enterprises = [scenario.enterprise(("tech_sme",), code=credit_code(950_000 + n)) for n in range(BURSTS)]
@@ -139,8 +136,7 @@ def run(threads: int = 50, operations: int = 30, max_seconds: float = 150, workd
     finally:
         for process in processes:
             process.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        scratch.__exit__(None, None, None)
         if cluster is not None:
             cluster.destroy()
 

@@ -55,7 +55,7 @@ def build_load_world(app: Any) -> dict[str, Any]:
 def bulk_registrations(app: Any, count: int) -> None:
     """`count` enterprises registered in one transaction (a bulk import behind the servers' back), so a
     catch-up of the whole log spans several pages of the projection."""
-    from ledger.demo import credit_code
+    from service.demo import credit_code
     from ledger.domain.enterprise import Enterprise
 
     facts = {"employees": 10, "revenue_fen": yuan(1_000), "registered_in_guangxi": True, "legal_person": True,

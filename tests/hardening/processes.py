@@ -8,32 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from tests.hardening.cli import popen_cli, run_cli
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str, token: str | None = None, timeout: float = 10) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+from tests.servers import ROOT, free_port, get_json, stop_process, wait_healthy
 
 
 def send_json(url: str, method: str, token: str, body: Any = None, headers: dict[str, str] | None = None,
@@ -79,14 +61,7 @@ class Process:
         self.kills += 1
 
     def stop(self) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
+        stop_process(self.popen, timeout=10, group=True)
 
     def log(self) -> str:
         return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
@@ -109,18 +84,7 @@ class Server(Process):
         return get_json(self.url + "/healthz", timeout=timeout)
 
     def wait_healthy(self, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen is not None and self.popen.poll() is not None:
-                raise AssertionError(f"the server exited {self.popen.returncode}:\n{self.log()[-3000:]}")
-            try:
-                status, body = self.health(timeout=2)
-                if status == 200:
-                    return body
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the server on {self.port} did not become healthy:\n{self.log()[-3000:]}")
+        return wait_healthy(self.url, self.popen, timeout, lambda: self.log()[-3000:])
 
 
 class Projections(Process):

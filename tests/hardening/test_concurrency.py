@@ -18,6 +18,7 @@ import pytest
 from ledger.application import VoucherLedger
 from ledger.commands.base import CONFLICT_ATTEMPTS
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store
 from tests.hardening.fold import check_ledger
 from tests.hardening.loadworld import SPARE_VOUCHERS, build_load_world, merge, start_clients, wait_clients
@@ -44,7 +45,7 @@ def audit_verify(server: Server, token: str) -> dict[str, Any] | None:
 @pytest.mark.postgres
 def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> None:
     with contextlib.contextmanager(make_store)("postgres", tmp_path) as store:
-        app = VoucherLedger.for_store(store, clock=business_clock())
+        app = open_ledger(store, clock=business_clock())
         views = Views(app)  # creates every table once, before several processes start on them
         plan = build_load_world(app)
         head_before = app.recorder.max_notification_id()
@@ -119,8 +120,8 @@ def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) 
     from ledger.money import yuan
     from tests.support import Scenario, as_role
 
-    app = Interleaved.for_store(store, clock=clock)
-    other = VoucherLedger.for_store(store, clock=clock)  # another server process on the same store
+    app = open_ledger(store, clock=clock, application=Interleaved)
+    other = open_ledger(store, clock=clock)  # another server process on the same store
     scenario = Scenario(app)
     scenario.open_year()
     enterprise, voucher = scenario.holder()
@@ -150,7 +151,7 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
     Retry-After (nothing was recorded: the same request may be sent again)."""
     from ledger.money import yuan
     from tests.support import Scenario, as_role, bearer, issue_tokens
-    from web import create_app
+    from service.bootstrap import build_app
 
     class Contended(Interleaved):
         name = "VoucherLedger"
@@ -160,8 +161,8 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
                 self.between_loads()  # stays armed: every attempt is overtaken
             return super(Interleaved, self).get_provider_year(code, year)
 
-    app = Contended.for_store(store, clock=clock)
-    other = VoucherLedger.for_store(store, clock=clock)
+    app = open_ledger(store, clock=clock, application=Contended)
+    other = open_ledger(store, clock=clock)
     scenario = Scenario(app)
     scenario.open_year()
     enterprise, voucher = scenario.holder()
@@ -177,7 +178,7 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
             other.sign_contract(rivals.pop())
 
     views = Views(app)
-    client = create_app({"TESTING": True}, ledger=app, views=views).test_client()
+    client = build_app(app, views, {"TESTING": True}).test_client()
     app.between_loads = rival_signs
     retried = app.conflicts_retried
     response = client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider]))

@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 import pytest
 
-from ledger.application import VoucherLedger
 from ledger.persistence import parse_database_url
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import postgres_admin_url
 from tests.hardening.fold import check_ledger
 from tests.hardening.loadworld import bulk_registrations, build_load_world, merge, start_clients, wait_clients
@@ -92,7 +92,7 @@ def test_crashes_and_a_database_restart_under_load(tmp_path: Path, capsys: Any) 
     try:
         cluster.start()
         url = cluster.create_database("ledger")
-        app = VoucherLedger.for_store(parse_database_url(url), clock=business_clock())
+        app = open_ledger(parse_database_url(url), clock=business_clock())
         views = Views(app)
         plan = build_load_world(app)
         servers = [Server(url, tmp_path / f"server{n}.log", **SERVER_ENV) for n in range(2)]
@@ -146,7 +146,7 @@ def test_crashes_and_a_database_restart_under_load(tmp_path: Path, capsys: Any) 
             # The test's own connections died with the database restart: open fresh ones.
             views.close()
             app.close()
-            app = VoucherLedger.for_store(parse_database_url(url), clock=business_clock())
+            app = open_ledger(parse_database_url(url), clock=business_clock())
             views = Views(app)
             bulk_registrations(app, 1500)
             head = app.recorder.max_notification_id()
@@ -190,7 +190,7 @@ def test_crashes_and_a_database_restart_under_load(tmp_path: Path, capsys: Any) 
 @pytest.mark.slow
 def test_server_killed_under_load_on_sqlite(tmp_path: Path, capsys: Any) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
-    app = VoucherLedger.for_store(parse_database_url(url), clock=business_clock())
+    app = open_ledger(parse_database_url(url), clock=business_clock())
     views = Views(app)
     plan = build_load_world(app)
     server = Server(url, tmp_path / "server.log", projections=True)

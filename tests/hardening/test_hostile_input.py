@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from tests.hardening.world import World
 from tests.support import YEAR, bearer
 from web import MAX_BODY_BYTES

@@ -30,6 +30,7 @@ from ledger import errors
 from ledger.application import VoucherLedger
 from projections.storage.schema import SCHEMA_VERSION, schema_version
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store
 from tests.hardening.cli import run_cli
 from tests.hardening.loadworld import this_year
@@ -64,7 +65,7 @@ def enterprise_body(code: str) -> dict[str, Any]:
 def world(tmp_path: Path, enterprises: int = 0) -> Iterator[dict[str, Any]]:
     """A PostgreSQL database with this year open and funded, `enterprises` waiting for a voucher, tokens."""
     with contextlib.contextmanager(make_store)("postgres", tmp_path) as store:
-        app = VoucherLedger.for_store(store)
+        app = open_ledger(store)
         scenario = Scenario(app)
         year = scenario.open_year(this_year(), budget_yuan=10_000_000)
         codes = [scenario.enterprise(("tech_sme",)) for _ in range(enterprises)]
@@ -137,8 +138,8 @@ def test_a_refusal_caused_by_the_same_key_s_first_request_answers_that_request_s
     answers the first request's recorded result instead, and records nothing."""
     from ledger.context import Actor, Idempotency, acting
 
-    app = Overtaken.for_store(store, clock=clock)
-    other = VoucherLedger.for_store(store, clock=clock)
+    app = open_ledger(store, clock=clock, application=Overtaken)
+    other = open_ledger(store, clock=clock)
     scenario = Scenario(app)
     scenario.open_year()
     code = scenario.enterprise(("tech_sme",))
@@ -235,7 +236,7 @@ def test_positions_reused_after_a_restore_are_not_mistaken_for_the_lost_ones(led
     scenario.open_year()
     head = ledger.recorder.max_notification_id()
     lost = scenario.enterprise(("tech_sme",))
-    other = VoucherLedger.for_store(ledger.store, clock=ledger.clock)
+    other = open_ledger(ledger.store, clock=ledger.clock)
     lose_commits_after(ledger, head)
     with as_role("operator"):  # the other server writes after the loss
         other.register_enterprise(scenario.next_code(), "另一企业", honours=[], **ELIGIBLE_FACTS)
@@ -333,7 +334,7 @@ def test_while_postgres_is_down_calls_fail_fast_with_retry_after_and_service_res
         url = cluster.create_database("ledger")
         from ledger.persistence import parse_database_url
 
-        app = VoucherLedger.for_store(parse_database_url(url))
+        app = open_ledger(parse_database_url(url))
         scenario = Scenario(app)
         year = scenario.open_year(this_year())
         tokens = issue_tokens(app)

@@ -1,6 +1,6 @@
 """Replicas start together: servers and the projection follower on a fresh PostgreSQL database all
 create the schema at once, and every one of them starts (projections/storage/pgschema.py). Each opens the
-ledger as `voucher-ledger serve` does (projections/compose.py), then its read models."""
+ledger as `voucher-ledger serve` does (service/bootstrap.py), then its read models."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from projections.compose import open_ledger
+from service.bootstrap import open_ledger
 from projections.runner import Views
 from tests.conftest import make_store
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from service.bootstrap import build_app
 from tests.hardening.world import World, principals
 from tests.support import bearer
-from web import MAX_BODY_BYTES, SECURITY_HEADERS, create_app
+from web import MAX_BODY_BYTES, SECURITY_HEADERS
 
 
 def assert_secure(response: Any, what: str) -> None:
@@ -39,7 +40,7 @@ def test_every_route_and_principal_gets_the_security_headers(world: World) -> No
 
 
 def test_error_paths_get_the_security_headers(world: World) -> None:
-    app = create_app({"TESTING": True}, ledger=world.app, views=world.flask_app.extensions["ledger_views"])
+    app = build_app(world.app, world.flask_app.extensions["ledger_views"], {"TESTING": True})
 
     def boom() -> Any:
         raise RuntimeError("forced failure")

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.bench import export_memory
+import pytest
+
+from bench import export_memory
+
+pytestmark = pytest.mark.slow  # generates and measures a year (scripts/test --fast skips it)
 
 EXPORTS = 5
 SETTLED_MARGIN_MB = 6  # allocator and interpreter noise; a kept export is 15 MB or more here

@@ -144,7 +144,7 @@ def test_a_chain_of_the_old_form_is_reported_and_rebuilt_in_the_digest_form(hist
 
 def test_cli_rebuild_over_altered_events_exits_1_naming_the_position(history, store, ledger, views, monkeypatch,
                                                                      capsys):
-    from ledger import cli
+    from service import cli
 
     monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
     position = position_of(ledger, "Contract.Signed")

@@ -18,6 +18,7 @@ import pytest
 from ledger import cli
 from projections.audit import canonical, chain, export, trace_queries
 from projections.audit.export_verify import verify_export
+from service import cli
 from tests.audit_support import build
 
 

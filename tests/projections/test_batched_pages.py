@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from ledger.application import VoucherLedger
-from ledger.bench import timing
-from ledger.bench.generate import generate
-from ledger.bench.plan import Sizes
+from bench import timing
+from bench.generate import generate
+from bench.plan import Sizes
 from ledger.context import Actor, acting
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.support import YEAR, Clock, year_ended
 
 
@@ -40,7 +41,7 @@ def project(views: Views, page_size: int) -> dict[str, list[tuple]]:
 @pytest.fixture
 def generated_year(store: Any) -> Any:
     # A fixed business date inside the year, then the day after it for the close: no time bomb.
-    app = VoucherLedger.for_store(store, clock=Clock(date(YEAR, 6, 1)))
+    app = open_ledger(store, clock=Clock(date(YEAR, 6, 1)))
     timing.QUIET = True
     generate(app, Sizes.at(0.0003), YEAR)
     with acting(Actor("operator", "test-operator")):

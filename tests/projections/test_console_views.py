@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.demo import credit_code, load_demo
+from service.demo import credit_code, load_demo
 from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.voucher import Voucher

@@ -10,6 +10,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.money import yuan
 from projections.runner import Views
 from projections.views import balances
+from service.bootstrap import open_ledger
 from tests.support import YEAR, as_role, year_ended
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
 
@@ -178,11 +179,10 @@ def test_exactly_once_a_page_overlapping_applied_events_is_refused(scenario, led
 
 @pytest.fixture
 def sqlite_views(tmp_path):
-    from ledger.application import VoucherLedger
     from tests.conftest import make_store
 
     for store in make_store("sqlite", tmp_path):
-        app = VoucherLedger.for_store(store)
+        app = open_ledger(store)
         store_views = Views(app)
         yield app, store_views
         store_views.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ledger.application import VoucherLedger
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
 from projections.runner import Views
 from projections.storage import streams
 from projections.storage.warmup import warm_cache
+from service.bootstrap import open_ledger
 from tests.support import YEAR
 
 
@@ -22,7 +22,7 @@ def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_m
     scenario.contract(holder, voucher_id, providers[0], product, 3_000_000, state="signed")
     views.catch_up()
 
-    fresh = VoucherLedger.for_store(store, clock=clock)  # what `serve` builds on start
+    fresh = open_ledger(store, clock=clock)  # what `serve` builds on start
     streams.install(fresh)
     fresh_views = Views(fresh)
     try:
@@ -41,7 +41,7 @@ def test_a_fresh_process_warms_the_year_and_every_providers_year_from_the_read_m
 
 
 def test_warming_a_year_nobody_opened_caches_nothing_and_does_not_fail(store, views, clock) -> None:
-    fresh = VoucherLedger.for_store(store, clock=clock)
+    fresh = open_ledger(store, clock=clock)
     try:
         assert warm_cache(fresh, views.store, YEAR) == 0
     finally:

@@ -24,12 +24,12 @@ from hypothesis.stateful import (
     RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
 )
 
-from ledger.application import VoucherLedger
 from ledger.errors import LedgerError
 from ledger.persistence import Store, parse_database_url
 from ledger.money import yuan
 from ledger.rules import CATEGORIES, HONOURS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.conftest import make_store
 from tests.support import ELIGIBLE_FACTS, ELIGIBLE_PROVIDER, Clock, Scenario, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
@@ -71,7 +71,7 @@ class FreshStores:
         if backend == "postgres":
             self._database = make_store("postgres", tmp_path_factory.mktemp("pg"))
             self.postgres: Store = next(self._database)
-            app = VoucherLedger.for_store(self.postgres)  # create every table once
+            app = open_ledger(self.postgres)  # create every table once
             Views(app).close()
             app.close()
 
@@ -98,7 +98,7 @@ class FundMachine(RuleBasedStateMachine):
         super().__init__()
         store, create_table = self.stores.fresh()
         self.clock = Clock(date(2026, 6, 1))
-        self.app = VoucherLedger.for_store(store, clock=self.clock, create_table=create_table)
+        self.app = open_ledger(store, clock=self.clock, create_table=create_table)
         self.views = Views(self.app, create_table=create_table)
         self.scenario = Scenario(self.app)
         self.enterprises: list[str] = []

@@ -27,6 +27,7 @@ from ledger.money import yuan
 from ledger.persistence import Store
 from projections.runner import Views
 from projections.views import balances, contracts, providers, settlement
+from service.bootstrap import open_ledger
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
 
@@ -298,7 +299,7 @@ def test_batches_and_sanctions_keep_the_fund_identities(new_store, steps):
     stores = new_store()
     store = next(stores)
     clock = Clock(date(YEAR, 6, 1))
-    ledger = VoucherLedger.for_store(store, clock=clock)
+    ledger = open_ledger(store, clock=clock)
     views = Views(ledger)
     try:
         model = Model(ledger, clock)

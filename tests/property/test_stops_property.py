@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.domain.contract import Contract
 from ledger.domain.settlement import SettlementBatch
 from ledger.domain.year import Year
 from projections.runner import Views
+from service.bootstrap import open_ledger
 from tests.property.test_settlement_property import DOCS, PROVIDERS, STEP as SETTLEMENT_STEP, Model, check
 from tests.property.test_settlement_property import new_store  # noqa: F401 (the fixture)
 from tests.support import YEAR, Clock, as_role
@@ -147,7 +147,7 @@ def test_no_held_failed_or_terminated_contract_is_ever_paid(new_store, steps):  
     stores = new_store()
     store = next(stores)
     clock = Clock(date(YEAR, 6, 1))
-    ledger = VoucherLedger.for_store(store, clock=clock)
+    ledger = open_ledger(store, clock=clock)
     views = Views(ledger)
     try:
         model = StopModel(ledger, clock)

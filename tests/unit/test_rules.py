@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.money import yuan
 from ledger.rules import (
     CATEGORIES, DIAGNOSIS, HONOUR_TIERS, HONOURS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES, TIERS,

@@ -15,7 +15,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from ledger.demo import credit_code
+from service.demo import credit_code
 from ledger.money import yuan
 from ledger.rules import CATEGORIES, HONOUR_TIERS, PROVIDER_DOCUMENT_KINDS
 

@@ -1,36 +1,18 @@
 """A real server process for the HTTP measurements: `voucher-ledger serve` (waitress), and a client.
 
-The server runs on the store the bench generated, on a free loopback port; its resident memory
-is read from /proc/PID/status (VmRSS now, VmHWM the peak so far).
+The server runs on the store the bench generated, on a free loopback port (started and stopped by the
+process helpers shared with the tests, tests/servers.py); its resident memory is read from
+/proc/PID/status (VmRSS now, VmHWM the peak so far).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve_command() -> list[str]:
-    """The installed `voucher-ledger` beside this interpreter, else the same module run directly."""
-    script = Path(sys.executable).with_name("voucher-ledger")
-    if script.exists():
-        return [str(script), "serve"]
-    found = shutil.which("voucher-ledger")
-    return [found, "serve"] if found else [sys.executable, "-m", "ledger.cli", "serve"]
+from tests.servers import cli_env, free_port, popen_cli, run_cli, stop_process, wait_healthy
 
 
 class Server:
@@ -51,37 +33,19 @@ class Server:
         self.stop()
 
     def start(self, timeout: float = 600.0) -> None:
-        env = {**os.environ, "LEDGER_DATABASE_URL": self.url}
+        env = cli_env(self.url)
         self._log = open(self.log_path, "ab")
         # The generated store's tables exist; `migrate` records their version, which `serve` checks.
-        subprocess.run([*serve_command()[:-1], "migrate"], env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                       check=True, timeout=timeout)
-        self.process = subprocess.Popen(
-            [*serve_command(), "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads)],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"voucher-ledger serve exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                status, _ = Client(self.port).get("/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"voucher-ledger serve did not answer /healthz in {timeout}s; see {self.log_path}")
+        self._log.write(run_cli(env, "migrate", timeout=timeout).stdout.encode())
+        self._log.flush()
+        self.process = popen_cli(env, ["serve", "--host", "127.0.0.1", "--port", str(self.port),
+                                       "--threads", str(self.threads)], self._log)
+        wait_healthy(f"http://127.0.0.1:{self.port}", self.process, timeout, lambda: f"see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=20)
         self.process = None
         self._log.close()
 

@@ -1,4 +1,4 @@
-"""The `voucher-ledger` command: serve, token, demo, close-year, projections, batch, bench, export,
+"""The `voucher-ledger` command: serve, token, demo, close-year, projections, batch, export,
 verify-export.
 
 Messages people read on screen are in Chinese first, then English.
@@ -34,8 +34,8 @@ EXIT_SCHEMA_NOT_CURRENT = 3
 def _ledger() -> Any:
     """The ledger for a one-off command (token, demo, close-year, export...): it migrates a store that was
     never migrated (under the schema lock, as `voucher-ledger migrate` does), and runs no DDL otherwise."""
-    from projections.compose import open_ledger
     from projections.storage.schema import SCHEMA_VERSION, migrate, schema_version
+    from service.bootstrap import open_ledger
     from ledger.persistence import parse_database_url
 
     store = parse_database_url()
@@ -52,8 +52,8 @@ def _served_ledger() -> Any:
     file lock serialises a schema change with every writer, so it cannot deadlock; and `serve` on a
     fresh file stays the newcomer's one step.
     """
-    from projections.compose import open_ledger
     from projections.storage.schema import SchemaNotCurrent, migrate, require_current_schema
+    from service.bootstrap import open_ledger
     from ledger.persistence import parse_database_url
 
     store = parse_database_url()
@@ -98,9 +98,9 @@ def _progress(label: str) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
-    from projections.runner import Views
     from projections.storage.warmup import warm_cache
-    from web import create_app, memory
+    from service.bootstrap import build_app, open_views
+    from web import memory
     from web.errors import install_waitress_error_bodies
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
@@ -111,12 +111,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("voucher_ledger").warning(
             "警告 / warning: LEDGER_BUSINESS_DATE fixes the business date at %s (业务日期固定): windows, close "
             "and year range use it, not today's Beijing date", fixed.isoformat())
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up()
     warm_cache(app, views.store, app.today().year)  # the year's hot streams, before the first request
     if not args.no_projections:
         views.start_polling()
-    flask_app = create_app(ledger=app, views=views)
+    flask_app = build_app(app, views)
     # What start-up made (modules, the catch-up's memo) lives as long as the process: keep it out of
     # the collector's full passes, whose pauses would otherwise land on some request (issue 7: p99).
     gc.collect()
@@ -148,7 +148,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ledger.demo import load_demo
+    from service.demo import load_demo
 
     app = _ledger()
     summary = load_demo(app, args.year)
@@ -170,10 +170,10 @@ def cmd_close_year(args: argparse.Namespace) -> int:
 def cmd_projections(args: argparse.Namespace) -> int:
     import time
 
-    from projections.runner import Views
+    from service.bootstrap import open_views
 
     app = _served_ledger() if args.action == "run" else _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     if args.action == "rebuild":
         from projections.audit.chain import ChainMismatch, head
 
@@ -228,11 +228,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
-    from projections.runner import Views
     from projections.views import settlement
+    from service.bootstrap import open_views
 
     app = _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up()
     if args.batch_action == "list":
         batches = settlement.list_batches(views.store, args.year)
@@ -277,36 +277,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Generate a year at a scale and measure it (issue 7); see ledger/bench/."""
-    from ledger.bench.run import Options, main as bench_main
-
-    if not 0.0001 <= args.scale <= 1:
-        raise SystemExit("--scale 须在 0.0001 与 1 之间 / must be between 0.0001 and 1")
-    if args.generate_only and not args.save_world:
-        raise SystemExit("--generate-only 须与 --save-world 同用 / needs --save-world (else the year is lost)")
-    if args.world and (args.save_world or args.generate_only):
-        raise SystemExit("--world 不生成数据 / --world reuses a year: no --save-world or --generate-only with it")
-    if args.world and not os.path.isfile(args.world):
-        raise SystemExit(f"找不到 / not found: --world {args.world}")
-    if args.world and not args.database_url:
-        raise SystemExit("--world 须指定 --database-url / needs --database-url (a copy of the generated store)")
-    options = Options(scale=args.scale, backend=args.backend, database_url=args.database_url, output=args.output,
-                      workdir=args.workdir, samples=args.samples, query_samples=args.query_samples, seed=args.seed,
-                      skip_http=args.skip_http, skip_audit=args.skip_audit, skip_views=args.skip_views,
-                      skip_close=args.skip_close, keep=args.keep, quiet=args.quiet, save_world=args.save_world,
-                      world=args.world, generate_only=args.generate_only,
-                      command_line="voucher-ledger bench " + " ".join(sys.argv[2:] if len(sys.argv) > 1 else []))
-    return bench_main(options)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the export (events with their chain links, manifest last) to a file (Art. 21-24)."""
     from projections.audit.export import export_chunks
-    from projections.runner import Views
+    from service.bootstrap import open_views
 
     app = _ledger()
-    views = Views(app, create_table=False)
+    views = open_views(app, create_table=False)
     views.catch_up(progress=_progress("追平读模型 catching up"))
     report = None if args.quiet else _progress(f"导出 exporting {args.format}")
     tmp = f"{args.output}.partial"
@@ -387,27 +364,6 @@ def build_parser() -> argparse.ArgumentParser:
         batch_cmd.add_argument("--json", action="store_true", help="JSON, amounts in fen")
         batch_cmd.set_defaults(func=cmd_batch)
 
-    bench = sub.add_parser("bench", help="基准测试：按规模生成年度数据并测速 generate a year and measure it")
-    bench.add_argument("--scale", type=float, default=0.01, help="share of the design size (1 = 20,000 vouchers)")
-    bench.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    bench.add_argument("--database-url",
-                       help="an empty store to fill (default: scratch SQLite, or a throwaway PostgreSQL cluster)")
-    bench.add_argument("--output", default="bench-results", help="directory of the JSON reports")
-    bench.add_argument("--workdir", help="SQLite files here (kept) instead of a removed scratch directory")
-    bench.add_argument("--samples", type=int, default=300, help="commands per measured series")
-    bench.add_argument("--query-samples", type=int, default=300, help="requests per measured query")
-    bench.add_argument("--seed", type=int, default=7)
-    bench.add_argument("--skip-http", action="store_true", help="no server process: no HTTP, export or verify")
-    bench.add_argument("--skip-audit", action="store_true", help="no export or chain verification")
-    bench.add_argument("--skip-views", action="store_true", help="no projection catch-up and rebuild")
-    bench.add_argument("--skip-close", action="store_true", help="no year close")
-    bench.add_argument("--keep", action="store_true", help="keep the scratch store (and cluster) afterwards")
-    bench.add_argument("--quiet", action="store_true", help="no progress bars")
-    bench.add_argument("--save-world", help="pickle the generated year to this file (reuse with --world)")
-    bench.add_argument("--generate-only", action="store_true", help="stop after generation (with --save-world)")
-    bench.add_argument("--world", help="skip generation: --database-url holds the year this file describes "
-                                       "(a copy of the store saved with --save-world, as it was then)")
-    bench.set_defaults(func=cmd_bench)
     export = sub.add_parser("export", help="导出事件与审计哈希链 export events with their hash chain")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--year", type=int, help="only the events of this service year")

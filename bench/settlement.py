@@ -9,8 +9,8 @@ import random
 from collections import defaultdict
 from typing import Any, Callable
 
-from ledger.bench.timing import Progress
-from ledger.bench.world import Driver
+from bench.timing import Progress
+from bench.world import Driver
 from ledger.rules import VIOLATIONS
 
 # The ledger's command for each step (ledger/commands/settlement.py and cases.py).

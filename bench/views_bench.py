@@ -10,7 +10,7 @@ import time
 from datetime import date
 from typing import Any
 
-from ledger.bench.timing import Progress, stage
+from bench.timing import Progress, stage
 from ledger.business_date import BusinessClock
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable
 
-from ledger.bench.material import Material
-from ledger.bench.timing import Latencies, series, stage
+from bench.material import Material
+from bench.timing import Latencies, series, stage
 from ledger.context import acting
 from ledger.errors import LedgerError
 
@@ -33,7 +33,7 @@ def measure(material: Material, samples: int, floor: Callable[[], None] = lambda
                 except LedgerError as refusal:
                     issued.errors[refusal.code] = issued.errors.get(refusal.code, 0) + 1
                     return
-            from ledger.bench.world import VoucherMirror
+            from bench.world import VoucherMirror
 
             world.vouchers.append(VoucherMirror(data["voucher_id"], code, data["tier"], data["quota"], data["quota"]))
         return run

@@ -26,7 +26,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from ledger.bench.timing import percentile
+from bench.timing import percentile
 from ledger.persistence import Store
 
 SCRATCH_TABLE = "bench_floor_scratch"

@@ -29,16 +29,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from contextlib import contextmanager
 
-from ledger.bench import report as reporting
-from ledger.bench import timing
-from ledger.bench.floor import (
+from bench import report as reporting
+from bench import timing
+from bench.floor import (
     decoded_read_rate, durability, insert_rate, library_save_rate, log_read_rate, point_read_latency,
 )
-from ledger.bench.plan import Plan, Sizes
-from ledger.bench.timing import stage
+from bench.plan import Plan, Sizes
+from bench.timing import stage
 from ledger.persistence import Store, parse_database_url
 
-REPO = Path(__file__).resolve().parents[2]
+# The checkout it measures is the working directory (scripts/bench runs from the repository root): its
+# scripts/start-postgres starts the throwaway cluster, and its commit is recorded in the report.
+REPO = Path.cwd()
 
 
 @dataclass
@@ -110,11 +112,11 @@ def _phase(report: dict[str, Any], name: str, run: Callable[[], Any]) -> Any:
 
 
 def run(options: Options) -> dict[str, Any]:
-    from ledger.bench import app_commands, generate, views_bench
-    from ledger.bench.material import Material
-    from ledger.bench.world import Driver
+    from bench import app_commands, generate, views_bench
+    from bench.material import Material
+    from bench.world import Driver
     from ledger.business_date import BusinessClock
-    from projections.compose import open_ledger
+    from service.bootstrap import open_ledger
 
     timing.QUIET = options.quiet
     year = BusinessClock.from_environ()().year  # the business date's year: money moves inside its window
@@ -122,7 +124,7 @@ def run(options: Options) -> dict[str, Any]:
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     report: dict[str, Any] = {"meta": _meta(options, sizes, started_at, year)}
     with scratch_store(options) as store:
-        app = open_ledger(store)  # as `voucher-ledger` and the web app open it (projections/compose.py)
+        app = open_ledger(store)  # as `voucher-ledger` and the web app open it (service/bootstrap.py)
         report["meta"]["durability"] = durability(store)  # after the recorder set its journal mode
         try:
             if options.world:
@@ -195,8 +197,8 @@ def run(options: Options) -> dict[str, Any]:
 
 
 def _http(report: dict[str, Any], options: Options, store: Store, material: Any, plan: Plan) -> None:
-    from ledger.bench import audit, http_bench
-    from ledger.bench.server import Client, Server
+    from bench import audit, http_bench
+    from bench.server import Client, Server
 
     log = os.path.join(options.output, "bench-server.log")
     os.makedirs(options.output, exist_ok=True)

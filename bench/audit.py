@@ -11,8 +11,8 @@ import threading
 import time
 from typing import Any
 
-from ledger.bench.server import Client, Server
-from ledger.bench.timing import Progress, stage
+from bench.server import Client, Server
+from bench.timing import Progress, stage
 
 EXPORT_PATH = "/api/v1/export"
 VERIFY_PATH = "/api/v1/audit/verify"

@@ -12,9 +12,9 @@ import time
 import uuid
 from typing import Any, Callable
 
-from ledger.bench.material import Material
-from ledger.bench.server import Client
-from ledger.bench.timing import Latencies, Progress, stage
+from bench.material import Material
+from bench.server import Client
+from bench.timing import Latencies, Progress, stage
 from ledger.context import acting
 from ledger.money import format_yuan, parse_yuan
 

@@ -12,10 +12,10 @@ import gc
 import random
 from typing import Any
 
-from ledger.bench.plan import Plan, Sizes
-from ledger.bench.settlement import run_batch, run_sanctions
-from ledger.bench.timing import Progress, stage
-from ledger.bench.world import ContractRecord, Driver, PhaseClock, VoucherMirror, World
+from bench.plan import Plan, Sizes
+from bench.settlement import run_batch, run_sanctions
+from bench.timing import Progress, stage
+from bench.world import ContractRecord, Driver, PhaseClock, VoucherMirror, World
 from ledger.money import share_of, yuan
 from ledger.rules import DIAGNOSIS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES, TIER_QUOTA_CEILINGS_FEN
 

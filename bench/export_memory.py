@@ -6,7 +6,7 @@ streams `GET /api/v1/export?format=jsonl` and samples the server's VmRSS four ti
 With `--repeat N` it exports N times in a row and reports the server's resident memory after each:
 a server should not keep, per export or per thread that served one, what an export needed.
 
-    python -m ledger.bench.export_memory --events 1000000 --workdir /tmp/export-memory [--repeat 6]
+    python -m bench.export_memory --events 1000000 --workdir /tmp/export-memory [--repeat 6]
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,19 +22,19 @@ import urllib.request
 from typing import Any
 
 from ledger.context import Actor, acting
+from tests.servers import free_port, stop_process, wait_healthy
 
 FACTS = dict(employees=300, revenue_fen=5_000_000_000, registered_in_guangxi=True, legal_person=True,
              social_insurance=True, dishonest=False, major_violation=False, industry_aligned=True)
 
 
 def fill(url: str, events: int) -> dict[str, float]:
-    from ledger.application import VoucherLedger
-    from ledger.demo import credit_code
     from ledger.domain.enterprise import Enterprise
     from ledger.persistence import parse_database_url
-    from projections.runner import Views
+    from service.bootstrap import open_ledger, open_views
+    from service.demo import credit_code
 
-    app = VoucherLedger.for_store(parse_database_url(url))
+    app = open_ledger(parse_database_url(url))
     started = time.perf_counter()
     with acting(Actor("operator", "bench-export-memory")):
         for first in range(0, events, 5000):
@@ -43,16 +42,13 @@ def fill(url: str, events: int) -> dict[str, float]:
                                   honours=["tech_sme"]) for i in range(first, min(events, first + 5000))])
     filled = time.perf_counter() - started
     started = time.perf_counter()
-    Views(app).catch_up(page_size=2000)
+    open_views(app).catch_up(page_size=2000)
     return {"fill_s": round(filled, 1), "views_catch_up_s": round(time.perf_counter() - started, 1)}
 
 
 def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
     env = {**os.environ, "LEDGER_DATABASE_URL": url}
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     token = subprocess.run([*command, "token", "issue", "--role", "auditor", "--name", "export-memory"], env=env,
                            capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     server = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
@@ -66,12 +62,7 @@ def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
         return 0
 
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", server, 120)
         idle = memory("VmRSS")
         samples: list[tuple[int, int]] = []
         progress = {"lines": 0, "done": False}
@@ -98,8 +89,7 @@ def measure(url: str, command: list[str], repeat: int = 1) -> dict[str, Any]:
                 "rss_max_mb_up_to_quarter": by_quarter, "vmhwm_mb": memory("VmHWM"),
                 "rss_after_each_export_mb": after_each}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server, timeout=30)
 
 
 def _export(port: int, token: str, progress: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +111,7 @@ def _settled(memory: Any) -> int:
 
 def command() -> list[str]:
     """`voucher-ledger` in this interpreter."""
-    return [sys.executable, "-m", "ledger.cli"]
+    return [sys.executable, "-m", "service.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.bench.generate import Catalogue, choose, register_enterprise
-from ledger.bench.plan import Plan
-from ledger.bench.timing import Progress
-from ledger.bench.world import ContractRecord, Driver, World
+from bench.generate import Catalogue, choose, register_enterprise
+from bench.plan import Plan
+from bench.timing import Progress
+from bench.world import ContractRecord, Driver, World
 
 
 class Material:
