@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from ledger import cli
 from projections.audit import canonical, chain, export, trace_queries
 from projections.audit.export_verify import verify_export
 from service import cli
