@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ledger import errors
+from ledger.domain.provider_year import remaining_cap
 from ledger.rules import SETTLEMENT_BATCHES_MAX
 from projections.store import ViewStore
 
@@ -84,10 +85,9 @@ def get_provider(store: ViewStore, provider_id: str) -> dict[str, Any]:
 def get_provider_totals(store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
     row = _found(store.query_one("SELECT * FROM vl_provider_years WHERE provider_id = ? AND year = ?",
                                  [provider_id, year]), "signed provider year", f"{provider_id}/{year}")
-    limit = row["cap"] + row["exceptions"]
     return {"provider_id": provider_id, "year": year, "cap": row["cap"], "exceptions": row["exceptions"],
             "reserved": row["reserved"], "used": row["used"], "settled": row["settled"],
-            "receivable": row["receivable"], "remaining_cap": limit - row["reserved"] - row["used"],
+            "receivable": row["receivable"], "remaining_cap": remaining_cap(row["cap"], row["exceptions"], row["reserved"] + row["used"]),
             "contracts": row["contracts"]}
 
 

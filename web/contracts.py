@@ -22,7 +22,7 @@ blp = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts", descripti
 @blp.response(201, ContractSchema)
 def propose_contract(body: dict[str, Any]) -> Any:
     return run(ledger_app().propose_contract, body["voucher_id"], body["provider_id"], body["product_id"],
-               body["amount"], body.get("subsidy"), body["quantity"], status=201)
+               body["amount"], body.get("subsidy"), body["quantity"])
 
 
 @blp.post("/<contract_id>/signature")

@@ -21,7 +21,7 @@ blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="ç”¨å
 @blp.arguments(EnterpriseSchema)
 @blp.response(201, EnterpriseResponse)
 def register_enterprise(body: dict[str, Any]) -> Any:
-    return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"), status=201,
+    return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"),
                revenue_fen=body.pop("revenue"), **body)
 
 
@@ -55,7 +55,7 @@ def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
 @blp.arguments(VoucherIssueSchema)
 @blp.response(201, VoucherIssued)
 def issue_voucher(body: dict[str, Any]) -> Any:
-    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"], status=201)
+    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"])
 
 
 @blp.get("/vouchers/<voucher_id>")

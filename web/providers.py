@@ -22,7 +22,7 @@ blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务
 @blp.arguments(ProviderSchema)
 @blp.response(201, ProviderResponse)
 def register_provider(body: dict[str, Any]) -> Any:
-    return run(ledger_app().register_provider, body.pop("id"), body.pop("name"), status=201,
+    return run(ledger_app().register_provider, body.pop("id"), body.pop("name"),
                revenue_last_year_fen=body.pop("revenue_last_year"), **body)
 
 
@@ -38,7 +38,7 @@ def get_provider(provider_id: str) -> Any:
 @blp.response(201, ReviewResponse)
 def review_provider(body: dict[str, Any], provider_id: str) -> Any:
     return run(ledger_app().review_provider, provider_id, body["year"], body["stage"], body["decision"],
-               body["note"], status=201)
+               body["note"])
 
 
 @blp.post("/providers/<provider_id>/termination")
@@ -61,8 +61,7 @@ def amend_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.arguments(CapExceptionSchema)
 @blp.response(201, CapExceptionResponse)
 def grant_cap_exception(body: dict[str, Any], provider_id: str) -> Any:
-    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"],
-               status=201)
+    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"])
 
 
 @blp.get("/providers/<provider_id>/totals")
@@ -80,7 +79,7 @@ def provider_totals(args: dict[str, Any], provider_id: str) -> Any:
 @blp.response(201, ProductSchema)
 def submit_product(body: dict[str, Any]) -> Any:
     return run(ledger_app().submit_product, body["provider_id"], body["name"], body["category"], body["price"],
-               body["description"], status=201)
+               body["description"])
 
 
 @blp.get("/products/<product_id>")
@@ -96,4 +95,4 @@ def get_product(product_id: str) -> Any:
 @blp.response(201, ReviewResponse)
 def review_product(body: dict[str, Any], product_id: str) -> Any:
     return run(ledger_app().review_product, product_id, body["year"], body["stage"], body["decision"],
-               body["note"], status=201)
+               body["note"])

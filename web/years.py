@@ -22,14 +22,14 @@ blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="æœå
 @blp.arguments(YearOpenSchema)
 @blp.response(201, YearParametersSchema)
 def open_year(body: dict[str, Any]) -> Any:
-    return run(ledger_app().open_year, status=201, **body)
+    return run(ledger_app().open_year, **body)
 
 
 @blp.post("/<int:year>/budget")
 @blp.arguments(BudgetSchema)
 @blp.response(201, BudgetResponse)
 def allocate_budget(body: dict[str, Any], year: int) -> Any:
-    return run(ledger_app().allocate_budget, year, body["amount"], body["reference"], status=201)
+    return run(ledger_app().allocate_budget, year, body["amount"], body["reference"])
 
 
 @blp.get("/<int:year>")

@@ -67,7 +67,7 @@ class StopCommands(CommandBase):
         """Terminate the party's reserving contracts and hold its unpaid completed ones (Stops 1)."""
         contract_ids: set[str] = set()
         if party == "provider":
-            provider = self.get_provider(party_id)  # type: ignore[attr-defined]
+            provider = self.get_provider(party_id)
             for year in provider.signed_years:
                 year_id = ProviderYear.create_id(party_id, year)
                 if not self._exists(year_id):
@@ -120,14 +120,14 @@ class StopCommands(CommandBase):
 
     def refuse_if_provider_terminated(self, provider_id: str, contract_id: str | None = None) -> None:
         """No contract is made or moved with a terminated provider (Art. 15 即时终止; Stops 1)."""
-        if self.get_provider(provider_id).banned:  # type: ignore[attr-defined]
+        if self.get_provider(provider_id).banned:
             raise errors.PartyTerminated(f"provider {provider_id} was terminated (Art. 15)",
                                          {"contract_id": contract_id, "provider_id": provider_id})
 
     def refuse_if_party_stopped(self, contract: Contract) -> None:
         """A command on a contract of a terminated provider or revoked enterprise is refused (Stops 1)."""
         self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))
-        enterprise = self.get_enterprise(contract.enterprise_id)  # type: ignore[attr-defined]
+        enterprise = self.get_enterprise(contract.enterprise_id)
         if enterprise.revoked:
             raise errors.PartyTerminated(f"enterprise {contract.enterprise_id} was revoked (Art. 25)",
                                          {"contract_id": str(contract.id), "enterprise_id": contract.enterprise_id})
