@@ -79,7 +79,6 @@ def parse_json_body(raw: bytes) -> Any:
         raise ValidationError({"body": ["must be a JSON document"]}) from None
 
 
-
 # Path arguments that are credit codes on every route that has them (API.md: anything else is a 400).
 CREDIT_CODE_ARGS = ("enterprise_id", "provider_id", "subject_id")
 
