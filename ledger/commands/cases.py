@@ -25,6 +25,7 @@ from ledger.domain.enterprise import Enterprise
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.settlement import SettlementBatch
+from ledger.domain.voucher import Voucher
 from ledger.rules import OPERATOR, SUPERVISOR, VIOLATION_ARTICLES
 
 SANCTION_REASON = "sanctioned: the transaction is stopped (终止服务券产品交易, Art. 25), case {case_id}"
@@ -87,7 +88,7 @@ class CaseCommands(StopCommands):
         # The bad-credit record on the subject too, in the same save: its next compliance review or
         # issuance finds it there (Art. 5(3), 12(1), 22).
         subject_class = Enterprise if case.subject_type == "enterprise" else Provider
-        subject = self._get(changed, subject_class.create_id(case.subject_id))
+        subject: Any = self._get(changed, subject_class, subject_class.create_id(case.subject_id))
         subject.record_bad_credit(case_id=str(case.id), violation=case.violation,
                                   article=VIOLATION_ARTICLES[case.violation][0])
         stopped: dict[str, Any] = {"terminated_contracts": [], "held_contracts": [], "released": 0}
@@ -125,15 +126,15 @@ class CaseCommands(StopCommands):
     def _claw_back_contract(self, contract_id: str, case_id: str, reason: str,
                             changed: dict[UUID, Any]) -> dict[str, Any]:
         """Carry out the contract's clawback outcome (`Contract.clawback_outcome`) on everything it touches."""
-        contract: Contract = self._get(changed, contract_id)
+        contract = self._get(changed, Contract, contract_id)
         previous = contract.status
         outcome = contract.clawback_outcome()
         if outcome == STOPPED:
             contract.terminate(reason=reason, released_fen=0)
             return {"contract_id": contract_id, "previous_status": previous, "outcome": STOPPED, "amount": 0,
                     "receivable": 0, "settled": False}
-        voucher = self._get(changed, contract.voucher_id)
-        provider_year: ProviderYear = self._get(changed, ProviderYear.create_id(contract.provider_id, contract.year))
+        voucher = self._get(changed, Voucher, contract.voucher_id)
+        provider_year = self._get(changed, ProviderYear, ProviderYear.create_id(contract.provider_id, contract.year))
         if outcome == RELEASED:
             released = voucher.release(contract_id, reason)
             provider_year.release(contract_id, reason)
@@ -141,7 +142,7 @@ class CaseCommands(StopCommands):
             return {"contract_id": contract_id, "previous_status": previous, "outcome": RELEASED,
                     "amount": released, "receivable": 0, "settled": False}
         if contract.claim is not None:
-            batch: SettlementBatch = self._get(changed, contract.claim["batch_id"])
+            batch = self._get(changed, SettlementBatch, contract.claim["batch_id"])
             batch.withdraw(contract.claim["claim_id"], contract_id, case_id)
         amount = voucher.claw_back(contract_id, case_id)
         receivable = amount if outcome == RECEIVABLE else 0

@@ -112,7 +112,7 @@ class SettlementCommands(StopCommands):
         claim = batch.claims[str(claim_id)]
         if claim["status"] == REJECTED:
             for contract_id in claim["contract_ids"]:
-                contract = self._get(changed, contract_id)
+                contract = self._get(changed, Contract, contract_id)
                 contract.release_claim(batch_id=str(batch.id), claim_id=str(claim_id), reason=REJECTION_REASON)
                 if reason == ACCEPTANCE_FAILED:
                     self._check_acceptance(contract, FAILED, note or REJECTION_REASON, [], "claim_review", changed)
