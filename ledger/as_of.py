@@ -92,5 +92,5 @@ class PointInTimeQueries(CommandBase):
         return {"provider_id": provider_id, "year": year, "cap": provider_year.cap_fen,
                 "exceptions": provider_year.exceptions_fen, "reserved": reserved, "used": used,
                 "settled": provider_year.settled_fen, "receivable": provider_year.receivable_fen,
-                "remaining_cap": provider_year.limit_fen - reserved - used,
+                "remaining_cap": provider_year.remaining_fen,
                 "contracts": len(provider_year.reserved) + len(provider_year.used), "as_of": at.isoformat()}

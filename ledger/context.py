@@ -35,7 +35,6 @@ class Idempotency:
 
     key: str
     request_hash: str
-    status: int
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,14 @@ import re
 import uuid
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask_smorest import Api
-from marshmallow import ValidationError
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from ledger.errors import ValidationFailed
-from ledger.rules import valid_credit_code
 from web.auth import authenticate_request
 from web.errors import register_error_handlers
-from web.fields import json_problems, parse_json_body, text_problem
+from web.guard import refuse_hostile_input
 from web.json_provider import OrjsonProvider
 from web.schemas import ErrorSchema
 
@@ -37,40 +34,6 @@ SECURITY_HEADERS = {
 }
 
 
-# Path arguments that are credit codes on every route that has them (API.md: anything else is a 400).
-CREDIT_CODE_ARGS = ("enterprise_id", "provider_id", "subject_id")
-
-
-def refuse_hostile_input() -> None:
-    """400 before any schema or command sees it: bodies nested or sized as parser bombs, text with NUL,
-    control characters or lone surrogates (in the body, the query or the path), path credit codes
-    that are not credit codes. Reading the body here enforces MAX_CONTENT_LENGTH from the
-    Content-Length header (413) before a byte is read.
-    """
-    problems: dict[str, list[str]] = {}
-    for name, value in [*request.args.items(multi=True), *(request.view_args or {}).items()]:
-        problem = text_problem(value) if isinstance(value, str) else None
-        if problem:
-            problems[name] = [problem]
-    for name in CREDIT_CODE_ARGS:
-        value = (request.view_args or {}).get(name)
-        if isinstance(value, str) and name not in problems and not valid_credit_code(value):
-            problems[name] = ["must be an 18-character unified social credit code with a valid check character"]
-    if request.method in ("POST", "PUT", "PATCH"):
-        raw = request.get_data(cache=True)
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
-        if limit and request.content_length is None and len(raw) >= limit:
-            # A chunked body is cut off at the limit by werkzeug, silently: refuse it instead.
-            raise RequestEntityTooLarge()
-        if raw and request.is_json:
-            try:
-                problems.update(json_problems(parse_json_body(raw)))
-            except ValidationError as exc:
-                problems.update(exc.messages)  # type: ignore[arg-type]
-    if problems:
-        raise ValidationFailed("invalid request", problems)
-
-
 class LedgerApi(Api):
     """flask-smorest's Api documenting the API's own error body, so clients and schema checks see it."""
 
@@ -85,6 +48,18 @@ class BoundedIntConverter(IntegerConverter):
         if not -2**63 <= number < 2**63:
             raise BadRequest("integer out of range")
         return number
+
+
+def blueprints() -> list[tuple[Any, bool]]:
+    """Every resource module of the API, in the order its paths appear in the OpenAPI document, and
+    whether the document describes it (the health probe and the console's pages are not API)."""
+    from web import (
+        audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, settlement, years,
+    )
+
+    return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
+            (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
+            (console, False)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
@@ -127,28 +102,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     register_error_handlers(app)  # after Api(), which installs its own handler for HTTP errors
 
-    from web import contracts, enterprises, health, providers, years
-
-    app.register_blueprint(health.blp)
-    for module in (years, enterprises, providers, contracts):
-        api.register_blueprint(module.blp)
-
-    # Settlement batches, cases and sanctions (issue 4).
-    from web import cases, settlement
-
-    for module in (settlement, cases):
-        api.register_blueprint(module.blp)
-
-    # Audit and supervision (issue 5): traces, the audit chain, the export.
-    from web import audit
-
-    api.register_blueprint(audit.blp)
-
-    # The console (issue 6): its API queries, and its pages (static shells; data comes from the API).
-    from web import directory, me, overview
-    from web.console import blp as console_blp
-
-    for module in (me, directory, overview):
-        api.register_blueprint(module.blp)
-    app.register_blueprint(console_blp)
+    for module, documented in blueprints():
+        if documented:
+            api.register_blueprint(module.blp)
+        else:
+            app.register_blueprint(module.blp)
     return app

@@ -145,7 +145,7 @@ class RecoveryResponse(CommandResponse):
 @blp.response(201, CaseFiled)
 def file_case(body: dict[str, Any]) -> Any:
     return run(ledger_app().file_case, body["subject_type"], body["subject_id"], body["violation"],
-               [str(c) for c in body["contract_ids"]], body["note"], status=201)
+               [str(c) for c in body["contract_ids"]], body["note"])
 
 
 @blp.get("/cases")
@@ -191,4 +191,4 @@ def credit_records(subject_id: str) -> Any:
 @blp.arguments(RecoverySchema)
 @blp.response(201, RecoveryResponse)
 def record_recovery(body: dict[str, Any], provider_id: str) -> Any:
-    return run(ledger_app().record_recovery, provider_id, body["year"], body["amount"], body["reference"], status=201)
+    return run(ledger_app().record_recovery, provider_id, body["year"], body["amount"], body["reference"])

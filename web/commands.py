@@ -43,16 +43,21 @@ def fresh_views() -> Any:
     return store_views.store
 
 
-def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **kwargs: Any) -> Any:
-    """Run a ledger command as the request's actor; answer its data, position and status."""
+def run(command: Callable[..., CommandResult], *args: Any, **kwargs: Any) -> Any:
+    """Run a ledger command as the request's actor; answer its data, position and status.
+
+    The status is the web's reading of what the ledger says happened: 201 Created when the command
+    created its subject, 200 otherwise (a replayed key: what its first answer said).
+    """
     key = request.headers.get("Idempotency-Key")
     idempotency = None
     if key is not None:
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise errors.ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]})
-        idempotency = Idempotency(key=key, request_hash=request_fingerprint(), status=status)
+        idempotency = Idempotency(key=key, request_hash=request_fingerprint())
     with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
         result = command(*args, **kwargs)
+    status = 201 if result.created else 200
     # Committed (or replayed): from here on the answer is the command's 2xx whatever the read models do.
     store_views = views()
     if result.replayed:
@@ -63,7 +68,7 @@ def run(command: Callable[..., CommandResult], *args: Any, status: int = 200, **
                 position = idempotent_position(store_views.store, str(result.idempotency_key_id))
         except Exception:  # noqa: BLE001 - the store or the views failed after the record was read
             lag = 1
-        return _answer({**result.data, "position": position}, result.status or status, lag)
+        return _answer({**result.data, "position": position}, status, lag)
     lag = store_views.lag_after_command(result.position)
     return _answer({**result.data, "position": result.position}, status, lag)
 

@@ -4,15 +4,73 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields, validate
+
 from ledger.access import require_reader
 from projections.views import contracts
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import (
-    AcceptanceSchema, CompletionSchema, ContractProposeSchema, ContractSchema, DepositSchema, HoldReleaseSchema,
-    ReasonSchema,
-)
+from web.fields import CreditCode, StrictInteger, Text, Yuan
+from web.schemas import CommandResponse, DocumentSchema, ReasonSchema
+
+
+class ContractProposeSchema(Schema):
+    voucher_id = fields.UUID(required=True)
+    provider_id = CreditCode(required=True)
+    product_id = fields.UUID(required=True)
+    amount = Yuan(required=True)
+    subsidy = Yuan()
+    quantity = StrictInteger(load_default=1, validate=validate.Range(min=1, max=10_000),
+                             metadata={"description": "units of the product; amount ≤ listed price × quantity"})
+
+
+class HoldSchema(Schema):
+    reason = fields.String()
+    since_position = fields.Integer()
+
+
+class ContractSchema(CommandResponse):
+    contract_id = fields.String()
+    status = fields.String()
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    provider_id = fields.String()
+    product_id = fields.String()
+    year = fields.Integer()
+    category = fields.String()
+    amount = Yuan()
+    subsidy = Yuan()
+    deposit = Yuan()
+    balance_due = Yuan()
+    deposit_paid = Yuan()
+    balance_paid = Yuan()
+    settled = fields.Boolean()
+    quantity = fields.Integer()
+    batch_id = fields.String(allow_none=True)
+    clawed_back = Yuan()
+    receivable = Yuan()
+    hold = fields.Nested(HoldSchema, allow_none=True,
+                         metadata={"description": "while held (冻结): why, and the position of the event that held it"})
+
+
+class DepositSchema(Schema):
+    amount = Yuan(required=True)
+
+
+class CompletionSchema(Schema):
+    balance_paid = Yuan(required=True)
+
+
+class AcceptanceSchema(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(["passed", "failed"]))
+    findings = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+
+
+class HoldReleaseSchema(ReasonSchema):
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100))
+
 
 blp = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts", description="服务合同 Contracts")
 
@@ -22,7 +80,7 @@ blp = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts", descripti
 @blp.response(201, ContractSchema)
 def propose_contract(body: dict[str, Any]) -> Any:
     return run(ledger_app().propose_contract, body["voucher_id"], body["provider_id"], body["product_id"],
-               body["amount"], body.get("subsidy"), body["quantity"], status=201)
+               body["amount"], body.get("subsidy"), body["quantity"])
 
 
 @blp.post("/<contract_id>/signature")

@@ -13,14 +13,15 @@ from ledger import errors
 from ledger.access import require_reader
 from ledger.domain.contract import ACTIVE, CLAWED_BACK, COMPLETED, PROPOSED, SIGNED, TERMINATED
 from ledger.rules import READERS, valid_credit_code
-
-CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
 from projections.views import balances, contracts, enterprises, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views
+from web.contracts import ContractSchema
+from web.enterprises import HonourStateSchema, VoucherSchema
 from web.fields import QueryYear
-from web.schemas import ContractSchema, HonourStateSchema, VoucherSchema
+
+CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
 
 blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="主体查询 Looking up enterprises and providers")
 

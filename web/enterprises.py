@@ -4,15 +4,125 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields, validate
+
 from ledger.access import require_reader
+from ledger.rules import HONOURS, VOUCHER_KINDS
 from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import (
-    AsOfQuery, BalanceQuery, BalanceSchema, EnterpriseAmendmentSchema, EnterpriseResponse, EnterpriseSchema,
-    VerificationSchema, VoucherIssued, VoucherIssueSchema, VoucherSchema,
-)
+from web.fields import CreditCode, Instant, QueryYear, StrictBoolean, StrictInteger, Text, Year, Yuan
+from web.schemas import AS_OF, DOCUMENTS, NAME, AsOfQuery, CommandResponse, DocumentSchema
+
+
+class EnterpriseSchema(Schema):
+    id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    employees = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    revenue = Yuan(required=True)
+    registered_in_guangxi = StrictBoolean(required=True)
+    legal_person = StrictBoolean(required=True)
+    social_insurance = StrictBoolean(required=True)
+    dishonest = StrictBoolean(required=True)
+    major_violation = StrictBoolean(required=True)
+    industry_aligned = StrictBoolean(required=True)
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), load_default=list,
+                          validate=validate.Length(max=len(HONOURS)))
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
+
+class HonourStateSchema(Schema):
+    code = fields.String()
+    verified = fields.Boolean(metadata={"description": "declared honours count toward the tier once verified"})
+
+
+class EnterpriseResponse(CommandResponse):
+    id = fields.String()
+    name = fields.String()
+    tier = fields.String()
+    eligible = fields.Boolean()
+    failed_conditions = fields.List(fields.String())
+    honours = fields.List(fields.Nested(HonourStateSchema))
+    changed = fields.List(fields.String(), metadata={"description": "the facts an amendment corrected"})
+    reason = fields.String()
+
+
+class VerificationSchema(Schema):
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), required=True,
+                          validate=validate.Length(min=1, max=len(HONOURS)))
+    documents = fields.List(fields.Nested(DocumentSchema), required=True, validate=validate.Length(min=1, max=100))
+
+
+class VoucherIssueSchema(Schema):
+    enterprise_id = CreditCode(required=True)
+    year = Year(required=True)
+    kind = fields.String(load_default="general", validate=validate.OneOf(VOUCHER_KINDS))
+
+
+class VoucherIssued(CommandResponse):
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    tier = fields.String()
+    quota = Yuan()
+
+
+class FiguresSchema(Schema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
+    quota = Yuan()
+    available = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    expired = Yuan()
+    clawed_back = Yuan()
+
+
+class VoucherSchema(FiguresSchema):
+    voucher_id = fields.String()
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    tier = fields.String()
+    status = fields.String()
+
+
+class BalanceQuery(Schema):
+    year = QueryYear(required=True)
+    as_of = Instant(metadata=AS_OF)
+
+
+class BalanceSchema(FiguresSchema):
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    vouchers = fields.Integer()
+
+
+class EnterpriseChangesSchema(Schema):
+    """The facts an amendment of an enterprise may correct; each as in its registration.
+
+    Not a partial EnterpriseSchema: its defaults (no honours; for providers, declarations not given)
+    would be taken for corrections of facts the amendment does not name.
+    """
+
+    name = fields.String(validate=NAME)
+    employees = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    revenue = Yuan(attribute="revenue_fen")
+    registered_in_guangxi = StrictBoolean()
+    legal_person = StrictBoolean()
+    social_insurance = StrictBoolean()
+    dishonest = StrictBoolean()
+    major_violation = StrictBoolean()
+    industry_aligned = StrictBoolean()
+    honours = fields.List(fields.String(validate=validate.OneOf(HONOURS)), validate=validate.Length(max=len(HONOURS)))
+
+
+class EnterpriseAmendmentSchema(Schema):
+    changes = fields.Nested(EnterpriseChangesSchema, required=True)
+    reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="用券主体与补贴券 Enterprises and vouchers")
 
@@ -21,7 +131,7 @@ blp = Blueprint("enterprises", __name__, url_prefix="/api/v1", description="用�
 @blp.arguments(EnterpriseSchema)
 @blp.response(201, EnterpriseResponse)
 def register_enterprise(body: dict[str, Any]) -> Any:
-    return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"), status=201,
+    return run(ledger_app().register_enterprise, body.pop("id"), body.pop("name"),
                revenue_fen=body.pop("revenue"), **body)
 
 
@@ -55,7 +165,7 @@ def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
 @blp.arguments(VoucherIssueSchema)
 @blp.response(201, VoucherIssued)
 def issue_voucher(body: dict[str, Any]) -> Any:
-    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"], status=201)
+    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"])
 
 
 @blp.get("/vouchers/<voucher_id>")

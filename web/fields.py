@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields
 
 from ledger.money import MoneyFormatError, format_share, format_yuan, parse_share, parse_yuan
 from ledger.rules import valid_credit_code
+from web.guard import text_problem
 
 
 class Yuan(fields.Field):
@@ -127,33 +128,6 @@ def QueryYear(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=False, validate=Range(min=2000, max=2100), **kwargs)
 
 
-# -- Hostile input (issue 8): refused as 400 before any schema or command sees it ----------------
-
-MAX_JSON_DEPTH = 20  # the deepest body of the API nests 3 levels; a parser bomb nests thousands
-MAX_JSON_NODES = 20_000  # values in one body: far above any real request, far below a 1 MiB array bomb
-_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
-# Bidirectional embeddings, overrides and isolates: they make text read other than it is stored
-# ("Trojan Source"), e.g. a note whose figures appear reversed to the reviewer.
-_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-
-
-def text_problem(value: str) -> str | None:
-    """Why a string may not be stored: NUL and other control characters, lone UTF-16 surrogates.
-
-    PostgreSQL TEXT cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8 at all, so
-    both would fail deep in the store as a 500; other control characters hide text from reviewers.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (no lone surrogates)"
-    if not _CONTROL.isdisjoint(value):
-        return "must not contain NUL or other control characters"
-    if not _BIDI.isdisjoint(value):
-        return "must not contain bidirectional override characters"
-    return None
-
-
 class PlainName:
     """A registered name (登记名称) or reference: letters, marks, digits, punctuation and spaces only.
 
@@ -174,44 +148,6 @@ class PlainName:
         return value
 
 
-def json_problems(document: Any) -> dict[str, list[str]]:
-    """Walk a parsed JSON body iteratively: depth, size and every string (keys too) checked."""
-    stack: list[tuple[Any, int, str]] = [(document, 1, "body")]
-    nodes = 0
-    while stack:
-        value, depth, where = stack.pop()
-        nodes += 1
-        if depth > MAX_JSON_DEPTH:
-            return {"body": [f"nested deeper than {MAX_JSON_DEPTH} levels"]}
-        if nodes > MAX_JSON_NODES:
-            return {"body": [f"more than {MAX_JSON_NODES} values"]}
-        if isinstance(value, str):
-            problem = text_problem(value)
-            if problem:
-                return {where: [problem]}
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                problem = text_problem(key)
-                if problem:
-                    return {"body": [f"a field name {problem}"]}
-                stack.append((item, depth + 1, key))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1, where) for item in value)
-    return {}
-
-
-def parse_json_body(raw: bytes) -> Any:
-    """Parse a request body, turning every way it can fail into a ValidationError (→ 400)."""
-    import json
-
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValidationError({"body": [f"nested deeper than {MAX_JSON_DEPTH} levels"]}) from None
-    except ValueError:  # includes UnicodeDecodeError: the body is not UTF-8 JSON
-        raise ValidationError({"body": ["must be a JSON document"]}) from None
-
-
 def safe_document_uri(value: str) -> bool:
     """A document reference that points nowhere it should not: no `..` however encoded (Art. 13).
 
@@ -220,7 +156,9 @@ def safe_document_uri(value: str) -> bool:
     """
     from urllib.parse import unquote, urlsplit
 
-    if not isinstance(value, str) or text_problem(value) or "\\" in value:
+    # The value is a str (fields.String) the request guard already found free of control characters
+    # (web/guard.py): only what decoding reveals is checked again below.
+    if "\\" in value:
         return False
     decoded = value
     for _ in range(3):  # %252e%252e → %2e%2e → ..

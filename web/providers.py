@@ -4,16 +4,147 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields, validate
+
 from ledger.access import require_reader
+from ledger.rules import CATEGORIES, PROVIDER_ENTITY_TYPES
 from projections.views import contracts, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import (
-    CapExceptionResponse, CapExceptionSchema, ProductReviewSchema, ProductSchema, ProductSubmitSchema,
-    ProviderAmendmentSchema, ProviderResponse, ProviderSchema, ProviderTotalsQuery, ProviderTotalsSchema,
-    ReasonSchema, ReviewResponse, ReviewSchema,
-)
+from web.enterprises import EnterpriseAmendmentSchema
+from web.fields import CreditCode, Instant, QueryYear, StrictBoolean, StrictInteger, Text, Year, Yuan
+from web.schemas import AS_OF, DOCUMENTS, NAME, CommandResponse, DocumentSchema, ReasonSchema
+
+
+class ProviderSchema(Schema):
+    id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    registered_in_guangxi = StrictBoolean(required=True)
+    entity_type = fields.String(required=True, validate=validate.OneOf(PROVIDER_ENTITY_TYPES))
+    fixed_premises = StrictBoolean(required=True)
+    years_operating = StrictInteger(required=True, validate=validate.Range(min=0, max=500))
+    core_staff_insured = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    clients_last_year = StrictInteger(required=True, validate=validate.Range(min=0, max=10_000_000))
+    revenue_last_year = Yuan(required=True)
+    dishonest = StrictBoolean(required=True)
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+    # Declarations of Art. 12; an older client that omits them has not given them.
+    tax_compliant = StrictBoolean(load_default=False)
+    accepts_supervision = StrictBoolean(load_default=False)
+    accepts_face_value_offset = StrictBoolean(load_default=False)
+
+
+class ProviderChangesSchema(Schema):
+    """The facts an amendment of a provider may correct; each as in its application."""
+
+    name = fields.String(validate=NAME)
+    registered_in_guangxi = StrictBoolean()
+    entity_type = fields.String(validate=validate.OneOf(PROVIDER_ENTITY_TYPES))
+    fixed_premises = StrictBoolean()
+    years_operating = StrictInteger(validate=validate.Range(min=0, max=500))
+    core_staff_insured = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    clients_last_year = StrictInteger(validate=validate.Range(min=0, max=10_000_000))
+    revenue_last_year = Yuan(attribute="revenue_last_year_fen")
+    dishonest = StrictBoolean()
+    tax_compliant = StrictBoolean()
+    accepts_supervision = StrictBoolean()
+    accepts_face_value_offset = StrictBoolean()
+
+
+class ProviderAmendmentSchema(EnterpriseAmendmentSchema):
+    changes = fields.Nested(ProviderChangesSchema, required=True)
+
+
+class ProviderResponse(CommandResponse):
+    id = fields.String()
+    name = fields.String()
+    eligible = fields.Boolean()
+    failed_conditions = fields.List(fields.String())
+    status = fields.String()
+    signed_years = fields.List(fields.Integer())
+    reason = fields.String()
+    changed = fields.List(fields.String(), metadata={"description": "the facts an amendment corrected"})
+    terminated_contracts = fields.List(fields.String())
+    held_contracts = fields.List(fields.String())
+    released = Yuan()
+
+
+class ReviewSchema(Schema):
+    year = Year(required=True)
+    stage = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(["pass", "reject"]))
+    note = Text(2000, load_default="")
+
+
+class ReviewResponse(CommandResponse):
+    id = fields.String()
+    product_id = fields.String()
+    year = fields.Integer()
+    stage = fields.String()
+    decision = fields.String()
+    next_stage = fields.String(allow_none=True)
+    signed = fields.Boolean()
+    listed_years = fields.List(fields.Integer())
+
+
+class CapExceptionSchema(Schema):
+    year = Year(required=True)
+    amount = Yuan(required=True)
+    reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CapExceptionResponse(CommandResponse):
+    provider_id = fields.String()
+    year = fields.Integer()
+    amount = Yuan()
+    reason = fields.String()
+    exceptions = Yuan()
+
+
+class YearQuery(Schema):
+    year = QueryYear(required=True)
+
+
+class ProviderTotalsQuery(YearQuery):
+    as_of = Instant(metadata=AS_OF)
+
+
+class ProviderTotalsSchema(Schema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
+    provider_id = fields.String()
+    year = fields.Integer()
+    cap = Yuan()
+    exceptions = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    settled = Yuan()
+    receivable = Yuan()
+    remaining_cap = Yuan()
+    contracts = fields.Integer()
+
+
+class ProductSubmitSchema(Schema):
+    provider_id = CreditCode(required=True)
+    name = fields.String(required=True, validate=NAME)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    price = Yuan(required=True)
+    description = Text(5000, load_default="")
+
+
+class ProductSchema(CommandResponse):
+    product_id = fields.String()
+    provider_id = fields.String()
+    name = fields.String()
+    category = fields.String()
+    price = Yuan()
+    description = fields.String()
+    listed_years = fields.List(fields.Integer())
+
+
+class ProductReviewSchema(ReviewSchema):
+    stage = fields.String(required=True, validate=validate.OneOf(["expert", "approval", "notice"]))
+
 
 blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务机构与服务产品 Providers and products")
 
@@ -22,7 +153,7 @@ blp = Blueprint("providers", __name__, url_prefix="/api/v1", description="服务
 @blp.arguments(ProviderSchema)
 @blp.response(201, ProviderResponse)
 def register_provider(body: dict[str, Any]) -> Any:
-    return run(ledger_app().register_provider, body.pop("id"), body.pop("name"), status=201,
+    return run(ledger_app().register_provider, body.pop("id"), body.pop("name"),
                revenue_last_year_fen=body.pop("revenue_last_year"), **body)
 
 
@@ -38,7 +169,7 @@ def get_provider(provider_id: str) -> Any:
 @blp.response(201, ReviewResponse)
 def review_provider(body: dict[str, Any], provider_id: str) -> Any:
     return run(ledger_app().review_provider, provider_id, body["year"], body["stage"], body["decision"],
-               body["note"], status=201)
+               body["note"])
 
 
 @blp.post("/providers/<provider_id>/termination")
@@ -61,8 +192,7 @@ def amend_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.arguments(CapExceptionSchema)
 @blp.response(201, CapExceptionResponse)
 def grant_cap_exception(body: dict[str, Any], provider_id: str) -> Any:
-    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"],
-               status=201)
+    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"])
 
 
 @blp.get("/providers/<provider_id>/totals")
@@ -80,7 +210,7 @@ def provider_totals(args: dict[str, Any], provider_id: str) -> Any:
 @blp.response(201, ProductSchema)
 def submit_product(body: dict[str, Any]) -> Any:
     return run(ledger_app().submit_product, body["provider_id"], body["name"], body["category"], body["price"],
-               body["description"], status=201)
+               body["description"])
 
 
 @blp.get("/products/<product_id>")
@@ -96,4 +226,4 @@ def get_product(product_id: str) -> Any:
 @blp.response(201, ReviewResponse)
 def review_product(body: dict[str, Any], product_id: str) -> Any:
     return run(ledger_app().review_product, product_id, body["year"], body["stage"], body["decision"],
-               body["note"], status=201)
+               body["note"])

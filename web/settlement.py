@@ -238,7 +238,7 @@ class PlanSchema(Schema):
 @blp.arguments(BatchOpenSchema)
 @blp.response(201, BatchOpened)
 def open_settlement(body: dict[str, Any]) -> Any:
-    return run(ledger_app().open_settlement, body["year"], body["name"], status=201)
+    return run(ledger_app().open_settlement, body["year"], body["name"])
 
 
 @blp.get("")
@@ -253,8 +253,7 @@ def list_batches(args: dict[str, Any]) -> Any:
 @blp.arguments(ClaimSchema)
 @blp.response(201, ClaimResponse)
 def claim_settlement(body: dict[str, Any], batch_id: str) -> Any:
-    return run(ledger_app().claim_settlement, batch_id, [str(c) for c in body["contract_ids"]], body["documents"],
-               status=201)
+    return run(ledger_app().claim_settlement, batch_id, [str(c) for c in body["contract_ids"]], body["documents"])
 
 
 @blp.post("/<batch_id>/claims/<claim_id>/review")

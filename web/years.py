@@ -4,17 +4,95 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields, validate
+
 from ledger.access import require_reader
-from ledger.rules import READERS
+from ledger.rules import READERS, TIERS
 from projections.audit import history
 from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
-from web.schemas import (
-    AsOfQuery, BudgetResponse, BudgetSchema, ClosePreviewSchema, CloseResponse, YearOpenSchema, YearParametersSchema,
-    YearSchema,
-)
+from web.fields import IsoDate, Share, StrictBoolean, StrictInteger, Text, Year, Yuan
+from web.schemas import NAME, AsOfQuery, CommandResponse
+
+
+class TierQuotasSchema(Schema):
+    T1 = Yuan()
+    T2 = Yuan()
+    T3 = Yuan()
+    T4 = Yuan()
+
+
+class YearOpenSchema(Schema):
+    year = Year(required=True)
+    starts_on = IsoDate(required=True)
+    ends_on = IsoDate(required=True)
+    tier_quotas = fields.Nested(TierQuotasSchema)
+    diagnosis_share = Share()
+    other_share = Share()
+    deposit_share = Share()
+    provider_cap = Yuan()
+    commitment_required = StrictBoolean(load_default=False)
+    settlement_batches = StrictInteger(validate=validate.OneOf([1, 2]),
+                                        metadata={"description": "settlement batches a year (Art. 19), default 2"})
+
+
+class YearParametersSchema(CommandResponse):
+    year = fields.Integer()
+    starts_on = fields.String()
+    ends_on = fields.String()
+    status = fields.String()
+    tier_quotas = fields.Dict(keys=fields.String(validate=validate.OneOf(TIERS)), values=Yuan())
+    diagnosis_share = Share()
+    other_share = Share()
+    deposit_share = Share()
+    provider_cap = Yuan()
+    commitment_required = fields.Boolean()
+    settlement_batches = fields.Integer()
+
+
+class YearSchema(YearParametersSchema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
+    budget = Yuan()
+    issued = Yuan()
+    unissued = Yuan(metadata={"description": "budget not yet issued (budget − issued)"})
+    vouchers = fields.Integer()
+    available = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    expired = Yuan()
+    clawed_back = Yuan()
+    settled = Yuan()
+
+
+class BudgetSchema(Schema):
+    amount = Yuan(required=True)
+    reference = Text(200, required=True, validate=NAME)
+
+
+class BudgetResponse(CommandResponse):
+    year = fields.Integer()
+    amount = Yuan()
+    reference = fields.String()
+    budget = Yuan()
+
+
+class CloseResponse(CommandResponse):
+    year = fields.Integer()
+    expired_vouchers = fields.Integer()
+    expired_amount = Yuan()
+    released_contracts = fields.Integer()
+
+
+class ClosePreviewSchema(Schema):
+    year = fields.Integer()
+    expired_vouchers = fields.Integer()
+    expired_amount = Yuan()
+    released_contracts = fields.Integer()
+    can_close = fields.Boolean()
+    closes_after = fields.String(metadata={"description": "the window's last day: the close may run from the next"})
+
 
 blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="服务年度 Service years")
 
@@ -23,14 +101,14 @@ blp = Blueprint("years", __name__, url_prefix="/api/v1/years", description="服�
 @blp.arguments(YearOpenSchema)
 @blp.response(201, YearParametersSchema)
 def open_year(body: dict[str, Any]) -> Any:
-    return run(ledger_app().open_year, status=201, **body)
+    return run(ledger_app().open_year, **body)
 
 
 @blp.post("/<int:year>/budget")
 @blp.arguments(BudgetSchema)
 @blp.response(201, BudgetResponse)
 def allocate_budget(body: dict[str, Any], year: int) -> Any:
-    return run(ledger_app().allocate_budget, year, body["amount"], body["reference"], status=201)
+    return run(ledger_app().allocate_budget, year, body["amount"], body["reference"])
 
 
 @blp.get("/<int:year>")

@@ -19,7 +19,16 @@ from eventsourcing.persistence import IntegrityError
 from ledger import errors
 from ledger.business_date import CHINA, BusinessClock, utc_now  # noqa: F401 - CHINA is imported from here too
 from ledger.context import Actor, current, current_actor
+from ledger.domain.case import Case
+from ledger.domain.contract import Contract
+from ledger.domain.enterprise import Enterprise
 from ledger.domain.idempotency import IdempotencyRecord
+from ledger.domain.product import Product
+from ledger.domain.provider import Provider
+from ledger.domain.provider_year import ProviderYear
+from ledger.domain.settlement import SettlementBatch
+from ledger.domain.voucher import Voucher
+from ledger.domain.year import Year
 
 # Version conflicts are retried inside the server, bounded in count and in time (README "Retries"):
 # each retry waits a jittered, growing pause and runs in this process's retry lane (`_RETRY_LANE`).
@@ -44,13 +53,15 @@ A = TypeVar("A")
 class CommandResult:
     """What a command answers: its result (fen and API field names), the position of its last event.
 
+    `created`: the command created its subject (a year, a voucher, a contract...): what happened, in
+    the ledger's terms; `web/commands.py` answers it as 201 Created, anything else as 200.
     `replayed` marks the stored first answer to a repeated Idempotency-Key; its position is found
     through the read models (`idempotency_key_id`).
     """
 
     data: dict[str, Any]
     position: int | None
-    status: int | None = None
+    created: bool = False
     replayed: bool = False
     idempotency_key_id: UUID | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -186,21 +197,50 @@ class CommandBase(Application):
             raise errors.NotFound(f"no {what} {key}", {"id": str(key)})
         return aggregate
 
+    # The typed loaders, here so that every command group calls them typed (each refuses another
+    # class's id as NOT_FOUND, through `_get_as`).
+    def get_year(self, year: int) -> Year:
+        return self._get_as(Year, Year.create_id(year), "year", year)
+
+    def get_enterprise(self, code: str) -> Enterprise:
+        return self._get_as(Enterprise, Enterprise.create_id(code), "enterprise", code)
+
+    def get_voucher(self, voucher_id: Any) -> Voucher:
+        return self._get_as(Voucher, voucher_id, "voucher")
+
+    def get_provider(self, code: str) -> Provider:
+        return self._get_as(Provider, Provider.create_id(code), "provider", code)
+
+    def get_provider_year(self, code: str, year: int) -> ProviderYear:
+        return self._get_as(ProviderYear, ProviderYear.create_id(code, year), "signed provider year", f"{code}/{year}")
+
+    def get_product(self, product_id: Any) -> Product:
+        return self._get_as(Product, product_id, "product")
+
+    def get_contract(self, contract_id: Any) -> Contract:
+        return self._get_as(Contract, contract_id, "contract")
+
+    def get_batch(self, batch_id: Any) -> SettlementBatch:
+        return self._get_as(SettlementBatch, batch_id, "settlement batch")
+
+    def get_case(self, case_id: Any) -> Case:
+        return self._get_as(Case, case_id, "case")
+
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
 
-    def _commit(self, data: dict[str, Any], *aggregates: Any, status: int = 200) -> CommandResult:
+    def _commit(self, data: dict[str, Any], *aggregates: Any, created: bool = False) -> CommandResult:
         """Save every changed aggregate in one transaction, with the idempotency record if any."""
         ctx = current()
         pending: list[Any] = list(aggregates)
         if ctx.idempotency is not None:
             pending.append(IdempotencyRecord(
                 scope=self._idempotency_scope(), key=ctx.idempotency.key,
-                request_hash=ctx.idempotency.request_hash, status=ctx.idempotency.status, result=data,
+                request_hash=ctx.idempotency.request_hash, result=data, created=created,
             ))
         recordings = self.save(*pending)
         position = recordings[-1].notification.id if recordings else None
-        return CommandResult(data=data, position=position, status=status)
+        return CommandResult(data=data, position=position, created=created)
 
     def _commit_many(self, aggregates: Iterable[Any]) -> int | None:
         """Save a chunk of aggregates (year close, batch payment) as one transaction."""
@@ -224,7 +264,7 @@ class CommandBase(Application):
             return replay
         record = IdempotencyRecord(
             scope=self._idempotency_scope(), key=ctx.idempotency.key, request_hash=ctx.idempotency.request_hash,
-            status=0, result={REFUSAL: {"code": refusal.code, "message": refusal.message, "details": refusal.details}},
+            result={REFUSAL: {"code": refusal.code, "message": refusal.message, "details": refusal.details}},
         )
         try:
             self.save(record)
@@ -253,5 +293,5 @@ class CommandBase(Application):
         refusal = record.result.get(REFUSAL)
         if refusal is not None:
             raise errors.recorded_refusal(refusal["code"], refusal["message"], refusal["details"])
-        return CommandResult(data=record.result, position=None, status=record.status, replayed=True,
+        return CommandResult(data=record.result, position=None, created=record.created, replayed=True,
                              idempotency_key_id=record_id)

@@ -20,11 +20,12 @@ from ledger import errors
 from ledger.commands.base import CommandResult, command, require
 from ledger.commands.stops import ENTERPRISE_STOP, PROVIDER_STOP, StopCommands
 from ledger.domain.case import CLAWED_BACK, RECEIVABLE, RELEASED, STOPPED, Case
-from ledger.domain.contract import PROPOSED, RESERVING, USING, Contract
+from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.settlement import SettlementBatch
+from ledger.domain.voucher import Voucher
 from ledger.rules import OPERATOR, SUPERVISOR, VIOLATION_ARTICLES
 
 SANCTION_REASON = "sanctioned: the transaction is stopped (终止服务券产品交易, Art. 25), case {case_id}"
@@ -39,9 +40,6 @@ def case_data(case: Case) -> dict[str, Any]:
 
 class CaseCommands(StopCommands):
     """The operator or the supervisor files a case; the operator (another person) sanctions it."""
-
-    def get_case(self, case_id: Any) -> Case:
-        return self._get_as(Case, case_id, "case")
 
     @command
     def file_case(self, subject_type: str, subject_id: str, violation: str, contract_ids: list[Any],
@@ -66,7 +64,7 @@ class CaseCommands(StopCommands):
         if foreign:
             raise errors.ValidationFailed(f"these contracts do not concern {subject_type} {subject_id}",
                                           {"contract_ids": [f"not the subject's: {', '.join(foreign)}"]})
-        return self._commit(case_data(case), case, status=201)
+        return self._commit(case_data(case), case, created=True)
 
     @command
     def sanction_case(self, case_id: Any, clawback_contract_ids: list[Any], revoke_enterprise: bool = False,
@@ -90,7 +88,7 @@ class CaseCommands(StopCommands):
         # The bad-credit record on the subject too, in the same save: its next compliance review or
         # issuance finds it there (Art. 5(3), 12(1), 22).
         subject_class = Enterprise if case.subject_type == "enterprise" else Provider
-        subject = self._get(changed, subject_class.create_id(case.subject_id))
+        subject: Any = self._get(changed, subject_class, subject_class.create_id(case.subject_id))
         subject.record_bad_credit(case_id=str(case.id), violation=case.violation,
                                   article=VIOLATION_ARTICLES[case.violation][0])
         stopped: dict[str, Any] = {"terminated_contracts": [], "held_contracts": [], "released": 0}
@@ -127,30 +125,29 @@ class CaseCommands(StopCommands):
 
     def _claw_back_contract(self, contract_id: str, case_id: str, reason: str,
                             changed: dict[UUID, Any]) -> dict[str, Any]:
-        contract: Contract = self._get(changed, contract_id)
+        """Carry out the contract's clawback outcome (`Contract.clawback_outcome`) on everything it touches."""
+        contract = self._get(changed, Contract, contract_id)
         previous = contract.status
-        if previous == PROPOSED:
+        outcome = contract.clawback_outcome()
+        if outcome == STOPPED:
             contract.terminate(reason=reason, released_fen=0)
             return {"contract_id": contract_id, "previous_status": previous, "outcome": STOPPED, "amount": 0,
                     "receivable": 0, "settled": False}
-        if previous not in (*RESERVING, *USING):
-            raise errors.InvalidState(f"contract {contract_id} is {previous}: nothing is left to claw back",
-                                      {"contract_id": contract_id, "status": previous})
-        voucher = self._get(changed, contract.voucher_id)
-        provider_year: ProviderYear = self._get(changed, ProviderYear.create_id(contract.provider_id, contract.year))
-        if previous in RESERVING:
+        voucher = self._get(changed, Voucher, contract.voucher_id)
+        provider_year = self._get(changed, ProviderYear, ProviderYear.create_id(contract.provider_id, contract.year))
+        if outcome == RELEASED:
             released = voucher.release(contract_id, reason)
             provider_year.release(contract_id, reason)
             contract.terminate(reason=reason, released_fen=released)
             return {"contract_id": contract_id, "previous_status": previous, "outcome": RELEASED,
                     "amount": released, "receivable": 0, "settled": False}
         if contract.claim is not None:
-            batch: SettlementBatch = self._get(changed, contract.claim["batch_id"])
+            batch = self._get(changed, SettlementBatch, contract.claim["batch_id"])
             batch.withdraw(contract.claim["claim_id"], contract_id, case_id)
         amount = voucher.claw_back(contract_id, case_id)
-        receivable = amount if contract.settled else 0
+        receivable = amount if outcome == RECEIVABLE else 0
         provider_year.claw_back(contract_id=contract_id, amount_fen=amount, receivable_fen=receivable, case_id=case_id)
         contract.claw_back(case_id=case_id, amount_fen=amount, receivable_fen=receivable, previous_status=previous)
         return {"contract_id": contract_id, "previous_status": previous,
-                "outcome": RECEIVABLE if receivable else CLAWED_BACK, "amount": amount, "receivable": receivable,
-                "settled": contract.settled}
+                "outcome": RECEIVABLE if receivable else CLAWED_BACK, "amount": amount,
+                "receivable": receivable, "settled": contract.settled}

@@ -7,7 +7,7 @@ from typing import Any
 from ledger import errors
 from ledger.commands.base import CommandResult, command, require, require_subject
 from ledger.commands.stops import StopCommands
-from ledger.domain.contract import RESERVING, Contract
+from ledger.domain.contract import RESERVING, Contract, split_amount
 from ledger.domain.provider_year import ProviderYear
 from ledger.money import format_yuan, share_of
 from ledger.rules import APPROVER, ENTERPRISE, OPERATOR, PROVIDER, SUPERVISOR
@@ -30,9 +30,6 @@ def contract_data(contract: Contract) -> dict[str, Any]:
 
 class ContractCommands(StopCommands):
     """The enterprise proposes; the provider signs; the enterprise pays and confirms."""
-
-    def get_contract(self, contract_id: Any) -> Contract:
-        return self._get_as(Contract, contract_id, "contract")
 
     @command
     def propose_contract(self, voucher_id: Any, provider_id: str, product_id: Any, amount_fen: int,
@@ -57,7 +54,7 @@ class ContractCommands(StopCommands):
                                     provider_id=provider_id, product_id=str(product.id), year=voucher.year,
                                     category=product.category, amount_fen=amount_fen, subsidy_asked_fen=subsidy_fen,
                                     product_price_fen=product.price_fen, quantity=quantity)
-        return self._commit(contract_data(contract), contract, status=201)
+        return self._commit(contract_data(contract), contract, created=True)
 
     @command
     def sign_contract(self, contract_id: Any) -> CommandResult:
@@ -99,9 +96,9 @@ class ContractCommands(StopCommands):
         provider_year.reserve(str(contract.id), subsidy)
         voucher_available = voucher.available_fen
         voucher.reserve(str(contract.id), subsidy, share_bp, contract.amount_fen)
-        deposit = share_of(contract.amount_fen, params.deposit_share_bp)
-        contract.sign(subsidy_fen=subsidy, deposit_fen=deposit,
-                      balance_due_fen=contract.amount_fen - deposit - subsidy, share_bp=share_bp,
+        split = split_amount(contract.amount_fen, subsidy, params.deposit_share_bp)
+        contract.sign(subsidy_fen=split.subsidy_fen, deposit_fen=split.deposit_fen,
+                      balance_due_fen=split.balance_due_fen, share_bp=share_bp,
                       deposit_share_bp=params.deposit_share_bp, voucher_available_fen=voucher_available,
                       provider_cap_fen=provider_year.cap_fen, provider_exceptions_fen=provider_year.exceptions_fen)
         return self._commit(contract_data(contract), contract, voucher, provider_year)

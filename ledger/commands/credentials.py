@@ -45,7 +45,7 @@ class CredentialCommands(CommandBase):
         credential = Credential(token_sha256=token_hash(token), role=role, subject=subject or None,
                                 name=name or "", expires_at=expires_at)
         result = self._commit({"credential_id": str(credential.id), "role": role, "subject": subject,
-                               "name": credential.name}, credential, status=201)
+                               "name": credential.name}, credential, created=True)
         result.extra["token"] = token
         return result
 

@@ -36,15 +36,6 @@ def product_data(product: Product) -> dict[str, Any]:
 class ProviderCommands(StopCommands):
     """Provider applications and the catalogue of products."""
 
-    def get_provider(self, code: str) -> Provider:
-        return self._get_as(Provider, Provider.create_id(code), "provider", code)
-
-    def get_provider_year(self, code: str, year: int) -> ProviderYear:
-        return self._get_as(ProviderYear, ProviderYear.create_id(code, year), "signed provider year", f"{code}/{year}")
-
-    def get_product(self, product_id: Any) -> Product:
-        return self._get_as(Product, product_id, "product")
-
     @command
     def register_provider(self, code: str, name: str, registered_in_guangxi: bool, entity_type: str,
                           fixed_premises: bool, years_operating: int, core_staff_insured: int,
@@ -73,7 +64,7 @@ class ProviderCommands(StopCommands):
         provider = Provider(code=code, name=name, facts=facts, documents=documents)
         failures = provider.eligibility_failures()
         return self._commit({"id": code, "name": name, "eligible": not failures,
-                             "failed_conditions": [c.code for c in failures]}, provider, status=201)
+                             "failed_conditions": [c.code for c in failures]}, provider, created=True)
 
     @command
     def review_provider(self, code: str, year: int, stage: str, decision: str, note: str) -> CommandResult:
@@ -88,7 +79,7 @@ class ProviderCommands(StopCommands):
             changed.append(ProviderYear(provider_id=code, year=year, cap_fen=opened.params.provider_cap_fen))
         return self._commit({"id": code, "year": year, "stage": stage, "decision": decision,
                              "next_stage": provider.next_stage(year), "signed": provider.is_signed_for(year)},
-                            *changed, status=201)
+                            *changed, created=True)
 
     @command
     def terminate_provider(self, code: str, reason: str, proposed_contract_ids: list[Any] | None = None) -> CommandResult:
@@ -134,7 +125,7 @@ class ProviderCommands(StopCommands):
                                           {"amount": [f"exceptions may total at most {format_yuan(MAX_FEN)}"]})
         provider_year.grant_exception(amount_fen=amount_fen, reason=reason)
         return self._commit({"provider_id": code, "year": year, "amount": amount_fen, "reason": reason,
-                             "exceptions": provider_year.exceptions_fen}, provider_year, status=201)
+                             "exceptions": provider_year.exceptions_fen}, provider_year, created=True)
 
     @command
     def submit_product(self, provider_id: str, name: str, category: str, price_fen: int,
@@ -150,7 +141,7 @@ class ProviderCommands(StopCommands):
         provider.refuse_if_banned()
         product = Product(provider_id=provider_id, name=name, category=category, price_fen=price_fen,
                           description=description)
-        return self._commit(product_data(product), product, status=201)
+        return self._commit(product_data(product), product, created=True)
 
     @command
     def review_product(self, product_id: Any, year: int, stage: str, decision: str, note: str) -> CommandResult:
@@ -162,4 +153,4 @@ class ProviderCommands(StopCommands):
         self.get_provider(product.provider_id).refuse_if_banned()  # a banned provider's products: never listed
         product.review(year, stage, decision, note)
         return self._commit({**product_data(product), "year": year, "stage": stage, "decision": decision,
-                             "next_stage": product.next_stage(year)}, product, status=201)
+                             "next_stage": product.next_stage(year)}, product, created=True)

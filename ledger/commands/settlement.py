@@ -51,12 +51,6 @@ class SettlementCommands(StopCommands):
 
     payment_chunk = PAYMENT_CHUNK
 
-    def get_batch(self, batch_id: Any) -> SettlementBatch:
-        return self._get_as(SettlementBatch, batch_id, "settlement batch")
-
-    def _contract(self, contract_id: Any) -> Contract:
-        return self._get_as(Contract, contract_id, "contract")
-
     @command
     def open_settlement(self, year: int, name: str) -> CommandResult:
         """Open a settlement batch for a year, at most its `settlement_batches` (Art. 19: 1-2 a year).
@@ -69,7 +63,7 @@ class SettlementCommands(StopCommands):
             raise errors.ValidationFailed("a batch has a name", {"name": ["must not be blank"]})
         batch = SettlementBatch(year=year, name=name)
         opened.open_batch(str(batch.id))
-        return self._commit(batch_data(batch), batch, opened, status=201)
+        return self._commit(batch_data(batch), batch, opened, created=True)
 
     @command
     def claim_settlement(self, batch_id: Any, contract_ids: list[Any], documents: list[dict]) -> CommandResult:
@@ -88,42 +82,20 @@ class SettlementCommands(StopCommands):
         if len(ids) > MAX_CONTRACTS_PER_CLAIM:
             raise errors.ValidationFailed("too many contracts in one claim",
                                           {"contract_ids": [f"at most {MAX_CONTRACTS_PER_CLAIM}"]})
-        contracts = [self._contract(c) for c in ids]
+        contracts = [self.get_contract(c) for c in ids]
         for contract in contracts:
             if actor.subject != contract.provider_id:
                 raise errors.Forbidden("a provider claims only its own contracts",
                                        {"contract_id": str(contract.id), "role": actor.role})
         amounts: dict[str, int] = {}
         for contract in contracts:
-            self._refuse_unclaimable(contract, batch)
+            contract.refuse_unclaimable(batch.year)
             amounts[str(contract.id)] = contract.subsidy_fen
         claim_id = str(uuid.uuid4())
         batch.claim(claim_id, str(actor.subject), amounts, documents)
         for contract in contracts:
             contract.mark_claimed(batch_id=str(batch.id), claim_id=claim_id)
-        return self._commit(claim_data(batch, claim_id), batch, *contracts, status=201)
-
-    @staticmethod
-    def _refuse_unclaimable(contract: Contract, batch: SettlementBatch) -> None:
-        """Claimable: completed, of the batch's year, never claimed or settled (Art. 18-20, 25, 28)."""
-        if contract.year != batch.year:
-            raise errors.YearMismatch(f"the contract is of {contract.year}, the batch settles {batch.year}",
-                                      {"contract_id": str(contract.id), "contract_year": contract.year,
-                                       "batch_year": batch.year})
-        contract.refuse_if_held()
-        if contract.disputed:
-            raise errors.ObjectionUnresolved("an objection at a public notice disputes this contract (Art. 20)",
-                                             {"contract_id": str(contract.id), **(contract.dispute or {})})
-        if contract.status == COMPLETED and contract.settled:
-            raise errors.AlreadyClaimed("the contract is already settled (settled at most once, Art. 20)",
-                                        {"contract_id": str(contract.id), **(contract.settlement or {})})
-        if contract.status == COMPLETED and contract.claim is not None:
-            raise errors.AlreadyClaimed("the contract is already claimed in a settlement batch",
-                                        {"contract_id": str(contract.id), **contract.claim})
-        if not contract.claimable:
-            raise errors.ContractNotCompleted(
-                f"the contract is {contract.status}: only completed contracts are settled (Art. 20, 25, 28)",
-                {"contract_id": str(contract.id), "status": contract.status})
+        return self._commit(claim_data(batch, claim_id), batch, *contracts, created=True)
 
     @command
     def review_claim(self, batch_id: Any, claim_id: str, decision: str, note: str = "",
@@ -140,14 +112,14 @@ class SettlementCommands(StopCommands):
         claim = batch.claims[str(claim_id)]
         if claim["status"] == REJECTED:
             for contract_id in claim["contract_ids"]:
-                contract = self._get(changed, contract_id)
+                contract = self._get(changed, Contract, contract_id)
                 contract.release_claim(batch_id=str(batch.id), claim_id=str(claim_id), reason=REJECTION_REASON)
                 if reason == ACCEPTANCE_FAILED:
                     self._check_acceptance(contract, FAILED, note or REJECTION_REASON, [], "claim_review", changed)
         return self._commit(claim_data(batch, str(claim_id)), *changed.values())
 
     def _provider_years(self, year: int, provider_ids: Any) -> dict[str, ProviderYear]:
-        load = self.get_provider_year  # type: ignore[attr-defined]
+        load = self.get_provider_year
         return {pid: load(pid, year) for pid in sorted(set(provider_ids))}
 
     @staticmethod
@@ -188,7 +160,7 @@ class SettlementCommands(StopCommands):
         disputed = batch.refuse_notice(outcome, list(claim_ids or []), list(contract_ids or []))
         changed: list[Any] = [batch]
         for contract_id, claim_id in disputed.items():
-            contract = self._contract(contract_id)
+            contract = self.get_contract(contract_id)
             contract.mark_disputed(batch_id=str(batch.id), claim_id=claim_id, note=note or OBJECTION_REASON)
             changed.append(contract)
         held_claims = sorted(set(disputed.values()))
@@ -210,7 +182,7 @@ class SettlementCommands(StopCommands):
             raise errors.ValidationFailed("a resolution says why", {"note": ["must not be blank"]})
         batch = self.get_batch(batch_id)
         claim_id = batch.refuse_resolution(str(contract_id), decision)
-        contract = self._contract(contract_id)
+        contract = self.get_contract(contract_id)
         changed: dict[Any, Any] = {batch.id: batch, contract.id: contract}
         batch.resolve_objection(claim_id=claim_id, contract_id=str(contract.id), decision=decision,
                                 amount_fen=batch.claims[claim_id]["amounts_fen"][str(contract.id)], note=note)
@@ -257,7 +229,7 @@ class SettlementCommands(StopCommands):
         batch = self.get_batch(batch.id)
         held_back: dict[str, dict[str, Any]] = {}
         for contract_id in ordered:  # what the chunks held back, also those of an interrupted run
-            contract = self._contract(contract_id)
+            contract = self.get_contract(contract_id)
             if (contract.settlement or {}).get("batch_id") != str(batch.id):
                 held_back[contract_id] = self._held_back_item(plan, contract)
         provider_years = self._provider_years(batch.year, {pid for _, pid, _ in plan.values()})
@@ -302,7 +274,7 @@ class SettlementCommands(StopCommands):
         changed = []
         held_back: dict[str, Any] = {}
         for contract_id in contract_ids:
-            contract = self._contract(contract_id)
+            contract = self.get_contract(contract_id)
             if contract.settlement and contract.settlement.get("batch_id") == batch_id:
                 continue  # settled by an earlier chunk of this payment
             claim_id, _, _ = plan[contract_id]
@@ -353,11 +325,11 @@ class SettlementCommands(StopCommands):
             raise errors.ValidationFailed("a recovery is positive", {"amount": ["must be greater than 0.00"]})
         if not reference.strip():
             raise errors.ValidationFailed("a recovery has its reference", {"reference": ["must not be blank"]})
-        provider_year: ProviderYear = self.get_provider_year(provider_id, year)  # type: ignore[attr-defined]
+        provider_year: ProviderYear = self.get_provider_year(provider_id, year)
         if amount_fen > provider_year.receivable_fen:
             raise errors.RecoveryAboveReceivable(
                 f"the provider owes {format_yuan(provider_year.receivable_fen)} yuan",
                 {"receivable": format_yuan(provider_year.receivable_fen), "amount": format_yuan(amount_fen)})
         provider_year.record_recovery(amount_fen=amount_fen, reference=reference)
         return self._commit({"provider_id": provider_id, "year": year, "amount": amount_fen, "reference": reference,
-                             "receivable": provider_year.receivable_fen}, provider_year, status=201)
+                             "receivable": provider_year.receivable_fen}, provider_year, created=True)

@@ -30,7 +30,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import errors
-from ledger.commands.base import CommandBase
+from ledger.commands.base import A, CommandBase
 from ledger.domain.contract import COMPLETED, FAILED, FAILED_ACCEPTANCE, HELD, PROPOSED, RESERVING, USING, Contract
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.settlement import SettlementBatch
@@ -46,15 +46,30 @@ ENTERPRISE_STOP = "enterprise revoked (终止服务券产品交易, Art. 25): {r
 HELD_BACK = "held: {status}"
 
 
+def _key(aggregate_id: Any) -> Any:
+    """The UUID of an id, or the id itself if it is none (`_get_as` then answers NOT_FOUND)."""
+    if isinstance(aggregate_id, UUID):
+        return aggregate_id
+    try:
+        return UUID(str(aggregate_id))
+    except ValueError:
+        return aggregate_id
+
+
 class StopCommands(CommandBase):
     """The cascades and checks of the stops, shared by the provider, case, contract and settlement commands."""
 
-    def _get(self, changed: dict[UUID, Any], aggregate_id: Any) -> Any:
-        """Each aggregate once per save: several contracts share a voucher, a provider's year, a batch."""
-        key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
-        if key not in changed:
-            changed[key] = self.repository.get(key)
-        return changed[key]
+    def _get(self, changed: dict[UUID, Any], cls: type[A], aggregate_id: Any) -> A:
+        """Each aggregate once per save: several contracts share a voucher, a provider's year, a batch.
+
+        Typed as `_get_as`: an unknown id, or one of another class, is NOT_FOUND.
+        """
+        aggregate = self._get_as(cls, aggregate_id, cls.__name__.lower()) if _key(aggregate_id) not in changed \
+            else changed[_key(aggregate_id)]
+        if not isinstance(aggregate, cls):
+            raise errors.NotFound(f"no {cls.__name__.lower()} {aggregate_id}", {"id": str(aggregate_id)})
+        changed[aggregate.id] = aggregate
+        return aggregate
 
     # --- Stop 1: terminated provider, revoked enterprise -------------------------------------------
 
@@ -67,18 +82,18 @@ class StopCommands(CommandBase):
         """Terminate the party's reserving contracts and hold its unpaid completed ones (Stops 1)."""
         contract_ids: set[str] = set()
         if party == "provider":
-            provider = self.get_provider(party_id)  # type: ignore[attr-defined]
+            provider = self.get_provider(party_id)
             for year in provider.signed_years:
                 year_id = ProviderYear.create_id(party_id, year)
                 if not self._exists(year_id):
                     continue
-                provider_year: ProviderYear = self._get(changed, year_id)
+                provider_year = self._get(changed, ProviderYear, year_id)
                 if provider_year.stopped is None:
                     provider_year.stop(reason=reason, case_id=case_id)
                 contract_ids.update(provider_year.reserved, provider_year.used)
         else:
             for voucher in self._enterprise_vouchers(party_id):
-                voucher = self._get(changed, voucher.id)
+                voucher = self._get(changed, Voucher, voucher.id)
                 if voucher.holder_revoked is None:
                     voucher.stop(case_id=case_id or "", reason=reason)
                 contract_ids.update(voucher.reservations, voucher.uses)
@@ -87,9 +102,7 @@ class StopCommands(CommandBase):
         held: list[str] = []
         released_fen = 0
         for contract_id in sorted(contract_ids):
-            contract = self._get(changed, contract_id)
-            if not isinstance(contract, Contract):
-                raise errors.NotFound(f"no contract {contract_id}", {"id": contract_id})
+            contract = self._get(changed, Contract, contract_id)
             if (contract.provider_id if party == "provider" else contract.enterprise_id) != party_id:
                 raise errors.ValidationFailed(f"contract {contract_id} is not the {party}'s",
                                               {"proposed_contract_ids": [f"not the {party}'s: {contract_id}"]})
@@ -97,8 +110,8 @@ class StopCommands(CommandBase):
                 contract.terminate(reason=reason, released_fen=0)
                 terminated.append(contract_id)
             elif contract.status in RESERVING:
-                voucher = self._get(changed, contract.voucher_id)
-                provider_year = self._get(changed, ProviderYear.create_id(contract.provider_id, contract.year))
+                voucher = self._get(changed, Voucher, contract.voucher_id)
+                provider_year = self._get(changed, ProviderYear, ProviderYear.create_id(contract.provider_id, contract.year))
                 amount = voucher.release(contract_id, reason)
                 provider_year.release(contract_id, reason)
                 contract.terminate(reason=reason, released_fen=amount)
@@ -114,20 +127,20 @@ class StopCommands(CommandBase):
         """A stopped contract leaves a claim not being paid (a batch being paid re-checks it itself)."""
         if contract.claim is None:
             return
-        batch: SettlementBatch = self._get(changed, contract.claim["batch_id"])
+        batch = self._get(changed, SettlementBatch, contract.claim["batch_id"])
         if batch.hold_back(contract.claim["claim_id"], str(contract.id), reason):
             contract.release_claim(batch_id=str(batch.id), claim_id=contract.claim["claim_id"], reason=reason)
 
     def refuse_if_provider_terminated(self, provider_id: str, contract_id: str | None = None) -> None:
         """No contract is made or moved with a terminated provider (Art. 15 即时终止; Stops 1)."""
-        if self.get_provider(provider_id).banned:  # type: ignore[attr-defined]
+        if self.get_provider(provider_id).banned:
             raise errors.PartyTerminated(f"provider {provider_id} was terminated (Art. 15)",
                                          {"contract_id": contract_id, "provider_id": provider_id})
 
     def refuse_if_party_stopped(self, contract: Contract) -> None:
         """A command on a contract of a terminated provider or revoked enterprise is refused (Stops 1)."""
         self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))
-        enterprise = self.get_enterprise(contract.enterprise_id)  # type: ignore[attr-defined]
+        enterprise = self.get_enterprise(contract.enterprise_id)
         if enterprise.revoked:
             raise errors.PartyTerminated(f"enterprise {contract.enterprise_id} was revoked (Art. 25)",
                                          {"contract_id": str(contract.id), "enterprise_id": contract.enterprise_id})
@@ -140,9 +153,9 @@ class StopCommands(CommandBase):
         Back to the voucher's available while the year's window is open; to expired after it (the
         year ended or closed), since the holder could no longer use it.
         """
-        voucher = self._get(changed, contract.voucher_id)
-        provider_year = self._get(changed, ProviderYear.create_id(contract.provider_id, contract.year))
-        year: Year = self._get(changed, Year.create_id(contract.year))
+        voucher = self._get(changed, Voucher, contract.voucher_id)
+        provider_year = self._get(changed, ProviderYear, ProviderYear.create_id(contract.provider_id, contract.year))
+        year = self._get(changed, Year, Year.create_id(contract.year))
         self._leave_claim(contract, HELD_BACK.format(status=FAILED_ACCEPTANCE), changed)
         amount, returned_to = voucher.return_failed(str(contract.id), year.window_open(self.today()), reason)
         provider_year.return_failed(contract_id=str(contract.id), amount_fen=amount, reason=reason)

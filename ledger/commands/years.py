@@ -53,9 +53,6 @@ def refuse_negative_facts(facts: dict[str, Any]) -> None:
 class YearCommands(CommandBase):
     """The approver opens a year, finance funds it, the operator issues vouchers and closes it."""
 
-    def get_year(self, year: int) -> Year:
-        return self._get_as(Year, Year.create_id(year), "year", year)
-
     @command
     def open_year(self, year: int, starts_on: str, ends_on: str, tier_quotas: dict[str, int] | None = None,
                   diagnosis_share: int | None = None, other_share: int | None = None,
@@ -84,7 +81,7 @@ class YearCommands(CommandBase):
         if self._exists(Year.create_id(year)):
             raise errors.AlreadyExists(f"year {year} is already open", {"year": year})
         opened = Year.open(year, starts_on, ends_on, params.as_dict(), self.today())
-        return self._commit(year_data(opened), opened, status=201)
+        return self._commit(year_data(opened), opened, created=True)
 
     @command
     def allocate_budget(self, year: int, amount_fen: int, reference: str) -> CommandResult:
@@ -93,7 +90,7 @@ class YearCommands(CommandBase):
         funded = self.get_year(year)
         funded.allocate(amount_fen, reference)
         return self._commit({"year": year, "amount": amount_fen, "reference": reference,
-                             "budget": funded.budget_fen}, funded, status=201)
+                             "budget": funded.budget_fen}, funded, created=True)
 
     @command
     def register_enterprise(self, code: str, name: str, employees: int, revenue_fen: int,
@@ -123,7 +120,7 @@ class YearCommands(CommandBase):
         failures = enterprise.eligibility_failures()
         return self._commit({"id": code, "name": name, "tier": enterprise.tier, "eligible": not failures,
                              "failed_conditions": [c.code for c in failures],
-                             "honours": enterprise.honour_states()}, enterprise, status=201)
+                             "honours": enterprise.honour_states()}, enterprise, created=True)
 
     @command
     def verify_enterprise(self, code: str, honours: list[str], documents: list[dict]) -> CommandResult:
@@ -154,9 +151,6 @@ class YearCommands(CommandBase):
                              "failed_conditions": [c.code for c in failures], "changed": sorted(changes), "reason": reason,
                              "honours": enterprise.honour_states()}, enterprise)
 
-    def get_enterprise(self, code: str) -> Enterprise:
-        return self._get_as(Enterprise, Enterprise.create_id(code), "enterprise", code)
-
     @command
     def issue_voucher(self, enterprise_id: str, year: int, kind: str = "general") -> CommandResult:
         """Issue the tier's quota to an eligible enterprise, within the year's budget (Art. 5, 9, 16)."""
@@ -184,10 +178,7 @@ class YearCommands(CommandBase):
         voucher = Voucher(enterprise_id=enterprise_id, year=year, kind=kind, tier=tier,
                           quota_fen=funded.params.tier_quotas_fen[tier])
         funded.commit_quota(str(voucher.id), voucher.quota_fen)
-        return self._commit(voucher_data(voucher), voucher, funded, status=201)
-
-    def get_voucher(self, voucher_id: Any) -> Voucher:
-        return self._get_as(Voucher, voucher_id, "voucher")
+        return self._commit(voucher_data(voucher), voucher, funded, created=True)
 
     def voucher_ids_of_year(self, year: int) -> list[Any]:
         """Every voucher issued for the year, from the year's own stream: each issue commits its quota there.

@@ -6,11 +6,17 @@ and never when terminated or clawed back.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from eventsourcing.domain import event
 
 from ledger import errors
 from ledger.domain.base import LedgerAggregate
-from ledger.money import format_yuan
+from ledger.domain.case import CLAWED_BACK as CASE_CLAWED_BACK
+from ledger.domain.case import RECEIVABLE as CASE_RECEIVABLE
+from ledger.domain.case import RELEASED as CASE_RELEASED
+from ledger.domain.case import STOPPED as CASE_STOPPED
+from ledger.money import format_yuan, share_of
 
 PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
     "proposed", "signed", "active", "completed", "terminated", "clawed_back",
@@ -23,6 +29,21 @@ USING = (COMPLETED, HELD)  # states whose subsidy is used on the voucher and liv
 PASSED, FAILED = "passed", "failed"
 # A claim's dispute at the public notice (Art. 20) and its resolution by the approver.
 DISPUTE_OPEN, UPHELD, DISMISSED = "open", "upheld", "dismissed"
+
+
+class Split(NamedTuple):
+    """How a contract's amount is paid: subsidy + deposit + balance = amount (Art. 10, 17)."""
+
+    subsidy_fen: int
+    deposit_fen: int
+    balance_due_fen: int
+
+
+def split_amount(amount_fen: int, subsidy_fen: int, deposit_share_bp: int) -> Split:
+    """The deposit is its share of the amount, rounded down (Art. 17); the enterprise pays the rest
+    after the subsidy as the balance, so the three always add up to the amount."""
+    deposit_fen = share_of(amount_fen, deposit_share_bp)
+    return Split(subsidy_fen, deposit_fen, amount_fen - deposit_fen - subsidy_fen)
 
 
 class Contract(LedgerAggregate):
@@ -158,6 +179,40 @@ class Contract(LedgerAggregate):
     @property
     def claimable(self) -> bool:
         return self.status == COMPLETED and self.claim is None and not self.settled and not self.disputed
+
+    def refuse_unclaimable(self, batch_year: int) -> None:
+        """Claimable in a batch of `batch_year`: completed, of that year, never claimed or settled (Art. 18-20, 25, 28)."""
+        if self.year != batch_year:
+            raise errors.YearMismatch(f"the contract is of {self.year}, the batch settles {batch_year}",
+                                      {"contract_id": str(self.id), "contract_year": self.year,
+                                       "batch_year": batch_year})
+        self.refuse_if_held()
+        if self.disputed:
+            raise errors.ObjectionUnresolved("an objection at a public notice disputes this contract (Art. 20)",
+                                             {"contract_id": str(self.id), **(self.dispute or {})})
+        if self.status == COMPLETED and self.settled:
+            raise errors.AlreadyClaimed("the contract is already settled (settled at most once, Art. 20)",
+                                        {"contract_id": str(self.id), **(self.settlement or {})})
+        if self.status == COMPLETED and self.claim is not None:
+            raise errors.AlreadyClaimed("the contract is already claimed in a settlement batch",
+                                        {"contract_id": str(self.id), **self.claim})
+        if not self.claimable:
+            raise errors.ContractNotCompleted(
+                f"the contract is {self.status}: only completed contracts are settled (Art. 20, 25, 28)",
+                {"contract_id": str(self.id), "status": self.status})
+
+    def clawback_outcome(self) -> str:
+        """What a sanction's clawback does to this contract (Art. 25; DOMAIN.md "Sanctions"): a proposal
+        is stopped, a reservation released, used subsidy clawed back, and owed back (a receivable)
+        once it was settled. Nothing is left to claw back from any other state."""
+        if self.status == PROPOSED:
+            return CASE_STOPPED
+        if self.status in RESERVING:
+            return CASE_RELEASED
+        if self.status in USING:
+            return CASE_RECEIVABLE if self.settled else CASE_CLAWED_BACK
+        raise errors.InvalidState(f"contract {self.id} is {self.status}: nothing is left to claw back",
+                                  {"contract_id": str(self.id), "status": self.status})
 
     @property
     def disputed(self) -> bool:

@@ -20,9 +20,16 @@ class IdempotencyRecord(LedgerAggregate):
         return natural_id("idempotency", scope, key)
 
     @event("Recorded")
-    def __init__(self, scope: str, key: str, request_hash: str, status: int, result: dict) -> None:
+    def __init__(self, scope: str, key: str, request_hash: str, result: dict, created: bool = False,
+                 status: int | None = None) -> None:
+        """`created`: the command created its subject (the web answers 201 for it, 200 otherwise).
+
+        Records stored before `created` carry the HTTP status they were answered with (201, 200, or 0
+        for a refusal) as `status`, never rewritten (the audit chain hashes events as stored): it is
+        read back as `created`, so a repeated key still answers exactly the first response.
+        """
         self.scope = scope
         self.key = key
         self.request_hash = request_hash
-        self.status = status
+        self.created = created if status is None else status == 201
         self.result = result

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from eventsourcing.domain import event
 
-from ledger import errors
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.review import StagedReview
 from ledger.rules import PRODUCT_REVIEW_STAGES
 
 STAGES = tuple(stage for stage, _ in PRODUCT_REVIEW_STAGES)
 
 
-class Product(LedgerAggregate):
+class Product(StagedReview, LedgerAggregate):
     """A provider's product in one category; listed in a year's catalogue after notice."""
+
+    STAGES = STAGES
 
     @event("Submitted")
     def __init__(self, provider_id: str, name: str, category: str, price_fen: int, description: str) -> None:
@@ -24,31 +26,16 @@ class Product(LedgerAggregate):
         self.reviews: dict[str, dict] = {}
         self.listed_years: list[int] = []
 
-    def next_stage(self, year: int) -> str | None:
-        passed = self.reviews.get(str(year), {}).get("passed", [])
-        return STAGES[len(passed)] if len(passed) < len(STAGES) else None
-
     def review(self, year: int, stage: str, decision: str, note: str) -> None:
-        record = self.reviews.get(str(year), {})
-        if record.get("rejected"):
-            raise errors.InvalidState(f"the product was rejected for {year} at {record['rejected']}",
-                                      {"year": year, "rejected_at": record["rejected"]})
-        expected = self.next_stage(year)
-        if expected is None:
-            raise errors.InvalidState(f"the product is already listed for {year}", {"year": year})
-        if stage != expected:
-            raise errors.StageOutOfOrder(f"the next stage is {expected}", {"expected": expected, "stage": stage})
+        self.refuse_review(year, stage, "the product was rejected for {year} at {stage}",
+                           "the product is already listed for {year}")
         self._reviewed(year=year, stage=stage, decision=decision, note=note)
-        if stage == STAGES[-1] and decision == "pass":
+        if self.completes_review(stage, decision):
             self._listed(year=year)
 
     @event("Reviewed")
     def _reviewed(self, year: int, stage: str, decision: str, note: str) -> None:
-        record = self.reviews.setdefault(str(year), {"passed": [], "rejected": None})
-        if decision == "pass":
-            record["passed"].append(stage)
-        else:
-            record["rejected"] = stage
+        self.record_review(year, stage, decision)
 
     @event("Listed")
     def _listed(self, year: int) -> None:

@@ -15,14 +15,16 @@ from eventsourcing.domain import event
 
 from ledger import errors
 from ledger.domain.base import LedgerAggregate, natural_id
+from ledger.domain.review import PASS, REJECT, StagedReview  # noqa: F401 - REJECT is imported from here too
 from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, missing_document_kinds, provider_failures
 
-PASS, REJECT = "pass", "reject"
 STAGES = tuple(stage for stage, _ in PROVIDER_REVIEW_STAGES)
 
 
-class Provider(LedgerAggregate):
+class Provider(StagedReview, LedgerAggregate):
     """A provider's application facts, its documents (references only) and its yearly recognition."""
+
+    STAGES = STAGES
 
     @staticmethod
     def create_id(code: str) -> Any:
@@ -47,22 +49,11 @@ class Provider(LedgerAggregate):
             raise errors.ProviderBanned(f"provider {self.code} was terminated and may never re-apply (Art. 15)",
                                         {"provider_id": self.code})
 
-    def next_stage(self, year: int) -> str | None:
-        passed = self.reviews.get(str(year), {}).get("passed", [])
-        return STAGES[len(passed)] if len(passed) < len(STAGES) else None
-
     def review(self, year: int, stage: str, decision: str, note: str) -> None:
         """Decide one review stage, in the order of Art. 14; eligibility is judged at compliance."""
         self.refuse_if_banned()
-        record = self.reviews.get(str(year), {})
-        if record.get("rejected"):
-            raise errors.InvalidState(f"the application for {year} was rejected at {record['rejected']}",
-                                      {"year": year, "rejected_at": record["rejected"]})
-        expected = self.next_stage(year)
-        if expected is None:
-            raise errors.InvalidState(f"provider {self.code} is already signed for {year}", {"year": year})
-        if stage != expected:
-            raise errors.StageOutOfOrder(f"the next stage is {expected}", {"expected": expected, "stage": stage})
+        self.refuse_review(year, stage, "the application for {year} was rejected at {stage}",
+                           f"provider {self.code} is already signed for {{year}}")
         if stage == "compliance" and decision == PASS:
             missing = missing_document_kinds(self.documents)
             if missing:
@@ -74,16 +65,12 @@ class Provider(LedgerAggregate):
                     {"conditions": [{"code": c.code, "article": c.article, "message": c.message} for c in failures]},
                 )
         self._reviewed(year=year, stage=stage, decision=decision, note=note)
-        if stage == STAGES[-1] and decision == PASS:
+        if self.completes_review(stage, decision):
             self._signed(year=year)
 
     @event("Reviewed")
     def _reviewed(self, year: int, stage: str, decision: str, note: str) -> None:
-        record = self.reviews.setdefault(str(year), {"passed": [], "rejected": None})
-        if decision == PASS:
-            record["passed"].append(stage)
-        else:
-            record["rejected"] = stage
+        self.record_review(year, stage, decision)
 
     @event("Signed")
     def _signed(self, year: int) -> None:

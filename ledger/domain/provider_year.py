@@ -16,6 +16,15 @@ from ledger.domain.base import LedgerAggregate, natural_id
 from ledger.money import format_yuan
 
 
+def remaining_cap(cap_fen: int, exceptions_fen: int, live_fen: int) -> int:
+    """What a provider may still reserve in a year: cap + granted exceptions − live subsidy (Art. 10).
+
+    The one definition: `ProviderYear.remaining_fen`, the point-in-time query and the provider
+    totals read model (which sums live subsidy in SQL) all call it.
+    """
+    return cap_fen + exceptions_fen - live_fen
+
+
 class ProviderYear(LedgerAggregate):
     """The cap, its exceptions and the subsidy of live contracts of one provider in one year."""
 
@@ -46,6 +55,10 @@ class ProviderYear(LedgerAggregate):
         return sum(self.reserved.values()) + sum(self.used.values())
 
     @property
+    def remaining_fen(self) -> int:
+        return remaining_cap(self.cap_fen, self.exceptions_fen, self.live_fen)
+
+    @property
     def settled_fen(self) -> int:
         return sum(self.settled.values())
 
@@ -66,7 +79,7 @@ class ProviderYear(LedgerAggregate):
 
     def reserve(self, contract_id: str, amount_fen: int) -> None:
         self.refuse_if_stopped()
-        if self.live_fen + amount_fen > self.limit_fen:
+        if amount_fen > self.remaining_fen:
             raise errors.ProviderCapExceeded(
                 "the provider's annual cap would be exceeded (Art. 10)",
                 {"cap": format_yuan(self.cap_fen), "exceptions": format_yuan(self.exceptions_fen),

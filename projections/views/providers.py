@@ -6,7 +6,7 @@ from typing import Any
 
 from ledger.domain.product import Product
 from ledger.domain.provider import Provider
-from ledger.domain.provider_year import ProviderYear
+from ledger.domain.provider_year import ProviderYear, remaining_cap
 from projections.storage.store import ViewStore
 from projections.views.model import ReadModel, found
 
@@ -143,10 +143,10 @@ def get_provider(store: ViewStore, provider_id: str) -> dict[str, Any]:
 def get_provider_totals(store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
     row = found(store.query_one("SELECT * FROM vl_provider_years WHERE provider_id = ? AND year = ?",
                                 [provider_id, year]), "signed provider year", f"{provider_id}/{year}")
-    limit = row["cap"] + row["exceptions"]
     return {"provider_id": provider_id, "year": year, "cap": row["cap"], "exceptions": row["exceptions"],
             "reserved": row["reserved"], "used": row["used"], "settled": row["settled"],
-            "receivable": row["receivable"], "remaining_cap": limit - row["reserved"] - row["used"],
+            "receivable": row["receivable"], "remaining_cap": remaining_cap(row["cap"], row["exceptions"],
+                                                                      row["reserved"] + row["used"]),
             "contracts": row["contracts"]}
 
 

@@ -16,7 +16,7 @@ def head(ledger):
 
 
 def issue(ledger, enterprise, key, request_hash="hash-1", actor=OPERATOR):
-    with acting(actor, idempotency=Idempotency(key=key, request_hash=request_hash, status=201)):
+    with acting(actor, idempotency=Idempotency(key=key, request_hash=request_hash)):
         return ledger.issue_voucher(enterprise, YEAR)
 
 
@@ -27,7 +27,7 @@ def test_idempotency_replay_returns_first_response_and_saves_nothing(scenario, l
     assert not first.replayed and first.position == head(ledger)
     before = head(ledger)
     again = issue(ledger, enterprise, "key-1")
-    assert again.replayed and again.data == first.data and again.status == 201
+    assert again.replayed and again.data == first.data and again.created
     assert head(ledger) == before
     assert ledger.get_year(YEAR).issued_fen == first.data["quota"]
 
@@ -55,7 +55,7 @@ def test_idempotency_record_is_saved_with_the_command_s_events(scenario, ledger)
                                                         "IdempotencyRecord.Recorded"}
     assert len({e.request_id for e in recorded}) == 1
     record = ledger.repository.get(IdempotencyRecord.create_id("operator:促进中心-王五:", "key-atomic"))
-    assert (record.status, record.result) == (201, result.data)
+    assert (record.created, record.result) == (True, result.data)
 
 
 def test_idempotency_keys_belong_to_their_actor(scenario, ledger):
@@ -83,3 +83,18 @@ def test_idempotency_replay_of_a_refusal_returns_the_first_refusal(scenario, led
     assert repeated.value.code == "BUDGET_EXHAUSTED" and "issued" in repeated.value.details
     assert head(ledger) == before
     assert not issue(ledger, enterprise, "key-fresh").replayed
+
+
+def test_idempotency_records_stored_with_an_http_status_still_replay_their_first_answer(scenario, ledger):
+    # Records stored before `created` carry the HTTP status of their first answer: 201 reads back as
+    # created, 200 as not, so a repeated key answers exactly what it answered first.
+    scenario.open_year()
+    enterprise = scenario.enterprise(("tech_sme",))
+    scope = "operator:促进中心-王五:"
+    with acting(OPERATOR):
+        for key, status in (("old-201", 201), ("old-200", 200)):
+            ledger.save(IdempotencyRecord(scope=scope, key=key, request_hash="hash-1", result={"stored": key},
+                                          status=status))
+    assert issue(ledger, enterprise, "old-201").created is True
+    replayed = issue(ledger, enterprise, "old-200")
+    assert replayed.replayed and replayed.data == {"stored": "old-200"} and replayed.created is False

@@ -40,7 +40,7 @@ def test_case_is_filed_for_a_violation_of_article_25(world, views):
     contract_id = world.contract(holder=holder)
     with as_role("supervisor", name="supervisor-zhou"):
         filed = world.app.file_case("enterprise", enterprise, "transfer", [contract_id], "服务券被转让")
-    assert filed.status == 201
+    assert filed.created
     assert filed.data["article"] == "Art. 25(1)" and filed.data["status"] == "filed"
     views.catch_up()
     case = settlement.get_case(views.store, filed.data["case_id"])
@@ -309,3 +309,17 @@ def test_sanctions_go_on_after_the_year_closed(world, clock, views):
     views.catch_up()
     year = balances.get_year(views.store, YEAR)
     assert (year["clawed_back"], year["settled"], year["used"]) == (yuan(80_000), yuan(40_000), 0)
+
+
+@pytest.mark.parametrize("wrong", ["voucher", "not-a-uuid"])
+def test_a_sanction_names_only_contracts_as_proposed_contracts(world, wrong):
+    # The cascade loads each named contract through the typed loader: another aggregate's id, or no
+    # id at all, is NOT_FOUND, and nothing is recorded.
+    app = world.app
+    proposed = world.contract(state="proposed")
+    named = app.get_contract(proposed).voucher_id if wrong == "voucher" else wrong
+    case_id = file_case(app, world.provider, [proposed], subject_type="provider")
+    before = app.recorder.max_notification_id()
+    with pytest.raises(errors.NotFound):
+        sanction(app, case_id, [], terminate_provider=True, proposed_contract_ids=[named])
+    assert app.recorder.max_notification_id() == before and not app.get_provider(world.provider).banned
