@@ -303,7 +303,7 @@ def test_upheld_objection_fails_acceptance(world, views):
     # The chain head at the notice: the Noticed event's own position and the audit chain's hash there.
     (noticed,) = app.recorder.select_notifications(start=head["position"], limit=1)
     assert noticed.topic.endswith("SettlementBatch.Noticed")
-    assert chain.links_at(views.store, [head["position"]])[head["position"]].hash == head["hash"]
+    assert chain.links_between(views.store, head["position"], head["position"])[head["position"]].hash == head["hash"]
 
 
 def test_payment_while_every_claim_is_disputed_is_refused(world):
