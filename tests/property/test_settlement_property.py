@@ -26,7 +26,7 @@ from ledger.domain.settlement import SettlementBatch
 from ledger.money import yuan
 from ledger.persistence import Store
 from projections.runner import Views
-from projections.views import balances, contracts, providers, settlement
+from projections.views import balances, contracts as contract_views, providers, settlement
 from service.bootstrap import open_ledger
 from tests.conftest import make_store, postgres_admin_url
 from tests.support import YEAR, Clock, Scenario, as_role
@@ -234,7 +234,7 @@ def check(model: Model, views: Views) -> None:
         assert paid_in.get(str(contract.id), 0) == len(settled_events)
         settled_total += sum(e.amount_fen for e in settled_events)
         assert contract.deposit_fen + contract.subsidy_fen + contract.balance_due_fen in (contract.amount_fen, 0)
-        view = contracts.get_contract(views.store, str(contract.id))
+        view = contract_views.get_contract(views.store, str(contract.id))
         assert (view["status"], view["settled"], view["receivable"]) == (
             contract.status, contract.settled, contract.receivable_fen)
     # The year: Σ settled ≤ Σ used + Σ clawed back, and the view's totals are the vouchers' sums.
