@@ -6,24 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
-
-from tests.api.test_settlement_api import DOCS, Http, _batch
+from tests.api.test_settlement_api import DOCS, Http, _batch, http, world  # noqa: F401 - the fixtures
 from tests.application.test_settlement import World
 from tests.application.test_stops import identities_hold
 from tests.support import YEAR, issue_tokens
 
 
-@pytest.fixture
-def world(scenario: Any) -> World:
-    return World(scenario)
-
-
-@pytest.fixture
-def http(client: Any, ledger: Any, world: World) -> Http:
-    tokens = issue_tokens(ledger, ("provider", world.provider))
-    tokens["provider"] = tokens[world.provider]
-    return Http(client, tokens)
 
 
 def _holder(http: Http, ledger: Any, world: World) -> tuple[str, str]:
