@@ -19,10 +19,28 @@ from service.bootstrap import build_app, open_ledger, open_views
 from tests.servers import scratch_database
 from tests.support import Clock, Scenario, issue_tokens
 
-BACKENDS = ("sqlite", "postgres")
+ALL_BACKENDS = ("sqlite", "postgres")
+
+
+def selected_backends() -> tuple[str, ...]:
+    """The stores this run covers: LEDGER_TEST_BACKENDS (comma-separated), both by default.
+
+    The fast lane (`scripts/test --fast`) sets `sqlite`: the edit-test loop runs every rule on the embedded
+    store; CI runs the full lane, on both.
+    """
+    chosen = tuple(b.strip() for b in os.environ.get("LEDGER_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(","))
+    unknown = [b for b in chosen if b not in ALL_BACKENDS]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"LEDGER_TEST_BACKENDS: unknown store(s) {unknown}; choose from {ALL_BACKENDS}")
+    return chosen
+
+
+BACKENDS = selected_backends()
 
 
 def postgres_admin_url() -> str | None:
+    if "postgres" not in BACKENDS:
+        pytest.skip("PostgreSQL left out of this run (LEDGER_TEST_BACKENDS)")
     url = os.environ.get("LEDGER_TEST_POSTGRES_URL")
     if not url:
         if os.environ.get("CI"):

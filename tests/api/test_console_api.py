@@ -8,7 +8,6 @@ contracts in every state, a paid settlement batch, an open one and a sanction ca
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -198,9 +197,7 @@ PAGES = ("/console/", "/console/login", f"/console/years/{YEAR}", "/console/year
 def test_console_pages_are_static_shells_in_chinese(client: Any) -> None:
     """No token, no data: the page's JavaScript asks the API with the token kept in the browser."""
     for path in PAGES:
-        started = time.perf_counter()
         response = client.get(path)
-        assert time.perf_counter() - started < 0.3, path
         assert response.status_code == 200, path
         assert response.mimetype == "text/html"
         html = response.get_data(as_text=True)

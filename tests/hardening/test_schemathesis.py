@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -64,6 +65,7 @@ def fuzz(world: World, schema: Any, principal: str, mode: GenerationMode, pinned
         run()
 
 
+@pytest.mark.slow  # a fuzzing run over every operation, minutes not seconds
 def test_schemathesis_finds_no_server_error_and_no_schema_break(world: World, capsys: Any) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", world.flask_app)
     tally: dict[str, Any] = {"inputs": 0, "statuses": {}, "failures": []}

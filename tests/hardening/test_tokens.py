@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ledger.commands.credentials import CredentialCommands
 from projections.runner import REGISTRY
 from service.bootstrap import build_app
@@ -56,6 +58,7 @@ def test_tokens_are_compared_in_constant_time() -> None:
     assert not re.search(r"token\s*==|==\s*token", source)
 
 
+@pytest.mark.slow  # runs the real CLI several times
 def test_a_token_revoked_from_the_command_line_is_refused_at_once(world: World) -> None:
     url = world.app.store.url
     credential, token = issue_token(url, "auditor", "--name", "审计员-撤销")
@@ -74,6 +77,7 @@ def test_a_token_revoked_from_the_command_line_is_refused_at_once(world: World) 
     assert unknown.returncode == 2 and "NOT_FOUND" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
+@pytest.mark.slow  # runs the real CLI several times
 def test_a_token_expires(world: World, monkeypatch: Any) -> None:
     url = world.app.store.url
     _, lasting = issue_token(url, "supervisor", "--expires-at", "2099-12-31T23:59:59+08:00")
