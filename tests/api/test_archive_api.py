@@ -1,0 +1,83 @@
+"""The service archive over HTTP (API.md "Service archive, catalogue and evaluation"; Art. 18(二), 21, 22)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ledger.money import yuan
+from tests.api.support_http import Http, http  # noqa: F401 - the fixture
+from tests.support import YEAR, Scenario, document
+
+DOC = {k: v for k, v in document("other").items() if k != "kind"}
+
+
+@pytest.fixture
+def world(scenario: Scenario) -> dict[str, str]:
+    scenario.open_year()
+    enterprise, voucher = scenario.holder()
+    provider = scenario.provider()
+    product = scenario.product(provider)
+    contract = scenario.contract(enterprise, voucher, provider, product, yuan(10_000), state="completed")
+    return {"enterprise": enterprise, "provider": provider, "contract": contract}
+
+
+def test_each_archive_entry_type_over_http(http: Http, world: dict[str, str]) -> None:
+    enterprise = http.subject("enterprise", world["enterprise"])
+    provider = http.subject("provider", world["provider"])
+    survey = http.post("operator", "/archive/surveys", {"contract_id": world["contract"], "score": 5, "comments": "好"})
+    assert survey["score"] == 5 and isinstance(survey["position"], int)
+    http.post("operator", "/archive/surveys", {"contract_id": world["contract"], "score": 0}, 400, "VALIDATION_ERROR")
+    http.post(enterprise, "/archive/surveys", {"contract_id": world["contract"], "score": 3},
+              403, "FORBIDDEN")
+    check = http.post("supervisor", "/archive/spot-checks", {"subject_type": "provider", "subject_id": provider,
+                                                             "contract_id": world["contract"], "result": "passed",
+                                                             "findings": "", "documents": [DOC]})
+    assert check["year"] == YEAR
+    http.post("operator", "/archive/spot-checks", {"subject_type": "provider", "subject_id": provider,
+                                                   "result": "maybe"}, 400, "VALIDATION_ERROR")
+    http.post(enterprise, "/archive/commitments", {"year": YEAR, "text": "承诺材料真实"})
+    http.post(enterprise, "/archive/commitments", {"year": YEAR, "text": "again"}, 409, "ALREADY_EXISTS")
+    report = http.post("supervisor", "/archive/supervision-reports", {
+        "year": YEAR, "title": "监理报告", "documents": [DOC],
+        "findings": [{"subject_type": "enterprise", "subject_id": enterprise, "contract_id": world["contract"],
+                      "severity": "major", "text": "虚假交易"}]})
+    http.post("operator", "/archive/supervision-reports", {"year": YEAR, "title": "x", "findings": []}, 403, "FORBIDDEN")
+    case = http.post("operator", f"/archive/supervision-reports/{report['report_id']}/findings/0/case",
+                     {"violation": "fake_transaction"})
+    assert case["contract_ids"] == [world["contract"]] and case["finding"] == 0
+    assert http.get("auditor", f"/archive/supervision-reports/{report['report_id']}")["findings"][0]["case_id"] == \
+        case["case_id"]
+    entries = http.get("auditor", f"/archive/enterprises/{enterprise}")["entries"]
+    types = [e["type"] for e in entries]
+    for kind in ("Contract.SurveyRecorded", "Enterprise.CommitmentMade", "Enterprise.FindingRecorded", "Case.Filed",
+                 "Case.FindingLinked"):
+        assert kind in types
+    assert [e["position"] for e in entries] == sorted(e["position"] for e in entries)
+    assert "Provider.SpotChecked" in [e["type"] for e in http.get(provider, f"/archive/providers/{provider}")["entries"]]
+    http.get(provider, f"/archive/enterprises/{enterprise}", 403, "FORBIDDEN")
+    own = [e["type"] for e in http.get(enterprise, f"/archive/enterprises/{enterprise}")["entries"]]
+    assert "Case.Filed" not in own  # a case under way is not shown to its subject
+    steps = http.get("auditor", f"/trace/enterprises/{enterprise}?year={YEAR}")["steps"]
+    assert {"Enterprise.CommitmentMade", "Enterprise.FindingRecorded"} <= {s["type"] for s in steps}
+
+
+def test_commitment_required_gate_over_http(http: Http, scenario: Scenario) -> None:
+    http.post("approver", "/years", {"year": YEAR, "starts_on": f"{YEAR}-01-01", "ends_on": f"{YEAR}-12-31",
+                                     "commitment_required": True})
+    http.post("finance", f"/years/{YEAR}/budget", {"amount": "1000000.00", "reference": "预算"})
+    enterprise = http.subject("enterprise", scenario.enterprise(("tech_sme",)))
+    http.post("operator", "/vouchers", {"enterprise_id": enterprise, "year": YEAR, "kind": "general"}, 422,
+              "COMMITMENT_MISSING")
+    http.post(enterprise, "/archive/commitments", {"year": YEAR, "text": "承诺"})
+    http.post("operator", "/vouchers", {"enterprise_id": enterprise, "year": YEAR, "kind": "general"})
+    provider = http.subject("provider", scenario.provider(signed_for=None))
+    body = {"year": YEAR, "stage": "compliance", "decision": "pass", "note": ""}
+    http.post("operator", f"/providers/{provider}/reviews", body, 422, "COMMITMENT_MISSING")
+    http.post(provider, "/archive/commitments", {"year": YEAR, "text": "承诺"})
+    http.post("operator", f"/providers/{provider}/reviews", body, 201)
+
+
+def test_archive_of_an_unknown_subject_is_404(http: Http, world: dict[str, Any]) -> None:
+    http.get("auditor", "/archive/providers/91450100MA5KXXXX00", 404, "NOT_FOUND")
