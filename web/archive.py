@@ -12,11 +12,12 @@ from ledger.grading import GRADES
 from ledger.rules import CASE_SUBJECT_TYPES, ENTERPRISE, FINDING_SEVERITIES, PROVIDER, SPOT_CHECK_RESULTS, \
     SURVEY_SCORES, VIOLATIONS
 from projections.audit import archive
+from projections.views import providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.cases import CaseFiled
 from web.commands import fresh_views, ledger_app, run
-from web.fields import CreditCode, Instant, QueryYear, StrictInteger, Text, Year
+from web.fields import CreditCode, Instant, QueryYear, StrictInteger, Text, Year, Yuan
 from web.schemas import AS_OF, DOCUMENTS, CommandResponse, DocumentSchema
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1",
@@ -237,3 +238,52 @@ def provider_grade(args: dict[str, Any], provider_id: str) -> Any:
     """A provider's grade for the year (分级评价, Art. 15), reproducible at any past `as_of`."""
     require_reader(current_actor(), provider_id=provider_id)
     return archive.provider_grade(ledger_app(), fresh_views(), provider_id, args["year"], args.get("as_of"))
+
+
+class CatalogueQuery(Schema):
+    year = QueryYear(required=True)
+
+
+class CatalogueProduct(Schema):
+    product_id = fields.String()
+    name = fields.String()
+    category = fields.String()
+    price = Yuan()
+
+
+class ExecutionSchema(Schema):
+    signed_count = fields.Integer()
+    signed_amount = Yuan()
+    completed_count = fields.Integer()
+    completed_amount = Yuan()
+    terminated_count = fields.Integer()
+    terminated_amount = Yuan()
+
+
+class CatalogueProvider(Schema):
+    provider_id = fields.String(metadata={"description": "the provider's own credit code (public as a signed provider)"})
+    name = fields.String()
+    grade = fields.String(metadata={"enum": list(GRADES)})
+    score = fields.String()
+    products = fields.List(fields.Nested(CatalogueProduct))
+    execution = fields.Nested(ExecutionSchema, metadata={"description": "contract amounts of the year, summed"})
+
+
+class CatalogueSchema(Schema):
+    year = fields.Integer()
+    providers = fields.List(fields.Nested(CatalogueProvider))
+
+
+@blp.get("/catalogue")
+@blp.arguments(CatalogueQuery, location="query")
+@blp.response(200, CatalogueSchema)
+def catalogue(args: dict[str, Any]) -> Any:
+    """The year's signed providers, their listed products, grade and contract execution (Art. 15):
+    open to every role, enterprises included; public facts only (no cap, subsidy, clawback or client)."""
+    current_actor()
+    store = fresh_views()
+    listed = providers.catalogue(store, args["year"])
+    for entry in listed:
+        graded = archive.provider_grade(ledger_app(), store, entry["provider_id"], args["year"])
+        entry.update(grade=graded["grade"], score=graded["score"])
+    return {"year": args["year"], "providers": listed}

@@ -27,8 +27,8 @@ PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
 HELD, FAILED_ACCEPTANCE = "held", "failed_acceptance"
 RESERVING = (SIGNED, ACTIVE)  # states holding a reservation on the voucher
 USING = (COMPLETED, HELD)  # states whose subsidy is used on the voucher and live on the provider's year
-# States a completed service may be in (then held, failed at acceptance or clawed back): it can be surveyed.
-SURVEYED = (*USING, FAILED_ACCEPTANCE, CLAWED_BACK)
+# States of a delivered (completed) service, later held, failed at acceptance or clawed back: surveyed, catalogued.
+DELIVERED = (*USING, FAILED_ACCEPTANCE, CLAWED_BACK)
 PASSED, FAILED = "passed", "failed"
 # A claim's dispute at the public notice (Art. 20) and its resolution by the approver.
 DISPUTE_OPEN, UPHELD, DISMISSED = "open", "upheld", "dismissed"
@@ -308,7 +308,7 @@ class Contract(LedgerAggregate):
         """A satisfaction survey (满意度调查) of a completed contract, once (Art. 18(二)); kept on the contract."""
         if score not in SURVEY_SCORES:
             raise errors.ValidationFailed("a survey scores 1 to 5", {"score": [f"must be one of {SURVEY_SCORES}"]})
-        if self.status not in SURVEYED:
+        if self.status not in DELIVERED:
             raise errors.ContractNotCompleted(f"the contract is {self.status}: only a completed service is surveyed",
                                               {"contract_id": str(self.id), "status": self.status})
         if getattr(self, "survey", None) is not None:

@@ -81,3 +81,50 @@ def test_commitment_required_gate_over_http(http: Http, scenario: Scenario) -> N
 
 def test_archive_of_an_unknown_subject_is_404(http: Http, world: dict[str, Any]) -> None:
     http.get("auditor", "/archive/providers/91450100MA5KXXXX00", 404, "NOT_FOUND")
+
+
+def test_grade_over_http_with_its_rule_and_as_of(http: Http, world: dict[str, str]) -> None:
+    provider = http.subject("provider", world["provider"])
+    http.post("operator", "/archive/surveys", {"contract_id": world["contract"], "score": 5})
+    graded = http.get(provider, f"/providers/{provider}/grade?year={YEAR}")
+    assert (graded["grade"], graded["score"]) == ("A", "100.00") and graded["inputs"]["surveys"] == 1
+    assert graded["rule"]["components"]["satisfaction"]["weight"] == 30
+    before = http.get("auditor", f"/providers/{provider}/grade?year={YEAR}&as_of=2000-01-01T00:00:00%2B08:00")
+    assert before["inputs"]["surveys"] == 0 and before["inputs"]["contracts_completed"] == 0
+    http.get("auditor", f"/providers/{provider}/grade?year={YEAR}&as_of=yesterday", 400, "VALIDATION_ERROR")
+    enterprise = http.subject("enterprise", world["enterprise"])
+    http.get(enterprise, f"/providers/{provider}/grade?year={YEAR}", 403, "FORBIDDEN")
+
+
+PRIVATE = {"cap", "remaining_cap", "exceptions", "subsidy", "reserved", "used", "settled", "clawed_back",
+           "receivable", "enterprise_id", "enterprises", "voucher_id"}
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_catalogue_shows_enterprises_public_facts_only(http: Http, scenario: Scenario, world: dict[str, str]) -> None:
+    other = http.subject("enterprise", scenario.enterprise(("tech_sme",)))
+    unsigned = scenario.provider(signed_for=None)
+    enterprise = world["enterprise"]
+    contract = http.get("auditor", f"/contracts/{world['contract']}")
+    product, voucher_id = contract["product_id"], contract["voucher_id"]
+    scenario.contract(enterprise, voucher_id, world["provider"], product, yuan(20_000), state="terminated")
+    body = http.get(other, f"/catalogue?year={YEAR}")
+    assert body["year"] == YEAR and [p["provider_id"] for p in body["providers"]] == [world["provider"]]
+    assert unsigned not in {p["provider_id"] for p in body["providers"]}
+    listed = body["providers"][0]
+    assert listed["grade"] in ("A", "B", "C", "D") and listed["products"][0]["product_id"] == product
+    assert listed["products"][0]["price"] == "1000000.00"
+    assert listed["execution"] == {"signed_count": 2, "signed_amount": "30000.00", "completed_count": 1,
+                                   "completed_amount": "10000.00", "terminated_count": 1,
+                                   "terminated_amount": "20000.00"}
+    assert not _keys(body) & PRIVATE
+    assert enterprise not in str(body)
+    http.get(None, f"/catalogue?year={YEAR}", 401, "UNAUTHENTICATED")
+    http.get(other, "/catalogue", 400, "VALIDATION_ERROR")
