@@ -355,3 +355,5 @@ OUTSIDE_GUANGXI = "区外"
 def city_of(credit_code: str) -> str:
     """The city of a credit code's registration authority (from its division code), or 区外."""
     return GUANGXI_CITIES.get(credit_code[2:6], OUTSIDE_GUANGXI)
+# Who evaluates the fund's year (绩效评估, Art. 26): DIIT and Finance, and those who oversee them.
+EVALUATORS = (APPROVER, FINANCE, SUPERVISOR, AUDITOR)

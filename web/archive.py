@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
 from ledger.grading import GRADES
-from ledger.rules import CASE_SUBJECT_TYPES, ENTERPRISE, FINDING_SEVERITIES, PROVIDER, SPOT_CHECK_RESULTS, \
+from ledger.rules import CASE_SUBJECT_TYPES, ENTERPRISE, EVALUATORS, FINDING_SEVERITIES, PROVIDER, SPOT_CHECK_RESULTS, \
     SURVEY_SCORES, VIOLATIONS
-from projections.audit import archive
+from projections.audit import archive, evaluation
 from projections.views import providers
+from web import evaluation_xlsx, memory
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.cases import CaseFiled
@@ -287,3 +289,119 @@ def catalogue(args: dict[str, Any]) -> Any:
         graded = archive.provider_grade(ledger_app(), store, entry["provider_id"], args["year"])
         entry.update(grade=graded["grade"], score=graded["score"])
     return {"year": args["year"], "providers": listed}
+
+
+class EvaluationQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "xlsx"]))
+
+
+RATIO = {"allow_none": True, "metadata": {"description": "a decimal string, 4 places rounded down; null: nothing to divide"}}
+
+
+class BudgetExecution(Schema):
+    budget = Yuan()
+    issued = Yuan()
+    used = Yuan()
+    settled = Yuan()
+    expired = Yuan()
+    issued_of_budget = fields.String(**RATIO)
+    used_of_issued = fields.String(**RATIO)
+    settled_of_used = fields.String(**RATIO)
+    expired_of_issued = fields.String(**RATIO)
+
+
+class ReachRow(Schema):
+    key = fields.String(metadata={"description": "the tier, kind or city"})
+    enterprises = fields.Integer()
+    vouchers = fields.Integer()
+    issued = Yuan()
+    used = Yuan()
+
+
+class CategoryRow(Schema):
+    key = fields.String(metadata={"description": "the service category"})
+    contracts = fields.Integer()
+    amount = Yuan()
+    used = Yuan()
+
+
+class SubsidyShare(Schema):
+    contracts = fields.Integer()
+    amount = Yuan()
+    subsidy = Yuan()
+    share = fields.String(**RATIO)
+
+
+class ProviderUse(Schema):
+    provider_id = fields.String()
+    used = Yuan()
+
+
+class Concentration(Schema):
+    providers = fields.Integer()
+    top = fields.List(fields.Nested(ProviderUse))
+    top_used = Yuan()
+    total_used = Yuan()
+    share = fields.String(**RATIO)
+
+
+class ScoreCount(Schema):
+    score = fields.Integer()
+    count = fields.Integer()
+
+
+class Satisfaction(Schema):
+    surveys = fields.Integer()
+    score_total = fields.Integer()
+    mean_score = fields.String(allow_none=True)
+    by_score = fields.List(fields.Nested(ScoreCount))
+
+
+class Checks(Schema):
+    spot_checks = fields.Integer()
+    spot_checks_failed = fields.Integer()
+    spot_check_failure_rate = fields.String(**RATIO)
+    acceptance_checks = fields.Integer()
+    acceptance_failed = fields.Integer()
+    acceptance_failure_rate = fields.String(**RATIO)
+
+
+class Clawbacks(Schema):
+    clawed_back = Yuan()
+    receivable = Yuan(metadata={"description": "the part clawed back after payment: owed by providers"})
+    recovered = Yuan(metadata={"description": "receivables finance recorded as repaid"})
+    outstanding = Yuan()
+
+
+class EvaluationSchema(Schema):
+    year = fields.Integer()
+    budget = fields.Nested(BudgetExecution)
+    by_tier = fields.List(fields.Nested(ReachRow))
+    by_kind = fields.List(fields.Nested(ReachRow))
+    by_city = fields.List(fields.Nested(ReachRow))
+    by_category = fields.List(fields.Nested(CategoryRow))
+    subsidy_share = fields.Nested(SubsidyShare)
+    concentration = fields.Nested(Concentration)
+    satisfaction = fields.Nested(Satisfaction)
+    checks = fields.Nested(Checks)
+    clawbacks = fields.Nested(Clawbacks)
+
+
+@blp.get("/years/<int:year>/evaluation")
+@blp.arguments(EvaluationQuery, location="query")
+@blp.response(200, EvaluationSchema, description="the indicators as JSON; with ?format=xlsx an Excel workbook "
+                                                  "(one sheet per dimension, amounts in yuan)")
+def year_evaluation(args: dict[str, Any], year: int) -> Any:
+    """The year's performance evaluation (绩效评估, Art. 26): approver, finance, supervisor, auditor."""
+    require_reader(current_actor(), roles=EVALUATORS)
+    app = ledger_app()
+    app.get_year(year)  # 404 for a year never opened
+    try:
+        result = evaluation.evaluate(app, year)
+    finally:
+        memory.give_back()  # the whole log went through this thread's heap
+    if args["format"] == "xlsx":
+        name = f"evaluation-{year}.xlsx"
+        return Response(evaluation_xlsx.workbook(result, app.now()), status=200, content_type=evaluation_xlsx.MEDIA_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return result

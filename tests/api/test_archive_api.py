@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from io import BytesIO
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from ledger.money import yuan
 from tests.api.support_http import Http, http  # noqa: F401 - the fixture
-from tests.support import YEAR, Scenario, document
+from tests.application.test_evaluation import GeneratedYear
+from tests.support import YEAR, Scenario, bearer, document
 
 DOC = {k: v for k, v in document("other").items() if k != "kind"}
 
@@ -128,3 +132,39 @@ def test_catalogue_shows_enterprises_public_facts_only(http: Http, scenario: Sce
     assert enterprise not in str(body)
     http.get(None, f"/catalogue?year={YEAR}", 401, "UNAUTHENTICATED")
     http.get(other, "/catalogue", 400, "VALIDATION_ERROR")
+
+
+def test_evaluation_json_and_workbook_agree(http: Http, client: Any, tokens: dict[str, str],
+                                            scenario: Scenario) -> None:
+    generated = GeneratedYear(scenario)
+    body = http.get("finance", f"/years/{YEAR}/evaluation")
+    budget = body["budget"]
+    assert budget["issued"].count(".") == 1 and len(budget["issued"].split(".")[1]) == 2  # yuan strings
+    assert body["clawbacks"]["recovered"] == "5000.00"
+    assert Decimal(budget["issued_of_budget"]) == (Decimal(budget["issued"]) / Decimal(budget["budget"])).quantize(
+        Decimal("0.0001"), rounding="ROUND_DOWN")
+    for who in ("approver", "supervisor", "auditor"):
+        assert http.get(who, f"/years/{YEAR}/evaluation?format=json") == body
+    http.get("operator", f"/years/{YEAR}/evaluation", 403, "FORBIDDEN")
+    http.get(http.subject("enterprise", generated.holders[0][0]), f"/years/{YEAR}/evaluation", 403, "FORBIDDEN")
+    http.get("auditor", f"/years/{YEAR + 1}/evaluation", 404, "NOT_FOUND")
+    http.get("auditor", f"/years/{YEAR}/evaluation?format=pdf", 400, "VALIDATION_ERROR")
+    response = client.get(f"/api/v1/years/{YEAR}/evaluation?format=xlsx", headers=bearer(tokens["auditor"]))
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(BytesIO(response.data))
+    assert book.sheetnames == ["预算执行", "按档次", "按券种", "按城市", "按服务类别", "补贴比例", "服务机构集中度",
+                               "满意度", "抽查与验收", "追回"]
+    overview = {row[0]: row[1] for row in book["预算执行"].iter_rows(min_row=2, values_only=True)}
+    for label, key in (("年度预算（元）", "budget"), ("已发放（元）", "issued"), ("已使用（元）", "used"),
+                       ("已兑付（元）", "settled"), ("已作废（元）", "expired")):
+        assert Decimal(str(overview[label])) == Decimal(budget[key]), label
+    assert overview["生成日期（北京时间）"] is not None
+    for sheet in ("按档次", "按券种", "按城市"):
+        total = [r for r in book[sheet].iter_rows(min_row=2, values_only=True) if r[0] == "合计"][0]
+        assert Decimal(str(total[3])) == Decimal(budget["issued"]) and Decimal(str(total[4])) == Decimal(budget["used"])
+    categories = [r for r in book["按服务类别"].iter_rows(min_row=2, values_only=True) if r[0] == "合计"][0]
+    assert Decimal(str(categories[2])) == sum(Decimal(r["amount"]) for r in body["by_category"])
+    money = {row[0]: row[1] for row in book["追回"].iter_rows(min_row=2, values_only=True)}
+    assert Decimal(str(money["追回补贴"])) == Decimal(body["clawbacks"]["clawed_back"])
+    assert Decimal(str(money["已收回"])) == Decimal(body["clawbacks"]["recovered"])
+    assert isinstance(money["追回补贴"], (int, float))  # amounts are numbers in the sheet, not text
