@@ -168,3 +168,18 @@ def test_evaluation_json_and_workbook_agree(http: Http, client: Any, tokens: dic
     assert Decimal(str(money["追回补贴"])) == Decimal(body["clawbacks"]["clawed_back"])
     assert Decimal(str(money["已收回"])) == Decimal(body["clawbacks"]["recovered"])
     assert isinstance(money["追回补贴"], (int, float))  # amounts are numbers in the sheet, not text
+
+
+def test_supervision_report_shows_each_party_its_own_findings_only(http: Http, scenario: Scenario,
+                                                                   world: dict[str, str]) -> None:
+    enterprise = http.subject("enterprise", world["enterprise"])
+    other = http.subject("enterprise", scenario.enterprise(("tech_sme",)))
+    http.post("supervisor", "/archive/supervision-reports", {"year": YEAR, "title": "监理报告", "findings": [
+        {"subject_type": "enterprise", "subject_id": enterprise, "contract_id": world["contract"], "severity": "minor",
+         "text": "本企业的发现"},
+        {"subject_type": "enterprise", "subject_id": other, "severity": "major", "text": "他人的发现"}]})
+    steps = http.get(enterprise, f"/trace/contracts/{world['contract']}")["steps"]
+    filed = [s for s in steps if s["type"] == "SupervisionReport.Filed"]
+    assert filed and all(f["subject_id"] == enterprise for s in filed for f in s["data"]["findings"])
+    assert other not in str(http.get(enterprise, f"/trace/enterprises/{enterprise}?year={YEAR}"))
+    assert other not in str(http.get(enterprise, f"/archive/enterprises/{enterprise}"))
