@@ -111,7 +111,8 @@ class ArchiveCommands(CaseCommands):
                       note: str = "") -> CommandResult:
         """The operator turns a supervisor's finding into a case (立案, Art. 21, 25), both linking each other.
 
-        The case's contracts default to the finding's contract.
+        The case's contracts default to the finding's contract. The referring operator is the case's
+        filer, so another operator sanctions it (segregation of duties, `ledger/domain/case.py`).
         """
         require(OPERATOR)
         report = self._get_as(SupervisionReport, report_id, "supervision report")

@@ -85,6 +85,7 @@ def test_commitment_required_gate_over_http(http: Http, scenario: Scenario) -> N
 
 def test_archive_of_an_unknown_subject_is_404(http: Http, world: dict[str, Any]) -> None:
     http.get("auditor", "/archive/providers/91450100MA5KXXXX00", 404, "NOT_FOUND")
+    http.get("auditor", "/archive/providers/91450100MA5KXXXX01", 400, "VALIDATION_ERROR")  # not a credit code
 
 
 def test_grade_over_http_with_its_rule_and_as_of(http: Http, world: dict[str, str]) -> None:
