@@ -3,6 +3,7 @@ archive and trace, a finding turned into a case, and the year's credit-commitmen
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from ledger import errors
 from ledger.money import yuan
 from projections.audit import archive, trace_queries
+from projections.views import providers
 from tests.support import YEAR, Scenario, as_role, document
 
 
@@ -224,7 +226,6 @@ def test_grade_counts_terminated_contracts_against_completion(world: Archived) -
 def test_grade_is_reproducible_as_of_an_earlier_instant(world: Archived) -> None:
     before = _graded(world, 5, "passed", "passed")
     assert before["grade"] == "A"
-    from datetime import datetime, timezone
     instant = datetime.now(timezone.utc)
     with as_role("operator"):
         world.app.record_spot_check("provider", world.provider, "failed", "复查不合格")
@@ -234,3 +235,29 @@ def test_grade_is_reproducible_as_of_an_earlier_instant(world: Archived) -> None
     then = archive.provider_grade(world.app, world.views.store, world.provider, YEAR, instant)
     assert now["inputs"]["spot_checks"] == 3 and now["grade"] == "B"  # 30 + 20/3 + 20 + 30 = 86.66
     assert {k: v for k, v in then.items() if k != "as_of"} == {k: v for k, v in before.items() if k != "as_of"}
+
+
+# --- the public catalogue (Art. 15) -----------------------------------------------------------------
+
+
+def test_catalogue_lists_signed_providers_with_listed_products_and_execution(world: Archived) -> None:
+    unlisted = world.scenario.product(world.provider, "legal", listed_for=None)
+    banned = world.scenario.provider()
+    world.scenario.product(banned)
+    with as_role("approver"):
+        world.app.terminate_provider(banned, "隐瞒事实 (Art. 15)")
+    world.scenario.contract(world.enterprise, world.voucher, world.provider, world.product, yuan(5_000))
+    world.views.catch_up()
+    listed = providers.catalogue(world.views.store, YEAR)
+    assert [p["provider_id"] for p in listed] == [world.provider]  # the terminated one is gone
+    assert [p["product_id"] for p in listed[0]["products"]] == [world.product] and unlisted
+    assert listed[0]["execution"] == {"signed_count": 2, "signed_amount": yuan(15_000), "completed_count": 1,
+                                      "completed_amount": yuan(10_000), "terminated_count": 0, "terminated_amount": 0}
+    assert providers.catalogue(world.views.store, YEAR + 1) == []
+
+
+def test_terminated_provider_is_graded_d(world: Archived) -> None:
+    with as_role("approver"):
+        world.app.terminate_provider(world.provider, "隐瞒事实 (Art. 15)")
+    graded = _graded(world, 5, "passed", "passed")
+    assert graded["inputs"]["terminated"] is True and graded["grade"] == "D" and graded["score"] == "100.00"
