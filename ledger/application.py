@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.as_of import PointInTimeQueries
 from ledger.cache import CheckedRepository, LogCheck
+from ledger.commands.archive import ArchiveCommands
 from ledger.commands.base import CommandBase
 from ledger.commands.cases import CaseCommands
 from ledger.commands.contracts import ContractCommands
@@ -30,7 +31,7 @@ from ledger.persistence import Store, parse_database_url
 PREFETCH_THREADS = 6  # below the pool's size plus overflow (persistence.py)
 
 
-class VoucherLedger(SettlementCommands, CaseCommands, ContractCommands, ProviderCommands, YearCommands,
+class VoucherLedger(SettlementCommands, ArchiveCommands, CaseCommands, ContractCommands, ProviderCommands, YearCommands,
                     CredentialCommands, PointInTimeQueries, CommandBase):
     """Commands of the voucher fund; queries are served by the read models in `projections/`."""
 

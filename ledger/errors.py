@@ -293,3 +293,9 @@ def _all_subclasses(cls: type) -> list[type]:
     for sub in cls.__subclasses__():
         found += [sub, *_all_subclasses(sub)]
     return found
+
+
+class CommitmentMissing(LedgerError):
+    """Raised when the year requires a credit commitment (信用承诺) the enterprise or provider has not made (Art. 22)."""
+
+    code = "COMMITMENT_MISSING"

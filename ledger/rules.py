@@ -335,3 +335,25 @@ VIOLATION_ARTICLES = {
     "non_cooperation": ("Art. 25(5)", "不配合监督和检查"),
 }
 CASE_SUBJECT_TYPES = ("enterprise", "provider")
+
+# The service archive (服务档案, Art. 18(二), 21, 22).
+SURVEY_SCORES = (1, 2, 3, 4, 5)  # a satisfaction survey's score: 1 very dissatisfied … 5 very satisfied
+SPOT_CHECK_RESULTS = ("passed", "failed")
+FINDING_SEVERITIES = ("info", "minor", "major")
+
+# Guangxi's prefecture-level cities by the first four digits of the administrative division code,
+# characters 3-8 of the unified social credit code (GB 32100: the registration authority's area).
+# 4500: registered with a region-level authority (自治区本级).
+GUANGXI_CITIES = {
+    "4500": "自治区本级", "4501": "南宁市", "4502": "柳州市", "4503": "桂林市", "4504": "梧州市",
+    "4505": "北海市", "4506": "防城港市", "4507": "钦州市", "4508": "贵港市", "4509": "玉林市",
+    "4510": "百色市", "4511": "贺州市", "4512": "河池市", "4513": "来宾市", "4514": "崇左市",
+}
+OUTSIDE_GUANGXI = "区外"
+
+
+def city_of(credit_code: str) -> str:
+    """The city of a credit code's registration authority (from its division code), or 区外."""
+    return GUANGXI_CITIES.get(credit_code[2:6], OUTSIDE_GUANGXI)
+# Who evaluates the fund's year (绩效评估, Art. 26): DIIT and Finance, and those who oversee them.
+EVALUATORS = (APPROVER, FINANCE, SUPERVISOR, AUDITOR)

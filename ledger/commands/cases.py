@@ -49,6 +49,12 @@ class CaseCommands(StopCommands):
         Each contract must exist and concern the subject (its enterprise, or its provider).
         """
         require(OPERATOR, SUPERVISOR)
+        case = self._open_case(subject_type, subject_id, violation, contract_ids, note)
+        return self._commit(case_data(case), case, created=True)
+
+    def _open_case(self, subject_type: str, subject_id: str, violation: str, contract_ids: list[Any],
+                   note: str) -> Case:
+        """A new case, checked: the subject exists and every contract concerns it."""
         if len(contract_ids) > MAX_CONTRACTS_PER_CASE:
             raise errors.ValidationFailed("too many contracts in one case",
                                           {"contract_ids": [f"at most {MAX_CONTRACTS_PER_CASE}"]})
@@ -64,7 +70,7 @@ class CaseCommands(StopCommands):
         if foreign:
             raise errors.ValidationFailed(f"these contracts do not concern {subject_type} {subject_id}",
                                           {"contract_ids": [f"not the subject's: {', '.join(foreign)}"]})
-        return self._commit(case_data(case), case, created=True)
+        return case
 
     @command
     def sanction_case(self, case_id: Any, clawback_contract_ids: list[Any], revoke_enterprise: bool = False,

@@ -73,7 +73,7 @@ class ProviderCommands(StopCommands):
         refuse_unknown_decision(decision)
         provider = self.get_provider(code)
         opened = self._get_as(Year, Year.create_id(year), "year", year)
-        provider.review(year, stage, decision, note)
+        provider.review(year, stage, decision, note, commitment_required=opened.params.commitment_required)
         changed: list[Any] = [provider]
         if provider.is_signed_for(year) and not self._exists(ProviderYear.create_id(code, year)):
             changed.append(ProviderYear(provider_id=code, year=year, cap_fen=opened.params.provider_cap_fen))

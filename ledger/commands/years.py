@@ -170,6 +170,7 @@ class YearCommands(CommandBase):
             position = self._commit_many([enterprise])
             raise errors.NotEligible(f"enterprise {enterprise_id} fails Art. 5",
                                      {"conditions": conditions, "position": position})
+        enterprise.refuse_without_commitment(year, funded.params.commitment_required)  # Art. 22
         voucher_id = Voucher.create_id(enterprise_id, year, kind)
         if self._exists(voucher_id):
             raise errors.AlreadyIssued(f"enterprise {enterprise_id} already holds a {kind} voucher for {year}",

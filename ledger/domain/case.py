@@ -95,3 +95,8 @@ class Case(LedgerAggregate):
         """A bad credit record (不良信用记录) enters the subject's service archive (服务档案, Art. 22, 25)."""
         self.credit_record = {"subject_type": subject_type, "subject_id": subject_id, "violation": violation,
                               "article": article, "description": description, "note": note}
+
+    @event("FindingLinked")
+    def link_finding(self, report_id: str, finding: int) -> None:
+        """The case was opened from a supervision report's finding (Art. 21); the report links back."""
+        self.finding = {"report_id": report_id, "finding": finding}

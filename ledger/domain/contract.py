@@ -17,6 +17,7 @@ from ledger.domain.case import RECEIVABLE as CASE_RECEIVABLE
 from ledger.domain.case import RELEASED as CASE_RELEASED
 from ledger.domain.case import STOPPED as CASE_STOPPED
 from ledger.money import format_yuan, share_of
+from ledger.rules import SURVEY_SCORES
 
 PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
     "proposed", "signed", "active", "completed", "terminated", "clawed_back",
@@ -26,6 +27,8 @@ PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK = (
 HELD, FAILED_ACCEPTANCE = "held", "failed_acceptance"
 RESERVING = (SIGNED, ACTIVE)  # states holding a reservation on the voucher
 USING = (COMPLETED, HELD)  # states whose subsidy is used on the voucher and live on the provider's year
+# States of a delivered (completed) service, later held, failed at acceptance or clawed back: surveyed, catalogued.
+DELIVERED = (*USING, FAILED_ACCEPTANCE, CLAWED_BACK)
 PASSED, FAILED = "passed", "failed"
 # A claim's dispute at the public notice (Art. 20) and its resolution by the approver.
 DISPUTE_OPEN, UPHELD, DISMISSED = "open", "upheld", "dismissed"
@@ -300,6 +303,23 @@ class Contract(LedgerAggregate):
         """Redeemed (兑现确认) and paid to the provider in a settlement batch (Art. 20)."""
         self.settlement = {"batch_id": batch_id, "reference": reference}
         self.claim = None
+
+    def record_survey(self, score: int, comments: str) -> None:
+        """A satisfaction survey (满意度调查) of a completed contract, once (Art. 18(二)); kept on the contract."""
+        if score not in SURVEY_SCORES:
+            raise errors.ValidationFailed("a survey scores 1 to 5", {"score": [f"must be one of {SURVEY_SCORES}"]})
+        if self.status not in DELIVERED:
+            raise errors.ContractNotCompleted(f"the contract is {self.status}: only a completed service is surveyed",
+                                              {"contract_id": str(self.id), "status": self.status})
+        if getattr(self, "survey", None) is not None:
+            raise errors.AlreadyExists("the contract's survey is already recorded",
+                                       {"contract_id": str(self.id), **(self.survey or {})})
+        self._surveyed(score=score, comments=comments)
+
+    @event("SurveyRecorded")
+    def _surveyed(self, score: int, comments: str) -> None:
+        """The enterprise's satisfaction with the service, 1-5, asked by the operator (Art. 18(二))."""
+        self.survey = {"score": score}
 
     @event("ClawedBack")
     def claw_back(self, case_id: str, amount_fen: int, receivable_fen: int, previous_status: str) -> None:

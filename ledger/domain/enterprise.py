@@ -14,11 +14,12 @@ from typing import Any
 from eventsourcing.domain import event
 
 from ledger import errors
+from ledger.domain.archive import ArchiveSubject
 from ledger.domain.base import LedgerAggregate, natural_id
 from ledger.rules import Condition, enterprise_failures, tier_for
 
 
-class Enterprise(LedgerAggregate):
+class Enterprise(ArchiveSubject, LedgerAggregate):
     """An enterprise and the facts its eligibility and tier are judged on."""
 
     @staticmethod
@@ -108,3 +109,19 @@ class Enterprise(LedgerAggregate):
     @event("VoucherRefused")
     def record_refusal(self, year: int, kind: str, conditions: list) -> None:
         """An application refused as not eligible: auditors see refusals as well as grants (Art. 23)."""
+
+
+    # The service archive (ledger/domain/archive.py; Art. 18(二), 21, 22).
+    @event("CommitmentMade")
+    def _commitment_made(self, year: int, text: str, documents: list) -> None:
+        """A credit commitment (信用承诺) for the year (Art. 22)."""
+        self._add_commitment(year)
+
+    @event("SpotChecked")
+    def _spot_checked(self, year: int, contract_id: str | None, result: str, findings: str, documents: list) -> None:
+        """A spot check (抽查) by the operator or the supervisor (Art. 18, 21)."""
+
+    @event("FindingRecorded")
+    def _finding_recorded(self, report_id: str, finding: int, year: int, contract_id: str | None, severity: str,
+                          text: str) -> None:
+        """A supervision report's finding about this subject (Art. 21)."""

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.domain import event
 
 from ledger import errors
+from ledger.domain.archive import ArchiveSubject
 from ledger.domain.base import LedgerAggregate, natural_id
 from ledger.domain.review import PASS, REJECT, StagedReview  # noqa: F401 - REJECT is imported from here too
 from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, missing_document_kinds, provider_failures
@@ -21,7 +22,7 @@ from ledger.rules import PROVIDER_REVIEW_STAGES, Condition, missing_document_kin
 STAGES = tuple(stage for stage, _ in PROVIDER_REVIEW_STAGES)
 
 
-class Provider(StagedReview, LedgerAggregate):
+class Provider(ArchiveSubject, StagedReview, LedgerAggregate):
     """A provider's application facts, its documents (references only) and its yearly recognition."""
 
     STAGES = STAGES
@@ -49,12 +50,14 @@ class Provider(StagedReview, LedgerAggregate):
             raise errors.ProviderBanned(f"provider {self.code} was terminated and may never re-apply (Art. 15)",
                                         {"provider_id": self.code})
 
-    def review(self, year: int, stage: str, decision: str, note: str) -> None:
-        """Decide one review stage, in the order of Art. 14; eligibility is judged at compliance."""
+    def review(self, year: int, stage: str, decision: str, note: str, commitment_required: bool = False) -> None:
+        """Decide one review stage, in the order of Art. 14; eligibility is judged at compliance, and the
+        credit commitment (信用承诺) when the year requires it (Art. 22)."""
         self.refuse_if_banned()
         self.refuse_review(year, stage, "the application for {year} was rejected at {stage}",
                            f"provider {self.code} is already signed for {{year}}")
         if stage == "compliance" and decision == PASS:
+            self.refuse_without_commitment(year, commitment_required)
             missing = missing_document_kinds(self.documents)
             if missing:
                 raise errors.DocumentsMissing("the materials of Art. 13 are incomplete", {"missing": missing})
@@ -111,3 +114,19 @@ class Provider(StagedReview, LedgerAggregate):
     def record_bad_credit(self, case_id: str, violation: str, article: str) -> None:
         """A sanction's bad-credit record (不良信用记录): compliance fails from now on (Art. 12(1), 22, 25)."""
         self.bad_credit.append({"case_id": case_id, "violation": violation, "article": article})
+
+
+    # The service archive (ledger/domain/archive.py; Art. 18(二), 21, 22).
+    @event("CommitmentMade")
+    def _commitment_made(self, year: int, text: str, documents: list) -> None:
+        """A credit commitment (信用承诺) for the year (Art. 22)."""
+        self._add_commitment(year)
+
+    @event("SpotChecked")
+    def _spot_checked(self, year: int, contract_id: str | None, result: str, findings: str, documents: list) -> None:
+        """A spot check (抽查) by the operator or the supervisor (Art. 18, 21)."""
+
+    @event("FindingRecorded")
+    def _finding_recorded(self, report_id: str, finding: int, year: int, contract_id: str | None, severity: str,
+                          text: str) -> None:
+        """A supervision report's finding about this subject (Art. 21)."""

@@ -39,6 +39,8 @@ OTHER_SIDE = {ENTERPRISE: frozenset({"provider_cap_fen", "provider_exceptions_fe
 # Fields of a batch step that add up every party's claims.
 BATCH_TOTALS = frozenset({"amount_fen", "contracts"})
 BATCH_STREAM = "SettlementBatch"
+# A supervision report names many subjects in its findings: each party sees its own findings only.
+REPORT_STREAM = "SupervisionReport"
 FACTS_MEMO = 10_000  # facts kept per viewer (an export reads the whole store: memory stays bounded)
 
 Facts = Callable[[str], "dict[str, Any] | None"]
@@ -116,6 +118,8 @@ class Viewer:
         """The record as this viewer may see it: unchanged, cut down (`scoped`), or None."""
         if record["stream_type"] == BATCH_STREAM:
             return self._batch_step(record)
+        if record["stream_type"] == REPORT_STREAM:
+            return self._report_step(record)
         named = self.parties(record)
         mine = self.code in named[self.kind]
         others = (named[ENTERPRISE] | named[PROVIDER]) - {self.code}
@@ -156,6 +160,18 @@ class Viewer:
         if kept == data:
             return record
         return {**record, "data": kept, "scoped": True}
+
+    def _report_step(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """A supervision report's filing, cut down to the viewer's own findings (none: not shown); a
+        referral to a case is the operator's step, seen by the subject through its case once sanctioned."""
+        findings = record["data"].get("findings")
+        if not isinstance(findings, list):
+            return None
+        own = [f for f in findings if isinstance(f, dict) and f.get("subject_type") == self.kind
+               and f.get("subject_id") == self.code]
+        if not own:
+            return None
+        return {**record, "data": {**record["data"], "findings": own}, "scoped": True}
 
     def _without(self, record: dict[str, Any], names: set[str] | frozenset[str]) -> dict[str, Any]:
         if not names:

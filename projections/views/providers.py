@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.domain.contract import DELIVERED
 from ledger.domain.product import Product
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear, remaining_cap
@@ -155,3 +156,36 @@ def get_product(store: ViewStore, product_id: str) -> dict[str, Any]:
     return {"product_id": row["product_id"], "provider_id": row["provider_id"], "name": row["name"],
             "category": row["category"], "price": row["price"],
             "listed_years": [int(y) for y in row["listed_years"].split(",") if y]}
+
+
+# The public catalogue (Art. 15): what an enterprise chooses from; public facts only.
+EXECUTION = {f"{stage}_{measure}": 0 for stage in ("signed", "completed", "terminated") for measure in ("count", "amount")}
+
+
+def catalogue(store: ViewStore, year: int) -> list[dict[str, Any]]:
+    """The year's signed providers (not terminated), their listed products and their contract execution:
+    counts and contract amounts (fen) signed, completed and terminated. No cap, subsidy or clawback, and
+    no enterprise's identity: only what each provider did, summed."""
+    providers = store.query("SELECT p.provider_id, p.name FROM vl_provider_years y JOIN vl_providers p "
+                            "ON p.provider_id = y.provider_id WHERE y.year = ? AND p.status = 'signed' "
+                            "ORDER BY p.provider_id", [year])
+    products: dict[str, list[dict[str, Any]]] = {}
+    for row in store.query("SELECT * FROM vl_products ORDER BY product_id"):
+        if str(year) in row["listed_years"].split(","):
+            products.setdefault(row["provider_id"], []).append(
+                {"product_id": row["product_id"], "name": row["name"], "category": row["category"],
+                 "price": row["price"]})
+    execution: dict[str, dict[str, int]] = {}
+    # Signed: the contracts that carried a subsidy (a signature sets it; one terminated unsigned has none).
+    for row in store.query("SELECT provider_id, status, COUNT(*) AS n, SUM(amount) AS amount FROM vl_contracts "
+                           "WHERE year = ? AND subsidy > 0 GROUP BY provider_id, status", [year]):
+        totals = execution.setdefault(row["provider_id"], dict(EXECUTION))
+        n, amount = int(row["n"]), int(row["amount"] or 0)
+        totals["signed_count"] += n
+        totals["signed_amount"] += amount
+        stage = "completed" if row["status"] in DELIVERED else "terminated" if row["status"] == "terminated" else None
+        if stage:
+            totals[f"{stage}_count"] += n
+            totals[f"{stage}_amount"] += amount
+    return [{"provider_id": p["provider_id"], "name": p["name"], "products": products.get(p["provider_id"], []),
+             "execution": execution.get(p["provider_id"], dict(EXECUTION))} for p in providers]
