@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -208,3 +209,18 @@ def test_party_scope_holds_for_special_figures_and_designations(http, arrange, s
     http.request("PUT", d["enterprise"], f"/years/{YEAR}/special-programme", PROGRAMME, 403, "FORBIDDEN")
     trace = http.get(d["enterprise"], f"/trace/enterprises/{d['enterprise']}?year={YEAR}")
     assert "Enterprise.Designated" in {s["type"] for s in trace["steps"]}
+
+
+def test_special_events_are_exported_and_chained_like_every_other(http, arrange, special_deal):  # noqa: F811
+    response = http.client.get("/api/v1/export?format=jsonl", headers={
+        "Authorization": f"Bearer {http.tokens['auditor']}"})
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    types = {line.get("type") for line in lines}
+    assert {"Year.SpecialProgrammeSet", "Enterprise.Designated", "Year.QuotaCommitted"} <= types
+    assert lines[-1]["manifest"]["count"] == len(lines) - 1
+    verified = http.get("auditor", "/audit/verify")
+    assert verified["ok"] is True and verified["checked"] == len(lines) - 1
+    year_trace = http.get("auditor", f"/trace/enterprises/{special_deal['enterprise']}?year={YEAR}")
+    issued = [s for s in year_trace["steps"] if s["type"] == "Voucher.Issued"]
+    assert issued and issued[0]["data"]["kind"] == "special" and issued[0]["data"]["designation"] == "key_project"
