@@ -495,6 +495,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "designation.key_project": ("重点产业项目业主", "Key industrial project"),
     "designation.innovation_platform": ("创新平台、示范主体", "Innovation platform"),
     "designation.other_designated": ("其他认定主体", "Other designated subject"),
+    "kind.all": ("全部券种", "All kinds"),
+    "year.special_programme": ("专项券年度方案", "Special programme"),
 }
 
 
