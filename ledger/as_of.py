@@ -93,7 +93,8 @@ class PointInTimeQueries(CommandBase):
         reserved = sum(provider_year.reserved.values())
         used = sum(provider_year.used.values())
         return {"provider_id": provider_id, "year": year, "cap": provider_year.cap_fen,
-                "exceptions": provider_year.exceptions_fen, "reserved": reserved, "used": used,
+                "exceptions": provider_year.exceptions_fen + provider_year.special_exceptions_fen,  # both kinds
+                "reserved": reserved, "used": used,
                 "settled": provider_year.settled_fen, "receivable": provider_year.receivable_fen,
                 "remaining_cap": provider_year.remaining_fen,
                 "contracts": len(provider_year.reserved) + len(provider_year.used),

@@ -5,10 +5,13 @@ Each rule of DOMAIN.md "Special vouchers" has its own test, named after it; refu
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from ledger import errors
 from ledger.money import yuan
+from projections.audit import history
 from projections.views import balances, providers
 from tests.support import (
     YEAR, as_role, revoke_holder, set_special_programme, special_holder, year_ended,
@@ -324,3 +327,21 @@ def test_revoked_holder_gets_no_special_voucher(scenario, ledger, funded):
         ledger.designate_enterprise(code, YEAR, "key_project", "notice")
         with pytest.raises(errors.HolderRevoked):
             ledger.issue_voucher(code, YEAR, "special", "key_project")
+
+
+def test_as_of_figures_carry_by_kind_as_the_views_do(scenario, ledger, views, special_deal):
+    d = special_deal
+    general_holder, general_voucher = scenario.holder()
+    scenario.contract(d["enterprise"], d["voucher_id"], d["provider"], d["diagnosis"], yuan(100_000), state="completed")
+    scenario.contract(general_holder, general_voucher, d["provider"], d["diagnosis"], yuan(20_000))
+    with as_role("approver"):
+        ledger.grant_cap_exception(d["provider"], YEAR, yuan(5_000), "phase 2", "special")
+    views.catch_up()
+    now = datetime.now(timezone.utc)
+    totals = ledger.provider_totals_as_of(d["provider"], YEAR, now)
+    assert {k: v for k, v in totals.items() if k != "as_of"} == providers.get_provider_totals(views.store, d["provider"], YEAR)
+    balance = ledger.enterprise_balance_as_of(d["enterprise"], YEAR, now)
+    assert {k: v for k, v in balance.items() if k != "as_of"} == balances.get_enterprise_balance(
+        views.store, d["enterprise"], YEAR)
+    year = history.get_year_as_of(views.store, YEAR, now)
+    assert year["by_kind"] == balances.get_year(views.store, YEAR)["by_kind"]
