@@ -39,6 +39,8 @@ def generate(app: Any, sizes: Sizes, year: int, seed: int = 7) -> tuple[World, d
         _products(driver, plan, sizes)
     with clock.phase("enterprises", world):
         _enterprises(driver, plan, sizes)
+    with clock.phase("special", world):
+        _special_line(driver, sizes, seed)
     _contracts(driver, plan, sizes, clock)
     with clock.phase("sanctions", world):
         run_sanctions(driver, plan.rng, sizes.cases)
@@ -53,8 +55,45 @@ def _open_year(driver: Driver, plan: Plan, sizes: Sizes, year: int) -> None:
                     "deposit": params.deposit_share_bp}
     world.provider_cap_fen = params.provider_cap_fen
     # Enough for every planned voucher at the highest quota, and for the measurements' extra vouchers.
-    budget = (sizes.enterprises + 5_000) * TIER_QUOTA_CEILINGS_FEN["T4"]
+    budget = (sizes.enterprises + 5_000) * TIER_QUOTA_CEILINGS_FEN["T4"] + sizes.special * max(SPECIAL_QUOTAS.values())
     driver.run("finance", None, app.allocate_budget, year, budget, f"桂财工〔{year}〕{plan.rng.randint(1, 99)}号")
+    driver.run("approver", None, app.set_special_programme, year, dict(SPECIAL_QUOTAS), list(SPECIAL_CATEGORIES),
+               SPECIAL_PROVIDER_CAP_FEN, f"桂工信〔{year}〕专项券年度方案")
+
+
+# The special line (专项券, Art. 5(二), 9(二)): a year's programme as a notice might set it, and the mix of
+# designated subjects (lead enterprises and key projects most often).
+SPECIAL_QUOTAS = {"lead_enterprise": yuan(1_000_000), "cluster_or_base": yuan(800_000), "key_project": yuan(500_000),
+                  "innovation_platform": yuan(600_000), "other_designated": yuan(300_000)}
+SPECIAL_MIX = (("lead_enterprise", 0.3), ("key_project", 0.35), ("cluster_or_base", 0.1),
+               ("innovation_platform", 0.15), ("other_designated", 0.1))
+SPECIAL_CATEGORIES = ("diagnosis", "digital_transformation", "tech_innovation", "management_consulting",
+                      "testing_certification")
+SPECIAL_PROVIDER_CAP_FEN = yuan(3_000_000)
+
+
+def _special_line(driver: Driver, sizes: Sizes, seed: int) -> None:
+    """Designated subjects (large, not SMEs) and their special vouchers; its own random stream, so the
+    general line draws exactly what it drew before the special line existed."""
+    app, world = driver.app, driver.world
+    rng = random.Random(seed * 1_000 + 17)
+    designations, weights = zip(*SPECIAL_MIX)
+    bar = Progress("专项券 special vouchers", sizes.special)
+    for _ in range(sizes.special):
+        index = world.next_serial("enterprise")
+        code = Plan.enterprise_code_of(index)
+        designation = rng.choices(designations, weights=weights, k=1)[0]
+        driver.run("operator", None, app.register_enterprise, code, f"广西{designation}运营主体{index:05d}有限公司",
+                   rng.randint(1_200, 30_000), yuan(rng.randint(500_000_000, 20_000_000_000)), True, True, True,
+                   False, False, True, [])
+        driver.run("operator", None, app.designate_enterprise, code, world.year, designation,
+                   f"桂工信〔{world.year}〕认定名单")
+        data = driver.run("operator", None, app.issue_voucher, code, world.year, "special", designation)
+        if data is not None:
+            world.special_vouchers.append(VoucherMirror(data["voucher_id"], code, data["tier"], data["quota"],
+                                                        data["quota"]))
+        bar.advance()
+    bar.finish()
 
 
 def _providers(driver: Driver, plan: Plan, sizes: Sizes) -> None:

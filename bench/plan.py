@@ -20,7 +20,7 @@ from ledger.money import yuan
 from ledger.rules import CATEGORIES, HONOUR_TIERS, PROVIDER_DOCUMENT_KINDS
 
 DESIGN = {"vouchers": 20_000, "providers": 2_000, "products": 5_000, "contracts": 200_000, "batches": 2,
-          "cases": 300}
+          "cases": 300, "special_vouchers": 200}
 
 # Share of enterprises per tier (Art. 9); the honour drawn decides the tier.
 TIER_MIX = (("T1", 0.55), ("T2", 0.25), ("T3", 0.15), ("T4", 0.05))
@@ -62,6 +62,7 @@ class Sizes:
     contracts: int
     batches: int
     cases: int
+    special: int = 0  # special vouchers (专项券, issue 17): about 200 a year at design size
 
     @classmethod
     def at(cls, scale: float) -> "Sizes":
@@ -76,6 +77,7 @@ class Sizes:
             contracts=scaled(DESIGN["contracts"], 40),
             batches=max(1, min(DESIGN["batches"], int(round(DESIGN["batches"] * scale * 100)))),
             cases=scaled(DESIGN["cases"], 2),
+            special=scaled(DESIGN["special_vouchers"], 2),
         )
 
 
@@ -86,6 +88,10 @@ class Plan:
         self.rng = random.Random(seed)
 
     def enterprise_code(self, index: int) -> str:
+        return self.enterprise_code_of(index)
+
+    @staticmethod
+    def enterprise_code_of(index: int) -> str:
         return credit_code(ENTERPRISE_SERIAL + index)
 
     def provider_code(self, index: int) -> str:

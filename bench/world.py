@@ -50,6 +50,7 @@ class World:
     products: list[dict[str, Any]] = field(default_factory=list)  # listed: product_id, provider, category, price_fen
     enterprises: list[str] = field(default_factory=list)
     vouchers: list[VoucherMirror] = field(default_factory=list)
+    special_vouchers: list[VoucherMirror] = field(default_factory=list)  # the special line (issue 17)
     contracts: list[ContractRecord] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)

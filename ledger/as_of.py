@@ -17,7 +17,8 @@ from ledger import errors
 from ledger.commands.base import CommandBase
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
-from ledger.rules import VOUCHER_KINDS
+from ledger.domain.year import Year
+from ledger.rules import GENERAL, SPECIAL, VOUCHER_KINDS
 
 # Streams this short are read whole; longer ones are searched by version.
 READ_WHOLE = 64
@@ -72,14 +73,16 @@ class PointInTimeQueries(CommandBase):
     def enterprise_balance_as_of(self, enterprise_id: str, year: int, at: datetime) -> dict[str, Any]:
         """The figures summed over the enterprise's vouchers of the year, at `at` (Art. 9, 16-18)."""
         totals = {"vouchers": 0, "quota": 0, **{name: 0 for name in FIGURES}}
+        by_kind = {kind: dict(totals) for kind in VOUCHER_KINDS}
         for kind in VOUCHER_KINDS:
             voucher = self.aggregate_at(Voucher.create_id(enterprise_id, year, kind), at)
             if voucher is None:
                 continue
-            totals["vouchers"] += 1
-            for name, value in voucher.figures().items():
-                totals[name] += value
-        return {"enterprise_id": enterprise_id, "year": year, **totals, "as_of": at.isoformat()}
+            for figures in (totals, by_kind[kind]):
+                figures["vouchers"] += 1
+                for name, value in voucher.figures().items():
+                    figures[name] += value
+        return {"enterprise_id": enterprise_id, "year": year, **totals, "by_kind": by_kind, "as_of": at.isoformat()}
 
     def provider_totals_as_of(self, provider_id: str, year: int, at: datetime) -> dict[str, Any]:
         """A provider's year against its cap at `at` (Art. 10); 404 if not yet signed for the year."""
@@ -90,7 +93,20 @@ class PointInTimeQueries(CommandBase):
         reserved = sum(provider_year.reserved.values())
         used = sum(provider_year.used.values())
         return {"provider_id": provider_id, "year": year, "cap": provider_year.cap_fen,
-                "exceptions": provider_year.exceptions_fen, "reserved": reserved, "used": used,
+                "exceptions": provider_year.exceptions_fen + provider_year.special_exceptions_fen,  # both kinds
+                "reserved": reserved, "used": used,
                 "settled": provider_year.settled_fen, "receivable": provider_year.receivable_fen,
                 "remaining_cap": provider_year.remaining_fen,
-                "contracts": len(provider_year.reserved) + len(provider_year.used), "as_of": at.isoformat()}
+                "contracts": len(provider_year.reserved) + len(provider_year.used),
+                "by_kind": {GENERAL: provider_year.kind_figures(GENERAL),
+                            SPECIAL: {**provider_year.kind_figures(SPECIAL), **self._special_cap_at(year, at, provider_year)}},
+                "as_of": at.isoformat()}
+
+    def _special_cap_at(self, year: int, at: datetime, provider_year: ProviderYear) -> dict[str, Any]:
+        """The special cap as the year's programme stood at `at` (a provider year with no special reservation yet)."""
+        if provider_year.special_ids:
+            return {}
+        programme_year = self.aggregate_at(Year.create_id(year), at)
+        cap = getattr(programme_year, "special_provider_cap_fen", None)
+        exceptions = provider_year.special_exceptions_fen
+        return {"cap": cap, "remaining_cap": None if cap is None else cap + exceptions}

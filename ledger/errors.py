@@ -278,6 +278,24 @@ class BatchLimit(LedgerError):
     code = "BATCH_LIMIT"
 
 
+class NotDesignated(LedgerError):
+    """Raised when a special voucher is asked for a subject not designated so for the year (Art. 5(二), 9(二))."""
+
+    code = "NOT_DESIGNATED"
+
+
+class NoSpecialProgramme(LedgerError):
+    """Raised when a special voucher is asked before the year's special programme sets a quota for its designation (Art. 9(二))."""
+
+    code = "NO_SPECIAL_PROGRAMME"
+
+
+class CategoryOutOfScope(LedgerError):
+    """Raised when a special voucher would pay for a category outside the year's special programme (Art. 6(二))."""
+
+    code = "CATEGORY_OUT_OF_SCOPE"
+
+
 def recorded_refusal(code: str, message: str, details: dict[str, Any]) -> LedgerError:
     """The refusal first given to a request, raised again for its repeated Idempotency-Key."""
     for cls in _all_subclasses(LedgerError):

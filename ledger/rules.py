@@ -22,10 +22,15 @@ READERS = (*STAFF, SUPERVISOR, AUDITOR)
 ROLES = (APPROVER, FINANCE, OPERATOR, ENTERPRISE, PROVIDER, SUPERVISOR, AUDITOR)
 SUBJECT_ROLES = (ENTERPRISE, PROVIDER)  # roles bound to one credit code
 
-# Voucher kinds (Art. 5, 6). Special vouchers need quotas from the annual notice; not issued yet.
+# Voucher kinds (Art. 5, 6). Special vouchers take their quotas, scope and provider cap from the
+# year's special programme (DOMAIN.md "Special vouchers").
 GENERAL = "general"
 SPECIAL = "special"
-VOUCHER_KINDS = (GENERAL,)
+VOUCHER_KINDS = (GENERAL, SPECIAL)
+
+# Designations of special-voucher holders (Art. 5(二), 9(二)): 龙头企业/链主企业/单项冠军, 产业集群和基地运营机构,
+# 重点产业项目业主, 创新平台/服务型制造示范, 其他经认定的主体.
+DESIGNATIONS = ("lead_enterprise", "cluster_or_base", "key_project", "innovation_platform", "other_designated")
 
 # Tier quotas of the general voucher (Art. 9): the ceilings, which are also the defaults.
 TIERS = ("T1", "T2", "T3", "T4")
@@ -211,8 +216,13 @@ ENTERPRISE_CONDITIONS = {
 }
 
 
-def enterprise_failures(facts: Mapping[str, Any]) -> list[Condition]:
-    """Every Art. 5 condition the enterprise fails; empty when it may hold a general voucher."""
+# A special holder need not be an SME (Art. 5(二)): it must be a Guangxi legal person, not dishonest and
+# with no bad-credit record (DOMAIN.md "Special vouchers"), judged as for the general voucher.
+SPECIAL_CONDITIONS = ("registered_in_guangxi", "legal_person", "not_dishonest", "bad_credit")
+
+
+def enterprise_failures(facts: Mapping[str, Any], kind: str = GENERAL) -> list[Condition]:
+    """Every Art. 5 condition the enterprise fails for a voucher of this kind; empty when it may hold one."""
     failed = []
     if not (facts["employees"] < SME_EMPLOYEES_BELOW or facts["revenue_fen"] < SME_REVENUE_BELOW_FEN):
         failed.append("sme")
@@ -232,6 +242,8 @@ def enterprise_failures(facts: Mapping[str, Any]) -> list[Condition]:
         failed.append("industry_aligned")
     if facts.get("bad_credit"):
         failed.append("bad_credit")
+    if kind == SPECIAL:
+        failed = [code for code in failed if code in SPECIAL_CONDITIONS]
     return [ENTERPRISE_CONDITIONS[code] for code in failed]
 
 
@@ -355,5 +367,27 @@ OUTSIDE_GUANGXI = "区外"
 def city_of(credit_code: str) -> str:
     """The city of a credit code's registration authority (from its division code), or 区外."""
     return GUANGXI_CITIES.get(credit_code[2:6], OUTSIDE_GUANGXI)
+
+
 # Who evaluates the fund's year (绩效评估, Art. 26): DIIT and Finance, and those who oversee them.
 EVALUATORS = (APPROVER, FINANCE, SUPERVISOR, AUDITOR)
+
+
+def special_programme_failures(quotas_fen: Mapping[str, int], categories: list[str] | tuple[str, ...],
+                               provider_cap_fen: int | None) -> dict[str, list[str]]:
+    """What makes a year's special programme unusable (Art. 6(二), 9(二), 10): the notice sets the figures,
+    the measures set no ceiling on them, but each must name known designations and categories."""
+    failures: dict[str, list[str]] = {}
+    unknown = sorted(set(quotas_fen) - set(DESIGNATIONS))
+    if unknown:
+        failures["quotas"] = [f"unknown designations: {', '.join(unknown)}"]
+    elif not quotas_fen:
+        failures["quotas"] = ["at least one designation's quota"]
+    elif any(q <= 0 for q in quotas_fen.values()):
+        failures["quotas"] = ["each quota must be greater than 0.00"]
+    unknown = sorted(set(categories) - set(CATEGORIES))
+    if unknown or not categories:
+        failures["categories"] = [f"unknown categories: {', '.join(unknown)}" if unknown else "at least one category"]
+    if provider_cap_fen is not None and provider_cap_fen <= 0:
+        failures["provider_cap"] = ["must be greater than 0.00, or null for no cap"]
+    return failures

@@ -171,3 +171,27 @@ def revoke_holder(app: VoucherLedger, code: str, note: str = "test: eligibility 
         enterprise = app.get_enterprise(code)
         enterprise.revoke(case_id="test-case", violation="fake_transaction", note=note)
         app.save(enterprise)
+
+
+# Special vouchers (issue 17): the year's programme, designations and special vouchers.
+SPECIAL_QUOTAS = {"key_project": yuan(500_000), "lead_enterprise": yuan(300_000)}
+SPECIAL_CATEGORIES = ["diagnosis", "digital_transformation", "tech_innovation"]
+
+
+def set_special_programme(app: VoucherLedger, year: int = YEAR, quotas: dict[str, int] | None = None,
+                          categories: list[str] | None = None, provider_cap_fen: int | None = yuan(1_000_000),
+                          reference: str = "桂工信〔2026〕专项1号") -> Any:
+    with as_role("approver"):
+        return app.set_special_programme(year, dict(SPECIAL_QUOTAS if quotas is None else quotas),
+                                         list(SPECIAL_CATEGORIES if categories is None else categories),
+                                         provider_cap_fen, reference)
+
+
+def special_holder(scenario: Scenario, designation: str = "key_project", year: int = YEAR,
+                   **facts: Any) -> tuple[str, str]:
+    """A designated subject (not an SME: 5,000 staff) with its special voucher for the year."""
+    app = scenario.app
+    code = scenario.enterprise(**{"employees": 5_000, "revenue_fen": yuan(900_000_000), **facts})
+    with as_role("operator"):
+        app.designate_enterprise(code, year, designation, "桂工信〔2026〕重点项目名单")
+        return code, app.issue_voucher(code, year, "special", designation).data["voucher_id"]

@@ -20,6 +20,7 @@ from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
+from ledger.rules import GENERAL, SPECIAL, VOUCHER_KINDS
 from projections.views.balances import get_enterprise_balance, get_voucher, get_year
 from projections.views.contracts import get_contract
 from projections.views.providers import get_product, get_provider, get_provider_totals
@@ -87,13 +88,26 @@ def expected_contract(contract: Contract) -> dict[str, Any]:
             "balance_paid": contract.balance_paid_fen, "settled": contract.settled}
 
 
-def expected_provider_year(provider_year: ProviderYear) -> dict[str, Any]:
+def special_cap_of(folded: "Fold", year_number: int) -> int | None:
+    """The special cap per provider the year's programme sets (None: no programme or no cap)."""
+    return next((y.special_provider_cap_fen for y in folded.years if y.year == year_number), None)
+
+
+def expected_provider_year(provider_year: ProviderYear, folded: "Fold") -> dict[str, Any]:
+    """Totals over both kinds; cap and remaining_cap the general ones; by_kind from the aggregate's own split."""
     reserved, used = sum(provider_year.reserved.values()), sum(provider_year.used.values())
+    general = provider_year.kind_figures(GENERAL)
+    special = provider_year.kind_figures(SPECIAL)
+    special_cap = special_cap_of(folded, provider_year.year)
+    special.update(cap=special_cap, remaining_cap=None if special_cap is None else
+                   special_cap + special["exceptions"] - special["reserved"] - special["used"])
     return {"provider_id": provider_year.provider_id, "year": provider_year.year, "cap": provider_year.cap_fen,
-            "exceptions": provider_year.exceptions_fen, "reserved": reserved, "used": used,
+            "exceptions": provider_year.exceptions_fen + provider_year.special_exceptions_fen,
+            "reserved": reserved, "used": used,
             "settled": provider_year.settled_fen, "receivable": provider_year.receivable_fen,
-            "remaining_cap": provider_year.cap_fen + provider_year.exceptions_fen - reserved - used,
-            "contracts": len(provider_year.reserved) + len(provider_year.used)}
+            "remaining_cap": general["remaining_cap"],
+            "contracts": len(provider_year.reserved) + len(provider_year.used),
+            "by_kind": {GENERAL: general, SPECIAL: special}}
 
 
 def expected_year(year: Year, folded: Fold) -> dict[str, Any]:
@@ -107,6 +121,12 @@ def expected_year(year: Year, folded: Fold) -> dict[str, Any]:
         "unissued": year.budget_fen - year.issued_fen, "vouchers": year.vouchers,
         **{f: sum(getattr(v, f"{f}_fen") for v in vouchers) for f in FIGURES},
         "settled": sum(py.settled_fen for py in folded.provider_years if py.year == year.year),
+        "by_kind": {kind: {
+            "vouchers": sum(1 for v in vouchers if v.kind == kind),
+            "issued": sum(v.quota_fen for v in vouchers if v.kind == kind),
+            **{f: sum(getattr(v, f"{f}_fen") for v in vouchers if v.kind == kind) for f in FIGURES},
+            "settled": sum(py.kind_figures(kind)["settled"] for py in folded.provider_years if py.year == year.year),
+        } for kind in VOUCHER_KINDS},
     }
 
 
@@ -148,14 +168,16 @@ def _compare(store: Any, folded: Fold) -> None:
 
     for voucher in folded.vouchers:
         compare(f"voucher {voucher.id}", get_voucher(store, str(voucher.id)), expected_voucher(voucher))
-    balances: dict[tuple[str, int], dict[str, int]] = {}
+    balances: dict[tuple[str, int], dict[str, Any]] = {}
+    zero = {"vouchers": 0, "quota": 0, **{f: 0 for f in FIGURES}}
     for voucher in folded.vouchers:
-        total = balances.setdefault((voucher.enterprise_id, voucher.year), {"vouchers": 0, "quota": 0,
-                                                                            **{f: 0 for f in FIGURES}})
-        total["vouchers"] += 1
-        total["quota"] += voucher.quota_fen
-        for f in FIGURES:
-            total[f] += getattr(voucher, f"{f}_fen")
+        total = balances.setdefault((voucher.enterprise_id, voucher.year),
+                                    {**zero, "by_kind": {kind: dict(zero) for kind in VOUCHER_KINDS}})
+        for figures in (total, total["by_kind"][voucher.kind]):
+            figures["vouchers"] += 1
+            figures["quota"] += voucher.quota_fen
+            for f in FIGURES:
+                figures[f] += getattr(voucher, f"{f}_fen")
     for (enterprise_id, year_number), total in balances.items():
         compare(f"balance {enterprise_id}/{year_number}",
                 get_enterprise_balance(store, enterprise_id, year_number), total)
@@ -164,7 +186,7 @@ def _compare(store: Any, folded: Fold) -> None:
     for provider_year in folded.provider_years:
         compare(f"provider year {provider_year.provider_id}/{provider_year.year}",
                 get_provider_totals(store, provider_year.provider_id, provider_year.year),
-                expected_provider_year(provider_year))
+                expected_provider_year(provider_year, folded))
     for contract in folded.contracts:
         compare(f"contract {contract.id}", get_contract(store, str(contract.id)), expected_contract(contract))
     for provider in folded.of(Provider):
@@ -199,11 +221,29 @@ def assert_fund_identity(folded: Fold) -> None:
         assert all(p >= 0 for p in parts), f"voucher {voucher.id}: a negative figure {voucher.figures()}"
         assert voucher.quota_fen == sum(parts), f"voucher {voucher.id}: figures do not add up {voucher.figures()}"
         assert voucher.reserved_fen == sum(voucher.reservations.values())
+    for year in folded.years:  # the year counts its special vouchers (the programme is fixed from the first)
+        assert year.special_vouchers == sum(1 for v in folded.vouchers if v.year == year.year and v.kind == SPECIAL)
     for provider_year in folded.provider_years:
+        # Every provider, year and kind: live subsidy of that kind ≤ that kind's cap + its exceptions.
         live = provider_year.live_fen
         assert live <= provider_year.cap_fen + provider_year.exceptions_fen, (
             f"provider {provider_year.provider_id}: live {live} > cap {provider_year.cap_fen} "
             f"+ exceptions {provider_year.exceptions_fen}")
+        special = provider_year.kind_figures(SPECIAL)
+        special_cap = special_cap_of(folded, provider_year.year)
+        if special_cap is not None:
+            assert special["reserved"] + special["used"] <= special_cap + special["exceptions"], (
+                f"provider {provider_year.provider_id}: special live > special cap {special_cap} + exceptions")
+        assert provider_year.live_fen + provider_year.special_live_fen == (
+            sum(provider_year.reserved.values()) + sum(provider_year.used.values()))
+    for contract in folded.contracts:  # a contract's reservation sits on a voucher of its provider year's kind
+        if contract.status in ("signed", "active", "completed", "settled"):
+            voucher = next((v for v in folded.vouchers if str(v.id) == contract.voucher_id), None)
+            on_year = next((py for py in folded.provider_years
+                            if py.provider_id == contract.provider_id and py.year == contract.year), None)
+            if voucher is not None and on_year is not None and (str(contract.id) in on_year.reserved
+                                                                  or str(contract.id) in on_year.used):
+                assert on_year.kind_of(str(contract.id)) == voucher.kind
     for contract in folded.contracts:
         # A contract has its split from its signature on (one terminated while proposed never had one).
         if contract.id in folded.signed_contracts:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ledger.access import require_reader
-from ledger.rules import HONOURS, VOUCHER_KINDS
+from ledger.rules import DESIGNATIONS, HONOURS, SPECIAL, VOUCHER_KINDS
 from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
@@ -58,6 +58,29 @@ class VoucherIssueSchema(Schema):
     enterprise_id = CreditCode(required=True)
     year = Year(required=True)
     kind = fields.String(load_default="general", validate=validate.OneOf(VOUCHER_KINDS))
+    designation = fields.String(validate=validate.OneOf(DESIGNATIONS),
+                                metadata={"description": "with kind special: the designation whose quota it carries"})
+
+    @validates_schema
+    def designation_with_special(self, data: dict, **kwargs: object) -> None:
+        """A special voucher names its designation (Art. 9(二)); a general one names none."""
+        if (data.get("kind") == SPECIAL) != ("designation" in data):
+            raise ValidationError("a special voucher names its designation, and only it does", "designation")
+
+
+class DesignationSchema(Schema):
+    year = Year(required=True)
+    designation = fields.String(required=True, validate=validate.OneOf(DESIGNATIONS))
+    reference = Text(200, required=True, validate=NAME, metadata={"description": "the notice naming the subject"})
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
+
+class DesignationResponse(CommandResponse):
+    enterprise_id = fields.String()
+    year = fields.Integer()
+    designation = fields.String()
+    reference = fields.String()
+    designations = fields.List(fields.String(), metadata={"description": "every designation of the year"})
 
 
 class VoucherIssued(CommandResponse):
@@ -65,8 +88,9 @@ class VoucherIssued(CommandResponse):
     enterprise_id = fields.String()
     year = fields.Integer()
     kind = fields.String()
-    tier = fields.String()
+    tier = fields.String(metadata={"description": "general: the tier; special: the designation"})
     quota = Yuan()
+    designation = fields.String(allow_none=True)
 
 
 class FiguresSchema(Schema):
@@ -80,6 +104,7 @@ class FiguresSchema(Schema):
 
 
 class VoucherSchema(FiguresSchema):
+    designation = fields.String(allow_none=True, metadata={"description": "a special voucher's designation"})
     voucher_id = fields.String()
     enterprise_id = fields.String()
     year = fields.Integer()
@@ -93,10 +118,20 @@ class BalanceQuery(Schema):
     as_of = Instant(metadata=AS_OF)
 
 
+class KindFiguresSchema(FiguresSchema):
+    vouchers = fields.Integer()
+
+
+class BalanceByKindSchema(Schema):
+    general = fields.Nested(KindFiguresSchema)
+    special = fields.Nested(KindFiguresSchema)
+
+
 class BalanceSchema(FiguresSchema):
     enterprise_id = fields.String()
     year = fields.Integer()
     vouchers = fields.Integer()
+    by_kind = fields.Nested(BalanceByKindSchema, metadata={"description": "the same figures per voucher kind"})
 
 
 class EnterpriseChangesSchema(Schema):
@@ -165,7 +200,15 @@ def enterprise_balance(args: dict[str, Any], enterprise_id: str) -> Any:
 @blp.arguments(VoucherIssueSchema)
 @blp.response(201, VoucherIssued)
 def issue_voucher(body: dict[str, Any]) -> Any:
-    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"])
+    return run(ledger_app().issue_voucher, body["enterprise_id"], body["year"], body["kind"], body.get("designation"))
+
+
+@blp.post("/enterprises/<enterprise_id>/designations")
+@blp.arguments(DesignationSchema)
+@blp.response(201, DesignationResponse)
+def designate_enterprise(body: dict[str, Any], enterprise_id: str) -> Any:
+    """The operator records a designation for special vouchers with the notice's reference (Art. 5(二))."""
+    return run(ledger_app().designate_enterprise, enterprise_id, **body)
 
 
 @blp.get("/vouchers/<voucher_id>")

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
-from ledger.rules import CATEGORIES, PROVIDER_ENTITY_TYPES
+from ledger.rules import CATEGORIES, GENERAL, PROVIDER_ENTITY_TYPES, VOUCHER_KINDS
 from projections.views import contracts, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
@@ -92,6 +92,8 @@ class CapExceptionSchema(Schema):
     year = Year(required=True)
     amount = Yuan(required=True)
     reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+    kind = fields.String(load_default=GENERAL, validate=validate.OneOf(VOUCHER_KINDS),
+                         metadata={"description": "the cap excepted from: general (default) or special"})
 
 
 class CapExceptionResponse(CommandResponse):
@@ -99,6 +101,7 @@ class CapExceptionResponse(CommandResponse):
     year = fields.Integer()
     amount = Yuan()
     reason = fields.String()
+    kind = fields.String()
     exceptions = Yuan()
 
 
@@ -108,6 +111,21 @@ class YearQuery(Schema):
 
 class ProviderTotalsQuery(YearQuery):
     as_of = Instant(metadata=AS_OF)
+
+
+class ProviderKindTotalsSchema(Schema):
+    cap = Yuan(allow_none=True)
+    exceptions = Yuan()
+    reserved = Yuan()
+    used = Yuan()
+    settled = Yuan()
+    remaining_cap = Yuan(allow_none=True)
+    contracts = fields.Integer()
+
+
+class ProviderByKindSchema(Schema):
+    general = fields.Nested(ProviderKindTotalsSchema)
+    special = fields.Nested(ProviderKindTotalsSchema)
 
 
 class ProviderTotalsSchema(Schema):
@@ -122,6 +140,8 @@ class ProviderTotalsSchema(Schema):
     receivable = Yuan()
     remaining_cap = Yuan()
     contracts = fields.Integer()
+    by_kind = fields.Nested(ProviderByKindSchema, metadata={
+        "description": "the same figures per voucher kind; special cap and remaining_cap null when uncapped"})
 
 
 class ProductSubmitSchema(Schema):
@@ -192,7 +212,7 @@ def amend_provider(body: dict[str, Any], provider_id: str) -> Any:
 @blp.arguments(CapExceptionSchema)
 @blp.response(201, CapExceptionResponse)
 def grant_cap_exception(body: dict[str, Any], provider_id: str) -> Any:
-    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"])
+    return run(ledger_app().grant_cap_exception, provider_id, body["year"], body["amount"], body["reason"], body["kind"])
 
 
 @blp.get("/providers/<provider_id>/totals")

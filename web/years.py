@@ -7,14 +7,14 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
-from ledger.rules import READERS, TIERS
+from ledger.rules import CATEGORIES, DESIGNATIONS, READERS, TIERS
 from projections.audit import history
 from projections.views import balances
 from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.fields import IsoDate, Share, StrictBoolean, StrictInteger, Text, Year, Yuan
-from web.schemas import NAME, AsOfQuery, CommandResponse
+from web.schemas import DOCUMENTS, NAME, AsOfQuery, CommandResponse, DocumentSchema
 
 
 class TierQuotasSchema(Schema):
@@ -38,6 +38,26 @@ class YearOpenSchema(Schema):
                                         metadata={"description": "settlement batches a year (Art. 19), default 2"})
 
 
+class SpecialProgrammeSchema(Schema):
+    """The year's special programme (专项券年度方案), Art. 6(二), 9(二), 10."""
+
+    quotas = fields.Dict(keys=fields.String(validate=validate.OneOf(DESIGNATIONS)), values=Yuan(), required=True,
+                         validate=validate.Length(min=1), metadata={"description": "quota per designation"})
+    categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)), required=True,
+                             validate=validate.Length(min=1, max=len(CATEGORIES)))
+    provider_cap = Yuan(required=True, allow_none=True,
+                        metadata={"description": "special subsidy per provider and year; null: no cap"})
+    reference = Text(200, required=True, validate=NAME, metadata={"description": "the annual notice (年度申报通知)"})
+
+
+class SpecialProgrammeBody(SpecialProgrammeSchema):
+    documents = fields.List(fields.Nested(DocumentSchema), **DOCUMENTS)
+
+
+class SpecialProgrammeResponse(SpecialProgrammeSchema, CommandResponse):
+    year = fields.Integer()
+
+
 class YearParametersSchema(CommandResponse):
     year = fields.Integer()
     starts_on = fields.String()
@@ -50,20 +70,32 @@ class YearParametersSchema(CommandResponse):
     provider_cap = Yuan()
     commitment_required = fields.Boolean()
     settlement_batches = fields.Integer()
+    special_programme = fields.Nested(SpecialProgrammeSchema, allow_none=True)
 
 
-class YearSchema(YearParametersSchema):
-    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
-    budget = Yuan()
-    issued = Yuan()
-    unissued = Yuan(metadata={"description": "budget not yet issued (budget − issued)"})
+class KindTotalsSchema(Schema):
+    """One kind's share of the year's figures (the budget is one for both kinds)."""
+
     vouchers = fields.Integer()
+    issued = Yuan()
     available = Yuan()
     reserved = Yuan()
     used = Yuan()
     expired = Yuan()
     clawed_back = Yuan()
     settled = Yuan()
+
+
+class ByKindSchema(Schema):
+    general = fields.Nested(KindTotalsSchema)
+    special = fields.Nested(KindTotalsSchema)
+
+
+class YearSchema(YearParametersSchema, KindTotalsSchema):
+    as_of = fields.String(metadata={"description": "the instant asked for, when the figures are historical"})
+    budget = Yuan()
+    unissued = Yuan(metadata={"description": "budget not yet issued (budget − issued)"})
+    by_kind = fields.Nested(ByKindSchema, metadata={"description": "the same figures per voucher kind"})
 
 
 class BudgetSchema(Schema):
@@ -134,3 +166,11 @@ def close_preview(year: int) -> Any:
 @blp.response(200, CloseResponse)
 def close_year(year: int) -> Any:
     return run(ledger_app().close_year, year)
+
+
+@blp.put("/<int:year>/special-programme")
+@blp.arguments(SpecialProgrammeBody)
+@blp.response(200, SpecialProgrammeResponse)
+def set_special_programme(body: dict[str, Any], year: int) -> Any:
+    """The approver sets the year's special programme, once before the first special voucher (Art. 9(二))."""
+    return run(ledger_app().set_special_programme, year, **body)

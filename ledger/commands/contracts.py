@@ -10,7 +10,7 @@ from ledger.commands.stops import StopCommands
 from ledger.domain.contract import RESERVING, Contract, split_amount
 from ledger.domain.provider_year import ProviderYear
 from ledger.money import format_yuan, share_of
-from ledger.rules import APPROVER, ENTERPRISE, OPERATOR, PROVIDER, SUPERVISOR
+from ledger.rules import APPROVER, ENTERPRISE, OPERATOR, PROVIDER, SPECIAL, SUPERVISOR
 
 MAX_QUANTITY = 10_000  # units of one standardised product in one contract; more is a typo, not a purchase
 
@@ -80,6 +80,8 @@ class ContractCommands(StopCommands):
         if product.provider_id != contract.provider_id or not product.is_listed_for(contract.year):
             raise errors.ProductNotListed(f"the product is not in the {contract.year} catalogue of this provider",
                                           {"product_id": contract.product_id, "year": contract.year})
+        if voucher.kind == SPECIAL:  # Art. 6(二): a special voucher pays only for the programme's categories
+            year.refuse_category_out_of_scope(contract.category)
         params = year.params
         share_bp = params.share_for(contract.category)
         share_cap = share_of(contract.amount_fen, share_bp)
@@ -93,14 +95,16 @@ class ContractCommands(StopCommands):
         voucher.refuse_unless_available(subsidy)
         contract.refuse_zero_subsidy(subsidy, share_bp)
         provider_year: ProviderYear = self.get_provider_year(contract.provider_id, contract.year)
-        provider_year.reserve(str(contract.id), subsidy)
+        provider_year.reserve(str(contract.id), subsidy, voucher.kind, year.special_provider_cap_fen)
+        cap = ({"cap": provider_year.special_cap_fen, "exceptions": provider_year.special_exceptions_fen}
+               if voucher.kind == SPECIAL else {"cap": provider_year.cap_fen, "exceptions": provider_year.exceptions_fen})
         voucher_available = voucher.available_fen
         voucher.reserve(str(contract.id), subsidy, share_bp, contract.amount_fen)
         split = split_amount(contract.amount_fen, subsidy, params.deposit_share_bp)
         contract.sign(subsidy_fen=split.subsidy_fen, deposit_fen=split.deposit_fen,
                       balance_due_fen=split.balance_due_fen, share_bp=share_bp,
                       deposit_share_bp=params.deposit_share_bp, voucher_available_fen=voucher_available,
-                      provider_cap_fen=provider_year.cap_fen, provider_exceptions_fen=provider_year.exceptions_fen)
+                      provider_cap_fen=cap["cap"], provider_exceptions_fen=cap["exceptions"])
         return self._commit(contract_data(contract), contract, voucher, provider_year)
 
     @command

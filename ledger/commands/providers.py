@@ -13,7 +13,8 @@ from ledger.domain.provider_year import ProviderYear
 from ledger.domain.year import Year
 from ledger.money import MAX_FEN, format_yuan
 from ledger.rules import (
-    APPROVER, CATEGORIES, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_AMENDABLE, PROVIDER_REVIEW_STAGES,
+    APPROVER, CATEGORIES, GENERAL, OPERATOR, PRODUCT_REVIEW_STAGES, PROVIDER, PROVIDER_AMENDABLE, PROVIDER_REVIEW_STAGES,
+    VOUCHER_KINDS,
 )
 
 PROVIDER_STAGE_ROLES = dict(PROVIDER_REVIEW_STAGES)
@@ -114,18 +115,26 @@ class ProviderCommands(StopCommands):
                              "failed_conditions": [c.code for c in provider.eligibility_failures()]}, provider)
 
     @command
-    def grant_cap_exception(self, code: str, year: int, amount_fen: int, reason: str) -> CommandResult:
-        """Record the approver's exception to the annual cap: who, why, how much, for whom (Art. 10)."""
+    def grant_cap_exception(self, code: str, year: int, amount_fen: int, reason: str,
+                            kind: str = GENERAL) -> CommandResult:
+        """Record the approver's exception to a kind's annual cap: who, why, how much, for whom (Art. 10).
+
+        A special exception raises the special cap the programme sets; with no special cap there is
+        nothing to except from, and it is still recorded (it takes effect on no reservation).
+        """
         require(APPROVER)
+        if kind not in VOUCHER_KINDS:
+            raise errors.ValidationFailed("unknown voucher kind", {"kind": [f"must be one of {', '.join(VOUCHER_KINDS)}"]})
         if amount_fen <= 0:
             raise errors.ValidationFailed("an exception must be positive", {"amount": ["must be greater than 0.00"]})
         provider_year = self.get_provider_year(code, year)
-        if provider_year.exceptions_fen + amount_fen > MAX_FEN:  # see ledger.money.MAX_FEN
+        granted = provider_year.kind_figures(kind)["exceptions"]
+        if granted + amount_fen > MAX_FEN:  # see ledger.money.MAX_FEN
             raise errors.ValidationFailed("the exceptions would exceed the largest amount the ledger keeps",
                                           {"amount": [f"exceptions may total at most {format_yuan(MAX_FEN)}"]})
-        provider_year.grant_exception(amount_fen=amount_fen, reason=reason)
-        return self._commit({"provider_id": code, "year": year, "amount": amount_fen, "reason": reason,
-                             "exceptions": provider_year.exceptions_fen}, provider_year, created=True)
+        provider_year.grant_exception(amount_fen=amount_fen, reason=reason, kind=kind)
+        return self._commit({"provider_id": code, "year": year, "amount": amount_fen, "reason": reason, "kind": kind,
+                             "exceptions": provider_year.kind_figures(kind)["exceptions"]}, provider_year, created=True)
 
     @command
     def submit_product(self, provider_id: str, name: str, category: str, price_fen: int,

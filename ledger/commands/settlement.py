@@ -123,6 +123,11 @@ class SettlementCommands(StopCommands):
         return {pid: load(pid, year) for pid in sorted(set(provider_ids))}
 
     @staticmethod
+    def _contract_amounts(plan: dict[str, tuple[str, str, int]], provider_id: str) -> dict[str, int]:
+        """contract id → amount of one provider's contracts in a plan: each counts against its kind's cap."""
+        return {c: amount for c, (_, pid, amount) in plan.items() if pid == provider_id}
+
+    @staticmethod
     def _cap_figures(provider_year: ProviderYear, amount_fen: int) -> dict[str, int]:
         """The cap rule's figures as applied, recorded on the Approved and Paid events (Art. 10)."""
         return {"amount_fen": amount_fen, "settled_fen": provider_year.settled_fen, "cap_fen": provider_year.cap_fen,
@@ -136,8 +141,10 @@ class SettlementCommands(StopCommands):
         batch.refuse_approval(actor)
         per_provider = batch.amounts_by_provider(CLAIM_APPROVED)
         providers: dict[str, dict[str, int]] = {}
+        approved = {c: (claim_id, claim["provider_id"], claim["amounts_fen"][c])
+                    for claim_id, claim in batch.claims_in(CLAIM_APPROVED).items() for c in claim["contract_ids"]}
         for pid, provider_year in self._provider_years(batch.year, per_provider).items():
-            provider_year.refuse_settlement_above_cap({"batch": per_provider[pid]})
+            provider_year.refuse_settlement_above_cap(self._contract_amounts(approved, pid))
             providers[pid] = self._cap_figures(provider_year, per_provider[pid])
         total = sum(per_provider.values())
         batch.approve(amount_fen=total, providers=providers, note=note)
@@ -220,7 +227,7 @@ class SettlementCommands(StopCommands):
             per_provider = self._per_provider(plan, {})
             provider_years = self._provider_years(batch.year, per_provider)
             for pid, provider_year in provider_years.items():
-                provider_year.refuse_settlement_above_cap({"batch": per_provider[pid]})
+                provider_year.refuse_settlement_above_cap(self._contract_amounts(plan, pid))
             batch.start_payment(reference=reference, amount_fen=sum(per_provider.values()), contracts=len(plan))
             self.save(batch)
         ordered = sorted(plan)

@@ -18,8 +18,8 @@ from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import CLOSED, Year
 from ledger.rules import (
-    APPROVER, ENTERPRISE, ENTERPRISE_AMENDABLE, FINANCE, HONOURS, OPERATOR, VOUCHER_KINDS, YearParameters,
-    default_tier_quotas, parameters_above_ceiling,
+    APPROVER, DESIGNATIONS, ENTERPRISE, ENTERPRISE_AMENDABLE, FINANCE, GENERAL, HONOURS, OPERATOR, SPECIAL,
+    VOUCHER_KINDS, YearParameters, default_tier_quotas, parameters_above_ceiling, special_programme_failures,
 )
 
 CLOSE_CHUNK = 500  # vouchers per transaction: 200 was ~5% slower (issue 7), 1000 no faster
@@ -39,7 +39,17 @@ def year_data(year: Year) -> dict[str, Any]:
 
 def voucher_data(voucher: Voucher) -> dict[str, Any]:
     return {"voucher_id": str(voucher.id), "enterprise_id": voucher.enterprise_id, "year": voucher.year,
-            "kind": voucher.kind, "tier": voucher.tier, "quota": voucher.quota_fen}
+            "kind": voucher.kind, "tier": voucher.tier, "quota": voucher.quota_fen,
+            "designation": voucher.designation}
+
+
+def special_programme_data(year: Year) -> dict[str, Any] | None:
+    """The year's special programme (fen), or None before the approver sets one."""
+    programme = year.special_programme
+    if programme is None:
+        return None
+    return {"quotas": dict(programme["quotas_fen"]), "categories": list(programme["categories"]),
+            "provider_cap": programme["provider_cap_fen"], "reference": programme["reference"]}
 
 
 def refuse_negative_facts(facts: dict[str, Any]) -> None:
@@ -152,16 +162,72 @@ class YearCommands(CommandBase):
                              "honours": enterprise.honour_states()}, enterprise)
 
     @command
-    def issue_voucher(self, enterprise_id: str, year: int, kind: str = "general") -> CommandResult:
-        """Issue the tier's quota to an eligible enterprise, within the year's budget (Art. 5, 9, 16)."""
+    def set_special_programme(self, year: int, quotas: dict[str, int], categories: list[str],
+                              provider_cap: int | None, reference: str,
+                              documents: list[dict] | None = None) -> CommandResult:
+        """The approver sets the year's special programme from the annual notice (Art. 6(二), 9(二), 10).
+
+        A quota per designation, the categories in scope and the provider cap for special vouchers
+        (None: no cap); it may be set again until the first special voucher, then 409 INVALID_STATE.
+        """
+        require(APPROVER)
+        if not reference.strip():
+            raise errors.ValidationFailed("the programme cites its notice", {"reference": ["must not be blank"]})
+        failures = special_programme_failures(quotas, categories, provider_cap)
+        if failures:
+            raise errors.ValidationFailed("the special programme is incomplete", failures)
+        programme_year = self.get_year(year)
+        programme_year.set_special_programme(quotas_fen=quotas, categories=sorted(set(categories)),
+                                             provider_cap_fen=provider_cap, reference=reference,
+                                             documents=list(documents or []))
+        return self._commit({"year": year, **(special_programme_data(programme_year) or {})}, programme_year)
+
+    @command
+    def designate_enterprise(self, code: str, year: int, designation: str, reference: str,
+                             documents: list[dict] | None = None) -> CommandResult:
+        """The operator records a subject's designation for a year with the notice's reference (Art. 5(二)).
+
+        A subject may hold several designations in a year; it holds one special voucher a year, whose
+        quota is that of the designation named at issuance.
+        """
+        require(OPERATOR)
+        if designation not in DESIGNATIONS:
+            raise errors.ValidationFailed("unknown designation", {"designation": [f"must be one of {', '.join(DESIGNATIONS)}"]})
+        if not reference.strip():
+            raise errors.ValidationFailed("a designation cites its notice", {"reference": ["must not be blank"]})
+        self.get_year(year)
+        enterprise = self.get_enterprise(code)
+        enterprise.designate(year, designation, reference, list(documents or []))
+        return self._commit({"enterprise_id": code, "year": year, "designation": designation, "reference": reference,
+                             "designations": sorted(enterprise.designations_for(year))}, enterprise, created=True)
+
+    @command
+    def issue_voucher(self, enterprise_id: str, year: int, kind: str = GENERAL,
+                      designation: str | None = None) -> CommandResult:
+        """Issue a voucher to an eligible enterprise, within the year's budget (Art. 5, 9, 16).
+
+        General: the tier's quota. Special: the quota the year's special programme sets for the
+        designation named, which the subject must hold for the year (NOT_DESIGNATED, NO_SPECIAL_PROGRAMME);
+        special eligibility is not SME-bound (rules.SPECIAL_CONDITIONS). Both kinds draw on one budget.
+        """
         require(OPERATOR)
         if kind not in VOUCHER_KINDS:
             raise errors.ValidationFailed(f"vouchers of kind {kind} are not issued", {"kind": [f"must be one of {VOUCHER_KINDS}"]})
+        if kind == SPECIAL and designation not in DESIGNATIONS:
+            raise errors.ValidationFailed("a special voucher names its designation",
+                                          {"designation": [f"must be one of {', '.join(DESIGNATIONS)}"]})
         funded = self.get_year(year)
         funded.refuse_if_closed()
         enterprise = self.get_enterprise(enterprise_id)
         enterprise.refuse_if_revoked()
-        failures = enterprise.eligibility_failures()
+        if kind == SPECIAL:
+            quota_fen = funded.special_quota_for(str(designation))
+            if designation not in enterprise.designations_for(year):
+                raise errors.NotDesignated(f"enterprise {enterprise_id} is not designated {designation} for {year}",
+                                           {"designation": designation, "designations": sorted(enterprise.designations_for(year))})
+        else:
+            designation = None
+        failures = enterprise.eligibility_failures(kind)
         if failures:
             # The refusal is a decision too (Art. 23): recorded on the enterprise, then answered; saved
             # alone, so an Idempotency-Key records the refusal itself (CommandBase._remember_refusal).
@@ -175,10 +241,14 @@ class YearCommands(CommandBase):
         if self._exists(voucher_id):
             raise errors.AlreadyIssued(f"enterprise {enterprise_id} already holds a {kind} voucher for {year}",
                                        {"voucher_id": str(voucher_id)})
-        tier = enterprise.tier
-        voucher = Voucher(enterprise_id=enterprise_id, year=year, kind=kind, tier=tier,
-                          quota_fen=funded.params.tier_quotas_fen[tier])
-        funded.commit_quota(str(voucher.id), voucher.quota_fen)
+        if kind == SPECIAL:
+            voucher = Voucher(enterprise_id=enterprise_id, year=year, kind=kind, tier=designation, quota_fen=quota_fen,
+                              designation=designation)
+        else:
+            tier = enterprise.tier
+            voucher = Voucher(enterprise_id=enterprise_id, year=year, kind=kind, tier=tier,
+                              quota_fen=funded.params.tier_quotas_fen[tier])
+        funded.commit_quota(str(voucher.id), voucher.quota_fen, kind)
         return self._commit(voucher_data(voucher), voucher, funded, created=True)
 
     def voucher_ids_of_year(self, year: int) -> list[Any]:

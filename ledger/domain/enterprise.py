@@ -16,7 +16,7 @@ from eventsourcing.domain import event
 from ledger import errors
 from ledger.domain.archive import ArchiveSubject
 from ledger.domain.base import LedgerAggregate, natural_id
-from ledger.rules import Condition, enterprise_failures, tier_for
+from ledger.rules import GENERAL, Condition, enterprise_failures, tier_for
 
 
 class Enterprise(ArchiveSubject, LedgerAggregate):
@@ -40,8 +40,30 @@ class Enterprise(ArchiveSubject, LedgerAggregate):
         self.revocation: dict | None = None
         self.bad_credit: list[dict] = []
 
-    def eligibility_failures(self) -> list[Condition]:
-        return enterprise_failures({"id": self.code, **self.facts, "bad_credit": bool(self.bad_credit)})
+    # Designations for special vouchers, {"year": {designation: reference}}, keyed by the year as text so a
+    # snapshot's JSON round-trips it (class default: enterprises snapshotted before designations existed).
+    designations: dict | None = None
+
+    def eligibility_failures(self, kind: str = GENERAL) -> list[Condition]:
+        return enterprise_failures({"id": self.code, **self.facts, "bad_credit": bool(self.bad_credit)}, kind)
+
+    def designations_for(self, year: int) -> dict[str, str]:
+        """The designations recorded for this year, each with its notice's reference (Art. 5(二))."""
+        return dict((self.designations or {}).get(str(year), {}))
+
+    def designate(self, year: int, designation: str, reference: str, documents: list[dict]) -> None:
+        """The operator records a designation for special vouchers, with the annual notice's reference."""
+        if designation in self.designations_for(year):
+            raise errors.AlreadyExists(f"enterprise {self.code} is already designated {designation} for {year}",
+                                       {"year": year, "designation": designation})
+        self._designated(year=year, designation=designation, reference=reference, documents=documents)
+
+    @event("Designated")
+    def _designated(self, year: int, designation: str, reference: str, documents: list) -> None:
+        designations = {y: dict(d) for y, d in (self.designations or {}).items()}
+        designations.setdefault(str(year), {})[designation] = reference
+        self.designations = designations
+        self.documents = [*self.documents, *documents]
 
     @property
     def tier(self) -> str:

@@ -24,7 +24,9 @@ class Voucher(LedgerAggregate):
         return natural_id("voucher", enterprise_id, year, kind)
 
     @event("Issued")
-    def __init__(self, enterprise_id: str, year: int, kind: str, tier: str, quota_fen: int) -> None:
+    def __init__(self, enterprise_id: str, year: int, kind: str, tier: str, quota_fen: int,
+                 designation: str | None = None) -> None:
+        self.designation = designation
         self.enterprise_id = enterprise_id
         self.year = year
         self.kind = kind
@@ -39,6 +41,10 @@ class Voucher(LedgerAggregate):
         self.uses: dict[str, int] = {}  # contract id -> used fen
         self.status = ACTIVE
         self.released_at_close = 0
+
+    # A special voucher's designation, whose quota it carries; its `tier` names the designation too, as a
+    # general voucher's tier names the basis of its quota (class default: vouchers snapshotted before).
+    designation: str | None = None
 
     # Set once the holder's eligibility is revoked (class default: vouchers snapshotted before it existed).
     holder_revoked: dict | None = None

@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 from ledger import errors
 from ledger.domain.base import LedgerAggregate, natural_id
 from ledger.money import MAX_FEN, format_yuan
-from ledger.rules import YearParameters, year_out_of_range
+from ledger.rules import GENERAL, SPECIAL, YearParameters, year_out_of_range
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 
@@ -48,6 +48,51 @@ class Year(LedgerAggregate):
         self.closing_summary: dict | None = None
 
     batches_opened = 0  # class default: years snapshotted before batches were counted here
+    # The special programme (专项券年度方案) and the special vouchers issued against it; class defaults
+    # for years recorded before special vouchers existed.
+    special_programme: dict | None = None
+    special_vouchers = 0
+
+    def set_special_programme(self, quotas_fen: dict[str, int], categories: list[str], provider_cap_fen: int | None,
+                              reference: str, documents: list[dict]) -> None:
+        """The approver sets the year's special programme from the annual notice (Art. 6(二), 9(二), 10).
+
+        It may be set again until the first special voucher is issued; from then on the quotas issued
+        and the caps reserved rest on it, so it is fixed (409 INVALID_STATE).
+        """
+        self.refuse_if_closed()
+        if self.special_vouchers:
+            raise errors.InvalidState(f"special vouchers of {self.year} were issued under the programme already",
+                                      {"year": self.year, "special_vouchers": self.special_vouchers})
+        self._special_programme_set(quotas_fen=dict(quotas_fen), categories=list(categories),
+                                    provider_cap_fen=provider_cap_fen, reference=reference, documents=documents)
+
+    @event("SpecialProgrammeSet")
+    def _special_programme_set(self, quotas_fen: dict, categories: list, provider_cap_fen: int | None,
+                               reference: str, documents: list) -> None:
+        self.special_programme = {"quotas_fen": quotas_fen, "categories": categories,
+                                  "provider_cap_fen": provider_cap_fen, "reference": reference}
+
+    def special_quota_for(self, designation: str) -> int:
+        """The programme's quota for a designation (NO_SPECIAL_PROGRAMME without a programme or a quota for it)."""
+        quotas = (self.special_programme or {}).get("quotas_fen", {})
+        if designation not in quotas:
+            raise errors.NoSpecialProgramme(
+                f"year {self.year} has no special programme quota for {designation}",
+                {"year": self.year, "designation": designation, "programme": self.special_programme is not None})
+        return int(quotas[designation])
+
+    def refuse_category_out_of_scope(self, category: str) -> None:
+        """A special voucher pays only for the programme's categories (Art. 6(二))."""
+        categories = (self.special_programme or {}).get("categories", [])
+        if category not in categories:
+            raise errors.CategoryOutOfScope(f"{category} is outside the special programme of {self.year}",
+                                            {"category": category, "categories": categories})
+
+    @property
+    def special_provider_cap_fen(self) -> int | None:
+        """The special cap per provider (Art. 10: set by the notice; None, no cap)."""
+        return (self.special_programme or {}).get("provider_cap_fen")
 
     @property
     def params(self) -> YearParameters:
@@ -108,8 +153,8 @@ class Year(LedgerAggregate):
     def _allocated(self, amount_fen: int, reference: str) -> None:
         self.budget_fen += amount_fen
 
-    def commit_quota(self, voucher_id: str, quota_fen: int) -> None:
-        """Commit a new voucher's quota against the budget (Art. 11, 16)."""
+    def commit_quota(self, voucher_id: str, quota_fen: int, kind: str = GENERAL) -> None:
+        """Commit a new voucher's quota against the budget, one budget for both kinds (Art. 11, 16)."""
         self.refuse_if_closed()
         if quota_fen > self.unissued_fen:
             raise errors.BudgetExhausted(
@@ -117,12 +162,14 @@ class Year(LedgerAggregate):
                 {"budget": format_yuan(self.budget_fen), "issued": format_yuan(self.issued_fen),
                  "quota": format_yuan(quota_fen)},
             )
-        self._quota_committed(voucher_id=voucher_id, quota_fen=quota_fen)
+        self._quota_committed(voucher_id=voucher_id, quota_fen=quota_fen, kind=kind)
 
     @event("QuotaCommitted")
-    def _quota_committed(self, voucher_id: str, quota_fen: int) -> None:
+    def _quota_committed(self, voucher_id: str, quota_fen: int, kind: str = GENERAL) -> None:  # no kind: general
         self.issued_fen += quota_fen
         self.vouchers += 1
+        if kind == SPECIAL:
+            self.special_vouchers += 1
 
     def open_batch(self, batch_id: str) -> None:
         """Count a new settlement batch against the year's `settlement_batches` (Art. 19: 1-2 a year).

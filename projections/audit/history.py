@@ -32,6 +32,18 @@ MODEL.table(
     clustered=True,
 )
 
+# The special kind's share, kept alike when it changes (the general share: the totals minus it).
+SPECIAL_FIGURES = balances.SPECIAL_YEAR_FIGURES
+MODEL.table(
+    "CREATE TABLE IF NOT EXISTS vl_year_history_special (year INTEGER NOT NULL, position BIGINT NOT NULL, "
+    "at_us BIGINT NOT NULL, " + ", ".join(f"{name} BIGINT NOT NULL" for name in SPECIAL_FIGURES)
+    + ", PRIMARY KEY (year, position))",
+    "CREATE INDEX IF NOT EXISTS vl_year_history_special_at ON vl_year_history_special (year, at_us, position)",
+    clustered=True,
+)
+_INSERT_SPECIAL = (f"INSERT INTO vl_year_history_special (year, position, at_us, {', '.join(SPECIAL_FIGURES)}) "
+                   f"VALUES (?, ?, ?, {', '.join('?' * len(SPECIAL_FIGURES))})")
+
 _INSERT = (f"INSERT INTO vl_year_history (year, position, at_us, status, {', '.join(FIGURES)}) "
            f"VALUES (?, ?, ?, ?, {', '.join('?' * len(FIGURES))})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -65,6 +77,23 @@ def year_changed(db: Any, event: Any, position: int) -> None:
         if db.page[key] != now:
             db.defer(_INSERT, (int(year), position, micros(event.timestamp), *now))
             db.page[key] = now
+        _special_changed(db, int(year), event, position)
+
+
+def _special_changed(db: Any, year: int, event: Any, position: int) -> None:
+    """Keep the year's special share after this event, if it changed it (no row: no special voucher yet)."""
+    row = db.row("vl_year_special", "year", year)
+    if row is None:
+        return
+    now = tuple(int(row[name]) for name in SPECIAL_FIGURES)
+    key = ("year_history_special", year)
+    if key not in db.page:
+        last = db.one(f"SELECT {', '.join(SPECIAL_FIGURES)} FROM vl_year_history_special WHERE year = ? "
+                      "ORDER BY position DESC LIMIT 1", [year])
+        db.page[key] = None if last is None else tuple(int(last[name]) for name in SPECIAL_FIGURES)
+    if db.page[key] != now:
+        db.defer(_INSERT_SPECIAL, (year, position, micros(event.timestamp), *now))
+        db.page[key] = now
 
 
 def get_year_as_of(store: ViewStore, year: int, at: datetime) -> dict[str, Any]:
@@ -75,5 +104,7 @@ def get_year_as_of(store: ViewStore, year: int, at: datetime) -> dict[str, Any]:
     if row is None:
         raise errors.NotFound(f"year {year} was not open at {at.isoformat()}", {"year": year, "as_of": at.isoformat()})
     figures = {name: int(row[name]) for name in FIGURES}
-    return {**current, **figures, "status": row["status"], "unissued": figures["budget"] - figures["issued"],
+    special = store.query_one(f"SELECT {', '.join(SPECIAL_FIGURES)} FROM vl_year_history_special WHERE year = ? "
+                              "AND at_us <= ? ORDER BY at_us DESC, position DESC LIMIT 1", [year, micros(at)])
+    return {**current, **figures, "by_kind": balances.split_by_kind(figures, special), "status": row["status"], "unissued": figures["budget"] - figures["issued"],
             "as_of": at.isoformat()}

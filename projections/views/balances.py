@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
-from ledger.rules import SETTLEMENT_BATCHES_MAX
+from ledger.rules import GENERAL, SETTLEMENT_BATCHES_MAX, SPECIAL, VOUCHER_KINDS
 from projections.storage.store import ViewStore
 from projections.views.model import ReadModel, found
 
@@ -30,7 +31,21 @@ MODEL.table(
     "clawed_back BIGINT NOT NULL, settled BIGINT NOT NULL)"
 )
 
+# Each year's special programme (JSON of the API's fields, fen); its provider cap (NULL: none) is also
+# the special cap of every provider's year (projections.views.providers).
+MODEL.table(
+    "CREATE TABLE IF NOT EXISTS vl_special_programmes (year INTEGER PRIMARY KEY, programme TEXT NOT NULL, "
+    "provider_cap BIGINT, position BIGINT NOT NULL)"
+)
+
 FIGURES = ("available", "reserved", "used", "expired", "clawed_back")
+# The special kind's share of each year's totals (a row once a special voucher is issued); the general
+# share is vl_years' total minus it.
+SPECIAL_YEAR_FIGURES = ("issued", "vouchers", *FIGURES, "settled")
+MODEL.table(
+    "CREATE TABLE IF NOT EXISTS vl_year_special (year INTEGER PRIMARY KEY, "
+    + ", ".join(f"{f} BIGINT NOT NULL DEFAULT 0" for f in SPECIAL_YEAR_FIGURES) + ")"
+)
 
 
 def voucher_year(db: Any, voucher_id: Any) -> int | None:
@@ -44,12 +59,25 @@ def voucher_year(db: Any, voucher_id: Any) -> int | None:
     return db.fact("voucher_year", key, load)
 
 
+def voucher_kind(db: Any, voucher_id: Any) -> str | None:
+    """A voucher's kind (it never changes): remembered when issued, else read once per process."""
+    key = str(voucher_id)
+
+    def load() -> str | None:
+        row = db.row("vl_vouchers", "voucher_id", key)
+        return None if row is None else str(row["kind"])
+
+    return db.fact("voucher_kind", key, load)
+
+
 def _move(db: Any, voucher_id: Any, **deltas: int) -> None:
     """Apply the same signed movements to a voucher and to its year's totals (batched per page)."""
     db.add("vl_vouchers", "voucher_id", str(voucher_id), **deltas)
     year = voucher_year(db, voucher_id)
     if year is not None:
         db.add("vl_years", "year", year, **deltas)
+        if voucher_kind(db, voucher_id) == SPECIAL:
+            db.accumulate("vl_year_special", {"year": year}, **deltas)
 
 
 @MODEL.handles(Year.Opened)
@@ -85,9 +113,25 @@ def year_id_known(db: Any, e: Year.Opened, position: int) -> None:
     db.remember("year_of", str(e.originator_id), e.year)
 
 
+@MODEL.handles(Year.SpecialProgrammeSet)
+def special_programme_set(db: Any, e: Any, position: int) -> None:
+    """The programme may be set again until the first special voucher: the last one stands."""
+    year = _year_of(db, e.originator_id)
+    programme = json.dumps({"quotas": e.quotas_fen, "categories": e.categories, "provider_cap": e.provider_cap_fen,
+                            "reference": e.reference}, sort_keys=True, ensure_ascii=False)
+    if db.row("vl_special_programmes", "year", year) is None:
+        db.insert("vl_special_programmes", "year", year=year, programme=programme, provider_cap=e.provider_cap_fen,
+                  position=position)
+    else:
+        db.update("vl_special_programmes", "year", year, programme=programme, provider_cap=e.provider_cap_fen,
+                  position=position)
+
+
 @MODEL.handles(Year.QuotaCommitted)
 def quota_committed(db: Any, e: Any, position: int) -> None:
     db.add("vl_years", "year", _year_of(db, e.originator_id), issued=e.quota_fen, vouchers=1)
+    if getattr(e, "kind", GENERAL) == SPECIAL:  # commitments recorded before special vouchers carry no kind
+        db.accumulate("vl_year_special", {"year": _year_of(db, e.originator_id)}, issued=e.quota_fen, vouchers=1)
 
 
 @MODEL.handles(Year.ClosingStarted)
@@ -106,7 +150,10 @@ def voucher_issued(db: Any, e: Voucher.Issued, position: int) -> None:
               year=e.year, kind=e.kind, tier=e.tier, quota=e.quota_fen, available=e.quota_fen, reserved=0, used=0,
               expired=0, clawed_back=0, status="active", issued_at=e.timestamp.isoformat(), position=position)
     db.remember("voucher_year", str(e.originator_id), e.year)
+    db.remember("voucher_kind", str(e.originator_id), e.kind)
     db.add("vl_years", "year", e.year, available=e.quota_fen)
+    if e.kind == SPECIAL:
+        db.accumulate("vl_year_special", {"year": e.year}, available=e.quota_fen)
 
 
 @MODEL.handles(Voucher.Reserved)
@@ -141,6 +188,15 @@ def voucher_expired(db: Any, e: Any, position: int) -> None:
     db.update("vl_vouchers", "voucher_id", str(e.originator_id), status="expired")
 
 
+@MODEL.handles(ProviderYear.Settled)
+def special_year_settled(db: Any, e: Any, position: int) -> None:
+    """A special contract's settlement, in its year's special share (the total: projections.views.settlement)."""
+    if getattr(e, "kind", GENERAL) == SPECIAL:
+        row = db.row("vl_provider_years", "stream_id", str(e.originator_id))
+        if row is not None:
+            db.accumulate("vl_year_special", {"year": int(row["year"])}, settled=e.amount_fen)
+
+
 # Queries (amounts in fen, the API's field names)
 
 def get_voucher(store: ViewStore, voucher_id: str) -> dict[str, Any]:
@@ -158,15 +214,43 @@ def list_vouchers(store: ViewStore, enterprise_id: str, year: int | None = None)
             for r in rows]
 
 
+KIND_SUMS = ("COUNT(*) AS vouchers, COALESCE(SUM(quota), 0) AS quota, "
+             + ", ".join(f"COALESCE(SUM({f}), 0) AS {f}" for f in FIGURES))
+
+
+def _by_kind(store: ViewStore, where: str, args: list[Any]) -> dict[str, dict[str, int]]:
+    """The vouchers' figures summed per kind (zeros for a kind with none), from the vouchers' rows."""
+    rows = store.query(f"SELECT kind, {KIND_SUMS} FROM vl_vouchers WHERE {where} GROUP BY kind", args)
+    sums = {r["kind"]: {k: int(v) for k, v in r.items() if k != "kind"} for r in rows}
+    return {kind: sums.get(kind, {"vouchers": 0, "quota": 0, **{f: 0 for f in FIGURES}}) for kind in VOUCHER_KINDS}
+
+
 def get_enterprise_balance(store: ViewStore, enterprise_id: str, year: int) -> dict[str, Any]:
-    row = store.query_one(
-        "SELECT COUNT(*) AS vouchers, COALESCE(SUM(quota), 0) AS quota, "
-        + ", ".join(f"COALESCE(SUM({f}), 0) AS {f}" for f in FIGURES)
-        + " FROM vl_vouchers WHERE enterprise_id = ? AND year = ?",
-        [enterprise_id, year],
-    )
-    assert row is not None
-    return {"enterprise_id": enterprise_id, "year": year, **{k: int(v) for k, v in row.items()}}
+    """The enterprise's vouchers of the year summed, and per kind in `by_kind`."""
+    by_kind = _by_kind(store, "enterprise_id = ? AND year = ?", [enterprise_id, year])
+    totals = {k: sum(figures[k] for figures in by_kind.values()) for k in by_kind[GENERAL]}
+    return {"enterprise_id": enterprise_id, "year": year, **totals, "by_kind": by_kind}
+
+
+def special_programme(store: ViewStore, year: int) -> dict[str, Any] | None:
+    row = store.query_one("SELECT programme FROM vl_special_programmes WHERE year = ?", [year])
+    return None if row is None else json.loads(row["programme"])
+
+
+def special_provider_cap(store: ViewStore, year: int) -> int | None:
+    """The special cap per provider the year's programme sets (None: no programme, or no cap)."""
+    row = store.query_one("SELECT provider_cap FROM vl_special_programmes WHERE year = ?", [year])
+    return None if row is None or row["provider_cap"] is None else int(row["provider_cap"])
+
+
+def split_by_kind(totals: dict[str, Any], special_row: dict[str, Any] | None) -> dict[str, dict[str, int]]:
+    """The year's figures per kind from its totals and its special share (general: the difference)."""
+    special = {f: int(special_row[f]) if special_row else 0 for f in SPECIAL_YEAR_FIGURES}
+    return {GENERAL: {f: int(totals[f]) - special[f] for f in SPECIAL_YEAR_FIGURES}, SPECIAL: special}
+
+
+def year_special(store: ViewStore, year: int) -> dict[str, Any] | None:
+    return store.query_one("SELECT * FROM vl_year_special WHERE year = ?", [year])
 
 
 def get_year(store: ViewStore, year: int) -> dict[str, Any]:
@@ -180,6 +264,7 @@ def get_year(store: ViewStore, year: int) -> dict[str, Any]:
         "settlement_batches": params.get("settlement_batches", SETTLEMENT_BATCHES_MAX),
         "budget": row["budget"], "issued": row["issued"], "unissued": row["budget"] - row["issued"],
         "vouchers": row["vouchers"], **{f: row[f] for f in (*FIGURES, "settled")},
+        "special_programme": special_programme(store, year), "by_kind": split_by_kind(row, year_special(store, year)),
     }
 
 

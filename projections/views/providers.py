@@ -8,7 +8,9 @@ from ledger.domain.contract import DELIVERED
 from ledger.domain.product import Product
 from ledger.domain.provider import Provider
 from ledger.domain.provider_year import ProviderYear, remaining_cap
+from ledger.rules import GENERAL, SPECIAL
 from projections.storage.store import ViewStore
+from projections.views.balances import special_provider_cap
 from projections.views.model import ReadModel, found
 
 MODEL = ReadModel("providers")
@@ -22,6 +24,13 @@ MODEL.table(
     "year INTEGER NOT NULL, cap BIGINT NOT NULL, exceptions BIGINT NOT NULL, reserved BIGINT NOT NULL, "
     "used BIGINT NOT NULL, settled BIGINT NOT NULL, receivable BIGINT NOT NULL, contracts INTEGER NOT NULL)",
     "CREATE UNIQUE INDEX IF NOT EXISTS vl_provider_years_key ON vl_provider_years (provider_id, year)",
+)
+# The special kind's share of each provider's year (rows only once a special event touches it): the
+# top-level figures of vl_provider_years are sums over both kinds, the general ones their difference.
+MODEL.table(
+    "CREATE TABLE IF NOT EXISTS vl_provider_year_special (stream_id TEXT PRIMARY KEY, "
+    "exceptions BIGINT NOT NULL DEFAULT 0, reserved BIGINT NOT NULL DEFAULT 0, used BIGINT NOT NULL DEFAULT 0, "
+    "settled BIGINT NOT NULL DEFAULT 0, contracts INTEGER NOT NULL DEFAULT 0)"
 )
 MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_products (product_id TEXT PRIMARY KEY, provider_id TEXT NOT NULL, "
@@ -69,49 +78,52 @@ def provider_year_opened(db: Any, e: Any, position: int) -> None:
               year=e.year, cap=e.cap_fen, exceptions=0, reserved=0, used=0, settled=0, receivable=0, contracts=0)
 
 
-def _provider_year(db: Any, stream_id: Any, **deltas: int) -> None:
-    db.add("vl_provider_years", "stream_id", str(stream_id), **deltas)
+def _provider_year(db: Any, e: Any, receivable: int = 0, **deltas: int) -> None:
+    """Apply the movements to the year's totals (both kinds) and, for a special event, to its special share."""
+    db.add("vl_provider_years", "stream_id", str(e.originator_id), **deltas, **({"receivable": receivable} if receivable else {}))
+    if getattr(e, "kind", GENERAL) == SPECIAL:  # events recorded before special vouchers carry no kind: general
+        db.accumulate("vl_provider_year_special", {"stream_id": str(e.originator_id)}, **deltas)
 
 
 @MODEL.handles(ProviderYear.ExceptionGranted)
 def cap_exception(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, exceptions=e.amount_fen)
+    _provider_year(db, e, exceptions=e.amount_fen)
 
 
 @MODEL.handles(ProviderYear.Reserved)
 def provider_reserved(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, reserved=e.amount_fen, contracts=1)
+    _provider_year(db, e, reserved=e.amount_fen, contracts=1)
 
 
 @MODEL.handles(ProviderYear.Released)
 def provider_released(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, reserved=-e.amount_fen, contracts=-1)
+    _provider_year(db, e, reserved=-e.amount_fen, contracts=-1)
 
 
 @MODEL.handles(ProviderYear.Used)
 def provider_used(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, reserved=-e.amount_fen, used=e.amount_fen)
+    _provider_year(db, e, reserved=-e.amount_fen, used=e.amount_fen)
 
 
 @MODEL.handles(ProviderYear.Settled)
 def provider_settled(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, settled=e.amount_fen)
+    _provider_year(db, e, settled=e.amount_fen)
 
 
 @MODEL.handles(ProviderYear.ClawedBack)
 def provider_clawed_back(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, used=-e.amount_fen, contracts=-1, receivable=e.receivable_fen)
+    _provider_year(db, e, used=-e.amount_fen, contracts=-1, receivable=e.receivable_fen)
 
 
 @MODEL.handles(ProviderYear.UseReturned)
 def provider_use_returned(db: Any, e: Any, position: int) -> None:
     """A contract that failed acceptance leaves the live total."""
-    _provider_year(db, e.originator_id, used=-e.amount_fen, contracts=-1)
+    _provider_year(db, e, used=-e.amount_fen, contracts=-1)
 
 
 @MODEL.handles(ProviderYear.Recovered)
 def provider_recovered(db: Any, e: Any, position: int) -> None:
-    _provider_year(db, e.originator_id, receivable=-e.amount_fen)
+    db.add("vl_provider_years", "stream_id", str(e.originator_id), receivable=-e.amount_fen)
 
 
 @MODEL.handles(Provider.Amended)
@@ -141,14 +153,28 @@ def get_provider(store: ViewStore, provider_id: str) -> dict[str, Any]:
             "signed_years": [int(y) for y in row["signed_years"].split(",") if y]}
 
 
+KIND_FIGURES = ("exceptions", "reserved", "used", "settled", "contracts")
+
+
+def kind_totals(cap: int | None, figures: dict[str, int]) -> dict[str, Any]:
+    """One kind's totals against its cap (remaining_cap None when the kind has no cap)."""
+    return {"cap": cap, **figures, "remaining_cap": None if cap is None else
+            remaining_cap(cap, figures["exceptions"], figures["reserved"] + figures["used"])}
+
+
 def get_provider_totals(store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
+    """The year's totals over both kinds, `by_kind` per kind; `cap` and `remaining_cap` the general ones (Art. 10)."""
     row = found(store.query_one("SELECT * FROM vl_provider_years WHERE provider_id = ? AND year = ?",
                                 [provider_id, year]), "signed provider year", f"{provider_id}/{year}")
+    special_row = store.query_one("SELECT * FROM vl_provider_year_special WHERE stream_id = ?", [row["stream_id"]])
+    special = {f: int(special_row[f]) if special_row else 0 for f in KIND_FIGURES}
+    general = {f: int(row[f]) - special[f] for f in KIND_FIGURES}
+    by_kind = {GENERAL: kind_totals(int(row["cap"]), general),
+               SPECIAL: kind_totals(special_provider_cap(store, year), special)}
     return {"provider_id": provider_id, "year": year, "cap": row["cap"], "exceptions": row["exceptions"],
             "reserved": row["reserved"], "used": row["used"], "settled": row["settled"],
-            "receivable": row["receivable"], "remaining_cap": remaining_cap(row["cap"], row["exceptions"],
-                                                                      row["reserved"] + row["used"]),
-            "contracts": row["contracts"]}
+            "receivable": row["receivable"], "remaining_cap": by_kind[GENERAL]["remaining_cap"],
+            "contracts": row["contracts"], "by_kind": by_kind}
 
 
 def get_product(store: ViewStore, product_id: str) -> dict[str, Any]:

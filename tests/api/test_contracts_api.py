@@ -142,7 +142,7 @@ def test_provider_cap_exceeded_then_an_exception_lets_it_through(http, arrange, 
     sign(http, first, arrange.propose(first, "100000.00"))
     late = arrange.propose(second, "100000.00")
     details = sign(http, second, late, 422, "PROVIDER_CAP_EXCEEDED")["error"]["details"]
-    assert details == {"cap": "100000.00", "exceptions": "0.00", "live": "80000.00", "asked": "80000.00"}
+    assert details == {"kind": "general", "cap": "100000.00", "exceptions": "0.00", "live": "80000.00", "asked": "80000.00"}
     http.post("approver", f"/providers/{first['provider']}/cap-exceptions",
               {"year": YEAR, "amount": "60000.00", "reason": "自治区重大项目"})
     assert sign(http, second, late)["subsidy"] == "80000.00"

@@ -149,7 +149,9 @@ def test_revoked_holder_gets_no_voucher(http, arrange, ledger):
 
 @pytest.mark.parametrize("body, field", [
     ({"enterprise_id": CODE, "year": "2026"}, "year"),
-    ({"enterprise_id": CODE, "year": YEAR, "kind": "special"}, "kind"),
+    ({"enterprise_id": CODE, "year": YEAR, "kind": "bonus"}, "kind"),
+    # a special voucher is issued now, but only under a designation (issue 17)
+    ({"enterprise_id": CODE, "year": YEAR, "kind": "special"}, "designation"),
     ({"year": YEAR}, "enterprise_id"),
 ])
 def test_issue_voucher_invalid_fields_are_400(http, arrange, body, field):
@@ -202,9 +204,12 @@ def test_enterprise_balance(http, arrange, scenario):
     contract = arrange.propose(deal, "100000.00")
     http.post(deal["provider"], f"/contracts/{contract['contract_id']}/signature", status=200)
     body = http.get(enterprise, f"/enterprises/{enterprise}/balance?year={YEAR}")
+    by_kind = body.pop("by_kind")
     assert body == {"enterprise_id": enterprise, "year": YEAR, "vouchers": 1, "quota": "300000.00",
                     "available": "220000.00", "reserved": "80000.00", "used": "0.00", "expired": "0.00",
                     "clawed_back": "0.00"}
+    assert by_kind["general"] == {k: v for k, v in body.items() if k not in ("enterprise_id", "year")}
+    assert set(by_kind["special"].values()) == {0, "0.00"}
     for role in STAFF:
         http.get(role, f"/enterprises/{enterprise}/balance?year={YEAR}")
     http.get(other, f"/enterprises/{enterprise}/balance?year={YEAR}", 403, "FORBIDDEN")

@@ -137,7 +137,7 @@ def test_provider_cap_exceeded_and_cap_exceptions_let_it_through(scenario, ledge
     head = ledger.recorder.max_notification_id()
     with pytest.raises(errors.ProviderCapExceeded) as refused:
         scenario.sign(provider, late)
-    assert refused.value.details == {"cap": "100000.00", "exceptions": "0.00", "live": "80000.00", "asked": "80000.00"}
+    assert refused.value.details == {"kind": "general", "cap": "100000.00", "exceptions": "0.00", "live": "80000.00", "asked": "80000.00"}
     assert ledger.recorder.max_notification_id() == head
     assert ledger.get_voucher(second_voucher).available_fen == yuan(100_000)  # nothing reserved on the voucher
     with as_role("approver", name="工信厅-处长") as ctx:

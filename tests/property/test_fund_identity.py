@@ -2,7 +2,9 @@
 
 A hypothesis state machine opens and funds years, registers enterprises (random honours and
 eligibility) and providers, issues vouchers, signs providers, lists products, proposes, signs,
-pays, completes and terminates contracts, grants cap exceptions, moves the clock and closes years.
+pays, completes and terminates contracts, grants cap exceptions, moves the clock and closes years;
+it also sets special programmes, designates subjects and issues special vouchers (issue 17), whose
+contracts run through the same rules, and the identities are checked per kind (the fold's by_kind).
 Any command may be refused by a rule (a LedgerError): that is an allowed outcome. After every step:
 Σ issued ≤ budget; every voucher's quota = available + reserved + used + clawed_back + expired with
 each term ≥ 0; each provider's live subsidy ≤ cap + exceptions; each contract's deposit + subsidy
@@ -27,11 +29,11 @@ from hypothesis.stateful import (
 from ledger.errors import LedgerError
 from ledger.persistence import Store, parse_database_url
 from ledger.money import yuan
-from ledger.rules import CATEGORIES, HONOURS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES
+from ledger.rules import CATEGORIES, DESIGNATIONS, HONOURS, PRODUCT_REVIEW_STAGES, PROVIDER_REVIEW_STAGES, VOUCHER_KINDS
 from projections.runner import Views
 from service.bootstrap import open_ledger
 from tests.conftest import make_store
-from tests.support import ELIGIBLE_FACTS, ELIGIBLE_PROVIDER, Clock, Scenario, as_role
+from tests.support import ELIGIBLE_FACTS, ELIGIBLE_PROVIDER, PROVIDER_DOCUMENTS, Clock, Scenario, as_role
 from tests.support_fold import assert_fund_identity, assert_views_match_fold
 
 YEARS = (2026, 2027)
@@ -42,6 +44,8 @@ SUBSIDIES = (None, None, None, 1, yuan(5_000), yuan(50_000))
 CAPS = (yuan(50_000), yuan(120_000), yuan(5_000_000))
 BUDGETS = (yuan(150_000), yuan(600_000), yuan(3_000_000))
 INDEX = st.integers(min_value=0, max_value=10_000)
+SPECIAL_CAPS = (None, yuan(40_000), yuan(200_000))
+SPECIAL_QUOTAS = (yuan(20_000), yuan(150_000), yuan(500_000))
 
 ENTERPRISE_FACTS = st.fixed_dictionaries({
     "employees": st.sampled_from((10, 300, 999, 1000, 5000)),
@@ -132,6 +136,8 @@ class FundMachine(RuleBasedStateMachine):
         self.register_enterprise(honours, {}, YEARS[0])
         self.register_provider(True, YEARS[0])
         self.submit_product(0, category, YEARS[0], True)
+        self.set_special_programme(YEARS[0], SPECIAL_CAPS[1], [category, "diagnosis"], SPECIAL_QUOTAS[1])
+        self.designate_and_issue_special(0, YEARS[0], "key_project", True)  # the holder's special voucher too
 
     @rule(year=st.sampled_from(YEARS), cap=st.sampled_from(CAPS))
     def open_year(self, year: int, cap: int) -> None:
@@ -162,6 +168,25 @@ class FundMachine(RuleBasedStateMachine):
             if issued:
                 self.vouchers.append(issued.data["voucher_id"])
 
+    @rule(year=st.sampled_from(YEARS), cap=st.sampled_from(SPECIAL_CAPS),
+          categories=st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=4), quota=st.sampled_from(SPECIAL_QUOTAS))
+    def set_special_programme(self, year: int, cap: int | None, categories: list[str], quota: int) -> None:
+        self.attempt("approver", None, self.app.set_special_programme, year,
+                     {"key_project": quota, "lead_enterprise": quota // 2}, categories, cap, "专项方案")
+
+    @rule(index=INDEX, year=st.sampled_from(YEARS), designation=st.sampled_from(DESIGNATIONS[:3]),
+          issue=st.just(True) | st.booleans())
+    def designate_and_issue_special(self, index: int, year: int, designation: str, issue: bool) -> None:
+        """Designate a subject (any facts: special eligibility differs) and mostly issue its special voucher."""
+        if not self.enterprises:
+            return
+        code = pick(self.enterprises, index)
+        self.attempt("operator", None, self.app.designate_enterprise, code, year, designation, "认定名单")
+        if issue:
+            issued = self.attempt("operator", None, self.app.issue_voucher, code, year, "special", designation)
+            if issued:
+                self.vouchers.append(issued.data["voucher_id"])
+
     @rule(eligible=st.booleans() | st.just(True), signed_for=st.sampled_from((None, 2026, 2026, 2027)))
     def register_provider(self, eligible: bool, signed_for: int | None) -> None:
         code = self.scenario.next_code()
@@ -169,7 +194,10 @@ class FundMachine(RuleBasedStateMachine):
         if self.attempt("provider", code, self.app.register_provider, code, f"机构{code[-4:]}",
                         *[facts[k] for k in ("registered_in_guangxi", "entity_type", "fixed_premises",
                                              "years_operating", "core_staff_insured", "clients_last_year",
-                                             "revenue_last_year_fen", "dishonest")], []):
+                                             "revenue_last_year_fen", "dishonest")],
+                        # Art. 13's materials and Art. 12's declarations: without them no provider passed compliance
+                        # and no contract was ever signed here (found with issue 17)
+                        PROVIDER_DOCUMENTS, True, True, True):
             self.providers.append(code)
             if signed_for is not None:
                 self.sign_provider(len(self.providers) - 1, signed_for)
@@ -187,8 +215,9 @@ class FundMachine(RuleBasedStateMachine):
         if not self.providers:
             return
         provider = pick(self.providers, index)
+        # Priced above the largest amount proposed, so that contracts pass PRICE_ABOVE_LIST and reach signing.
         submitted = self.attempt("provider", provider, self.app.submit_product, provider, f"产品-{category}", category,
-                                 yuan(10_000), "")
+                                 yuan(500_000), "")
         if submitted:
             product_id = submitted.data["product_id"]
             self.products.append(product_id)
@@ -248,11 +277,12 @@ class FundMachine(RuleBasedStateMachine):
             subject = {"enterprise": contract.enterprise_id, "provider": contract.provider_id}.get(by)
             self.attempt(by, subject, self.app.terminate_contract, contract.id, "无法完成 (Art. 28)")
 
-    @rule(index=INDEX, year=st.sampled_from(YEARS), amount=st.sampled_from((yuan(10_000), yuan(100_000))))
-    def grant_cap_exception(self, index: int, year: int, amount: int) -> None:
+    @rule(index=INDEX, year=st.sampled_from(YEARS), amount=st.sampled_from((yuan(10_000), yuan(100_000))),
+          kind=st.sampled_from(VOUCHER_KINDS))
+    def grant_cap_exception(self, index: int, year: int, amount: int, kind: str) -> None:
         if self.providers:
             self.attempt("approver", None, self.app.grant_cap_exception, pick(self.providers, index), year, amount,
-                         "原则上 (Art. 10)")
+                         "原则上 (Art. 10)", kind)
 
     @precondition(lambda self: len(self.contracts) >= 4)  # close once the year has seen some use
     @rule(year=MOSTLY_THIS_YEAR)

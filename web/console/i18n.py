@@ -307,6 +307,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.OBJECTION_UNRESOLVED": ("公示异议尚未处理", "The objection at the public notice is unresolved"),
     "error.BATCH_LIMIT": ("本年度兑付批次已达上限", "The year's settlement batches are used up"),
     "error.COMMITMENT_MISSING": ("本年度须先作出信用承诺", "The year requires a credit commitment first"),
+    "error.NOT_DESIGNATED": ("该主体未获本年度专项券认定", "The subject is not designated for special vouchers this year"),
+    "error.NO_SPECIAL_PROGRAMME": ("本年度未设定专项券方案或该类别额度", "The year has no special programme quota for this designation"),
+    "error.CATEGORY_OUT_OF_SCOPE": ("该服务类别不在本年度专项券支持范围内", "The category is outside the year's special programme"),
     # event types (trace)
     "event.Year.Opened": ("开立服务年度", "Year opened"),
     "event.Year.BudgetAllocated": ("下达年度预算", "Budget allocated"),
@@ -496,6 +499,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.Enterprise.VoucherRefused": ("申领不予通过", "Voucher refused"),
     "event.Provider.Amended": ("更正机构信息", "Provider facts amended"),
     "event.Provider.BadCreditRecorded": ("记入不良信用记录", "Bad credit recorded"),
+    "event.Year.SpecialProgrammeSet": ("设定专项券年度方案", "Special programme set"),
+    "event.Enterprise.Designated": ("认定专项券支持主体", "Designated for special vouchers"),
+    "designation.lead_enterprise": ("龙头企业、链主企业", "Lead enterprise"),
+    "designation.cluster_or_base": ("产业集群和基地运营机构", "Cluster or base"),
+    "designation.key_project": ("重点产业项目业主", "Key industrial project"),
+    "designation.innovation_platform": ("创新平台、示范主体", "Innovation platform"),
+    "designation.other_designated": ("其他认定主体", "Other designated subject"),
+    "kind.all": ("全部券种", "All kinds"),
+    "year.special_programme": ("专项券年度方案", "Special programme"),
 }
 
 

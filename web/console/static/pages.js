@@ -106,6 +106,13 @@
       ["year.tier_quotas", Object.entries(info.tier_quotas || {}).map(([tier, q]) => tier + " " + VL.yuan(q)).join(" · ")],
       ["year.diagnosis_share", VL.share(info.diagnosis_share)], ["year.other_share", VL.share(info.other_share)],
       ["year.deposit_share", VL.share(info.deposit_share)], ["year.provider_cap", VL.yuan(info.provider_cap)],
+      // Each kind's share of the figures (专项券/通用券, issue 17) and the year's special programme.
+      ...Object.entries(info.by_kind || {}).map(([kind, k]) => ["kind." + kind, [
+        t("figure.issued") + " " + VL.yuan(k.issued), t("figure.used") + " " + VL.yuan(k.used),
+        t("figure.settled") + " " + VL.yuan(k.settled)].join(" · ")]),
+      ...(info.special_programme ? [["year.special_programme", Object.entries(info.special_programme.quotas)
+        .map(([d, q]) => VL.label("designation", d) + " " + VL.yuan(q)).join(" · ") + " · " + t("year.provider_cap") + " "
+        + (info.special_programme.provider_cap === null ? "—" : VL.yuan(info.special_programme.provider_cap))]] : []),
     ]));
     const statusSelect = $("#contract-status");
     const loadContracts = async () => {
@@ -172,7 +179,13 @@
       ["figure.quota", balance.quota, "strong"], ["figure.available", balance.available], ["figure.reserved", balance.reserved],
       ["figure.used", balance.used], ["figure.expired", balance.expired], ["figure.clawed_back", balance.clawed_back],
     ]));
-    const vouchers = all.vouchers.filter((v) => v.year === year);
+    // A kind filter over the year's vouchers (通用券/专项券), in the address so a link keeps it.
+    const kindFilter = h("select", { id: "voucher-kind", "aria-label": t("voucher.kind") },
+      ...["", "general", "special"].map((k) => h("option", { value: k }, k ? VL.label("kind", k) : t("kind.all"))));
+    kindFilter.value = params().get("kind") || "";
+    kindFilter.addEventListener("change", () => { const p = params(); p.set("kind", kindFilter.value); location.search = p.toString(); });
+    $("#enterprise-vouchers").append(kindFilter);
+    const vouchers = all.vouchers.filter((v) => v.year === year && (!kindFilter.value || v.kind === kindFilter.value));
     $("#enterprise-vouchers").append(VL.table([
       { label: "voucher.id", render: (v) => h("span", { class: "mono", title: v.voucher_id }, short(v.voucher_id)) },
       { label: "common.year", key: "year" },
