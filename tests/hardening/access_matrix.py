@@ -58,6 +58,11 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "POST /api/v1/enterprises": [E(OPERATOR, ENTERPRISE, body={"id": "@enterprise"})],
     "GET /api/v1/enterprises/{}/balance": [E(READERS, ENTERPRISE)],
     "POST /api/v1/vouchers": [E(OPERATOR)],
+    # Special vouchers (API.md "Special vouchers"): the approver sets the programme, the operator designates
+    "PUT /api/v1/years/{}/special-programme": [E(APPROVER, body={
+        "quotas": {"key_project": "500000.00"}, "categories": ["diagnosis"], "provider_cap": None, "reference": "专项方案"})],
+    "POST /api/v1/enterprises/{}/designations": [E(OPERATOR, body={
+        "designation": "key_project", "reference": "认定名单"})],
     "GET /api/v1/vouchers/{}": [E(READERS, ENTERPRISE)],
     "GET /api/v1/enterprises": [E(READERS)],  # search by code or name
     "GET /api/v1/enterprises/{}": [E(READERS, ENTERPRISE)],
