@@ -56,10 +56,11 @@ def blueprints() -> list[tuple[Any, bool]]:
     from web import (
         audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, settlement, years,
     )
+    from web import root
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (console, False)]
+            (console, False), (root, False)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
