@@ -293,3 +293,8 @@ def _all_subclasses(cls: type) -> list[type]:
     for sub in cls.__subclasses__():
         found += [sub, *_all_subclasses(sub)]
     return found
+
+
+def error_classes() -> list[type[LedgerError]]:
+    """Every refusal's class (for the OpenAPI document's examples and the codes it declares)."""
+    return _all_subclasses(LedgerError)
