@@ -164,7 +164,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     app = _ledger()
     with acting(_cli_actor("system")):
-        app.revoke_credential(args.credential_id, args.reason)
+        app.revoke_credential(args.credential_id, args.reason, reference=args.reference)
     print(f"已吊销令牌 / token revoked: {args.credential_id}")
     return 0
 
@@ -448,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="吊销令牌 revoke a token")
     revoke.add_argument("credential_id")
     revoke.add_argument("--reason", default="revoked")
+    revoke.add_argument("--reference", default="", help="工单号 the work order or letter behind the revocation")
     revoke.set_defaults(func=cmd_token_revoke)
     token_list = token.add_parser("list", help="列出令牌（不含哈希）list tokens (never their hashes)")
     token_list.add_argument("--all", action="store_true", help="also the revoked ones")

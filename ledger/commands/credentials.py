@@ -51,12 +51,12 @@ class CredentialCommands(CommandBase):
         return result
 
     @command
-    def revoke_credential(self, credential_id: Any, reason: str) -> CommandResult:
-        """Revoke a token at once; later requests with it are 401."""
+    def revoke_credential(self, credential_id: Any, reason: str, reference: str = "") -> CommandResult:
+        """Revoke a token at once; later requests with it are 401. `reference`: the work order behind it."""
         require(SYSTEM)
         credential: Credential = self._get_as(Credential, credential_id, "credential")
         if not credential.revoked:
-            credential.revoke(reason=reason)
+            credential.revoke(reason=reason, reference=reference)
         return self._commit({"credential_id": str(credential.id), "revoked": True}, credential)
 
     def list_credentials(self, page_size: int = 500) -> list[dict[str, Any]]:
