@@ -308,11 +308,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _print_api_json(schema: Any, body: Any) -> None:
+    """JSON as the API answers it (amounts as two-decimal yuan strings): the endpoint's own schema."""
+    print(json.dumps(schema().dump(body), ensure_ascii=False, indent=2))
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
     from projections.views import settlement
     from service.bootstrap import open_views
+    from web.settlement import BatchListSchema, BatchSchema, PlanSchema
 
     app = _ledger()
     views = open_views(app, create_table=False)
@@ -320,7 +326,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.batch_action == "list":
         batches = settlement.list_batches(views.store, args.year)
         if args.json:
-            print(json.dumps(batches, ensure_ascii=False, indent=2))
+            _print_api_json(BatchListSchema, {"batches": batches})
             return 0
         print(_table(["批次 Batch", "年度 Year", "名称 Name", "状态 Status", "申请 Claims", "申请金额 Claimed",
                       "待付 Payable", "已付 Paid"],
@@ -330,7 +336,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.batch_action == "plan":
         plan = settlement.get_batch_plan(views.store, args.batch_id)
         if args.json:
-            print(json.dumps(plan, ensure_ascii=False, indent=2))
+            _print_api_json(PlanSchema, plan)
             return 0
         print(f"兑付方案 Settlement plan: {plan['name']} ({plan['year']}) 状态 status={plan['status']}")
         rows = [[p["provider_id"], p["name"], c["contract_id"], c["enterprise_id"] or "", c["category"] or "",
@@ -345,7 +351,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 0
     batch = settlement.get_batch(views.store, args.batch_id)
     if args.json:
-        print(json.dumps(batch, ensure_ascii=False, indent=2))
+        _print_api_json(BatchSchema, batch)
         return 0
     print(f"兑付批次 Settlement batch: {batch['name']} ({batch['year']}) 状态 status={batch['status']}"
           + (f" 付款凭证 reference={batch['reference']}" if batch["reference"] else ""))
@@ -475,13 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="兑付批次 settlement batches").add_subparsers(dest="batch_action", required=True)
     batch_list = batch.add_parser("list", help="列出兑付批次 list batches")
     batch_list.add_argument("--year", type=int)
-    batch_list.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+    batch_list.add_argument("--json", action="store_true", help="JSON as the API answers it (yuan)")
     batch_list.set_defaults(func=cmd_batch)
     for action, text in (("show", "查看批次与申请 show a batch and its claims"),
                          ("plan", "兑付方案：按机构与合同列出应付金额 what the batch would pay")):
         batch_cmd = batch.add_parser(action, help=text)
         batch_cmd.add_argument("batch_id")
-        batch_cmd.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+        batch_cmd.add_argument("--json", action="store_true", help="JSON as the API answers it (yuan)")
         batch_cmd.set_defaults(func=cmd_batch)
 
     export = sub.add_parser("export", help="导出事件与审计哈希链 export events with their hash chain")

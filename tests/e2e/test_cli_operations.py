@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ledger.domain.year import Year
+from ledger.context import Actor, acting
 from ledger.domain.credential import token_hash
 from ledger.money import format_yuan
 from service.bootstrap import open_ledger
@@ -154,3 +155,17 @@ def test_demo_refuses_a_year_it_cannot_load_whole_before_writing_anything(store:
 def test_root_redirects_to_the_console(client: Any) -> None:
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/console/")
+
+
+def test_batch_json_is_the_api_body_with_amounts_in_yuan(store: Any) -> None:
+    app = open_ledger(store)
+    try:
+        Scenario(app).open_year()
+        with acting(Actor(role="operator", id="clerk")):
+            batch_id = app.open_settlement(YEAR, "第一批").data["batch_id"]
+    finally:
+        app.close()
+    listed = json.loads(cli(store.url, "batch", "list", "--json").stdout)
+    assert listed["batches"][0]["batch_id"] == batch_id and listed["batches"][0]["claimed"] == "0.00"
+    plan = json.loads(cli(store.url, "batch", "plan", batch_id, "--json").stdout)
+    assert (plan["amount"], plan["contracts"]) == ("0.00", 0)
