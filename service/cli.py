@@ -224,8 +224,9 @@ def cmd_close_year(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(preview, ensure_ascii=False))
         return EXIT_OK
-    if not args.yes and not _confirm(f"确认结转 {args.year} 年度？余额将作废且不可撤销 / close {args.year}? "
-                                     "This cannot be undone"):
+    # A close the year's rule refuses is refused without a question (the command says why, exit 4).
+    question = f"确认结转 {args.year} 年度？余额将作废且不可撤销 / close {args.year}? This cannot be undone"
+    if not args.yes and preview["can_close"] and not _confirm(question):
         print("已取消，未作任何更改 / cancelled; nothing changed", file=sys.stderr)
         return EXIT_CANCELLED
     with acting(_cli_actor("operator")):

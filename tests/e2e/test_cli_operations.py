@@ -115,6 +115,8 @@ def a_year_to_close(store: Any) -> int:
 
 def test_close_year_dry_run_previews_in_yuan_and_changes_nothing(store: Any) -> None:
     quota = a_year_to_close(store)
+    # Before the year has ended the close is refused by its rule, without asking (exit 4, not 5).
+    assert_said(cli(store.url, "close-year", str(YEAR), stdin=""), EXIT_REFUSED, "YEAR_NOT_ENDED")
     after_end = f"{YEAR + 1}-01-02"
     preview = cli(store.url, "close-year", str(YEAR), "--dry-run", business_date=after_end)
     assert preview.returncode == 0, preview.stderr
