@@ -70,6 +70,7 @@ def restore(store: Store, dest: Path, tmp_path: Path) -> Any:
         yield restored
 
 
+@pytest.mark.slow  # runs the real CLI and pg_restore
 def test_a_backup_restores_to_the_same_chain_head(store: Store, tmp_path: Path) -> None:
     app, scenario = busy_store(store)
     try:
@@ -96,6 +97,7 @@ def test_a_backup_restores_to_the_same_chain_head(store: Store, tmp_path: Path) 
         assert verification["checked"] == head_before["position"]
 
 
+@pytest.mark.slow  # runs the real CLI
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_a_failing_pg_dump_is_said_in_one_line(store: Store, tmp_path: Path) -> None:
     env = cli_env(store.url, BUSINESS_DATE, LEDGER_PG_DUMP=str(tmp_path / "no-such-pg_dump"))

@@ -39,17 +39,20 @@ def assert_said(result: Any, code: int, *words: str) -> None:
         assert word in result.stderr
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_a_wrong_database_path_is_unavailable_not_a_traceback(tmp_path: Path) -> None:
     result = cli(f"sqlite:///{tmp_path}/no/such/dir/ledger.db", "token", "list")
     assert_said(result, EXIT_UNAVAILABLE, "数据库不可用", "LEDGER_DATABASE_URL")
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_an_unreachable_database_is_unavailable_not_a_traceback() -> None:
     result = cli(f"postgresql://ledger:secret@127.0.0.1:{free_port()}/ledger", "token", "list")
     assert_said(result, EXIT_UNAVAILABLE, "数据库不可用")
     assert "secret" not in result.stderr  # the password in the URL is never echoed
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_a_bad_database_url_and_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     assert_said(cli("mysql://somewhere/ledger", "token", "list"), EXIT_USAGE, "配置错误", "mysql")
     url = f"sqlite:///{tmp_path}/ledger.db"
@@ -58,6 +61,7 @@ def test_a_bad_database_url_and_bad_arguments_are_usage_errors(tmp_path: Path) -
     assert_said(cli(url, "token", "issue", "--role", "chief"), EXIT_USAGE, "VALIDATION_ERROR")
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_an_unwritable_export_path_is_a_usage_error_and_leaves_no_file(store: Any, tmp_path: Path) -> None:
     target = tmp_path / "missing-dir" / "export.jsonl"
     result = cli(store.url, "export", "--output", str(target), "--quiet")
@@ -65,11 +69,13 @@ def test_an_unwritable_export_path_is_a_usage_error_and_leaves_no_file(store: An
     assert not target.parent.exists()
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
     result = cli(f"sqlite:///{tmp_path}/ledger.db", "--version")
     assert result.returncode == 0 and result.stdout.strip() == f"voucher-ledger {version('voucher-ledger')}"
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     result = cli(f"sqlite:///{tmp_path}/ledger.db", "--help")
     assert result.returncode == 0
@@ -77,6 +83,7 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
         assert f"\n  {code} " in result.stdout
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_token_list_shows_ids_roles_subjects_names_and_expiry_never_hashes(store: Any) -> None:
     url = store.url
     issued = run_cli(cli_env(url, BUSINESS_DATE), "token", "issue", "--role", "auditor", "--name", "审计员甲",
@@ -113,6 +120,7 @@ def a_year_to_close(store: Any) -> int:
         app.close()
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_close_year_dry_run_previews_in_yuan_and_changes_nothing(store: Any) -> None:
     quota = a_year_to_close(store)
     # Before the year has ended the close is refused by its rule, without asking (exit 4, not 5).
@@ -142,6 +150,7 @@ def test_close_year_dry_run_previews_in_yuan_and_changes_nothing(store: Any) -> 
                 "INVALID_STATE")
 
 
+@pytest.mark.slow  # runs the real CLI
 @pytest.mark.parametrize("year, code", [(1999, "YEAR_OUT_OF_RANGE"), (YEAR + 1, "YEAR_NOT_STARTED"),
                                         (YEAR - 1, "YEAR_ENDED")])
 def test_demo_refuses_a_year_it_cannot_load_whole_before_writing_anything(store: Any, year: int, code: str) -> None:
@@ -159,6 +168,7 @@ def test_root_redirects_to_the_console(client: Any) -> None:
     assert response.status_code == 302 and response.headers["Location"].endswith("/console/")
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_batch_json_is_the_api_body_with_amounts_in_yuan(store: Any) -> None:
     app = open_ledger(store)
     try:
