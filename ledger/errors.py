@@ -296,6 +296,12 @@ class CategoryOutOfScope(LedgerError):
     code = "CATEGORY_OUT_OF_SCOPE"
 
 
+class CommitmentMissing(LedgerError):
+    """Raised when the year requires a credit commitment (信用承诺) the enterprise or provider has not made (Art. 22)."""
+
+    code = "COMMITMENT_MISSING"
+
+
 def recorded_refusal(code: str, message: str, details: dict[str, Any]) -> LedgerError:
     """The refusal first given to a request, raised again for its repeated Idempotency-Key."""
     for cls in _all_subclasses(LedgerError):
@@ -313,7 +319,6 @@ def _all_subclasses(cls: type) -> list[type]:
     return found
 
 
-class CommitmentMissing(LedgerError):
-    """Raised when the year requires a credit commitment (信用承诺) the enterprise or provider has not made (Art. 22)."""
-
-    code = "COMMITMENT_MISSING"
+def error_classes() -> list[type[LedgerError]]:
+    """Every refusal's class (for the OpenAPI document's examples and the codes it declares)."""
+    return _all_subclasses(LedgerError)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from eventsourcing.persistence import IntegrityError
 
 from projections.audit import chain, history, trace
+from projections.storage import bluegreen
 from projections.storage.store import ViewStore, open_view_store
 from projections.views import balances, contracts, enterprises, idempotency, monthly, providers, settlement
 from projections.views.model import Registry
@@ -41,9 +42,9 @@ log = logging.getLogger("voucher_ledger.views")
 class Views:
     """The read models of one application, and the loop that keeps them current."""
 
-    def __init__(self, app: Any, create_table: bool = True) -> None:
+    def __init__(self, app: Any, create_table: bool = True, store: ViewStore | None = None) -> None:
         self.app = app
-        self.store: ViewStore = open_view_store(app.store, create_table=create_table)
+        self.store: ViewStore = store or open_view_store(app.store, create_table=create_table)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,19 +128,34 @@ class Views:
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE,
                 rechain: bool = False) -> int:
-        """Drop every read model and replay the whole log from position 0.
+        """Replay the whole log from position 0 into fresh read models, then switch to them at once.
+
+        Blue/green (projections/storage/bluegreen.py): the live models keep answering queries while the
+        new ones are built beside them; one transaction swaps them in once they have caught up, so no
+        query sees a half-built model (issue 20). Returns the events replayed.
 
         The stored audit chain is checked against the events first (issue 15): if an event no longer
-        matches its link, `chain.ChainMismatch` names the first such position and nothing is dropped.
+        matches its link, `chain.ChainMismatch` names the first such position and nothing is built.
         `rechain=True` replays anyway (the operator's decision, projections/audit/chain.py).
         """
         if not rechain:
             chain.check_for_rebuild(self.app, self.store)
+        fresh = bluegreen.open_build_store(self.app.store)
+        try:
+            building = Views(self.app, store=fresh)
+            applied = building.catch_up(page_size=page_size, progress=progress)
+            while True:
+                try:
+                    position = bluegreen.swap_in(self.app.store, self.store, fresh, self.app.name)
+                    break
+                except bluegreen.NotCaughtUp:  # the live models moved on meanwhile: follow them
+                    applied += building.catch_up(page_size=page_size, progress=progress)
+        finally:
+            bluegreen.discard(self.app.store, fresh)
         with self._lock:
-            self.store.drop_all()  # type: ignore[attr-defined]
-            self._known = 0
-            self.store.create_table()  # type: ignore[attr-defined]
-        return self.catch_up(page_size=page_size, progress=progress)
+            self.store.memo.clear()
+            self._known = position
+        return applied
 
     def start_polling(self, interval: float = 0.25) -> None:
         """Follow the log in a background thread, for events written by other processes."""

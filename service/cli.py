@@ -1,7 +1,10 @@
 """The `voucher-ledger` command: serve, token, demo, close-year, projections, batch, export,
 verify-export.
 
-Messages people read on screen are in Chinese first, then English.
+Messages people read on screen are in Chinese first, then English. An operator's mistake (a wrong
+database path, an unreachable database, a file that cannot be written, a bad argument) is one line
+on standard error and an exit code from EXIT_CODES, never a traceback; a traceback means a bug.
+Amounts on screen are yuan (two decimals), as the API writes them.
 """
 
 from __future__ import annotations
@@ -27,8 +30,27 @@ def _cli_actor(role: str) -> Actor:
     return Actor(role=role, id=f"cli:{user}")
 
 
+# Exit codes (README "Command line"); scripts branch on them, so they never change meaning.
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1  # a check found a problem: verify-export, a rebuild stopped by the audit chain
+EXIT_USAGE = 2  # bad arguments or configuration: argparse, LEDGER_DATABASE_URL, an unknown id, a path
+EXIT_UNAVAILABLE = 3  # the store cannot be reached or opened, or its schema is not current
+EXIT_REFUSED = 4  # a rule of the measures or the object's state refuses the command (the API's 409/422)
+EXIT_CANCELLED = 5  # the operator answered no to a confirmation; nothing changed
+EXIT_INTERRUPTED = 130
 # `serve` and `projections run` exit with this when the store's schema is not current (README).
-EXIT_SCHEMA_NOT_CURRENT = 3
+EXIT_SCHEMA_NOT_CURRENT = EXIT_UNAVAILABLE
+EXIT_CODES = (
+    (EXIT_OK, "成功 success"),
+    (EXIT_CHECK_FAILED, "校验发现问题 a check found a problem (verify-export, rebuild stopped by the audit chain)"),
+    (EXIT_USAGE, "用法或参数错误 usage: bad arguments, configuration, unknown id, unwritable path"),
+    (EXIT_UNAVAILABLE, "数据库不可用或结构未迁移 the store is unreachable, cannot be opened, or is not migrated"),
+    (EXIT_REFUSED, "被规则拒绝 refused by a rule of the measures or by the object's state"),
+    (EXIT_CANCELLED, "操作员取消 cancelled at the confirmation prompt; nothing changed"),
+    (EXIT_INTERRUPTED, "被中断 interrupted (Ctrl-C)"),
+)
+# Ledger errors that mean the operator typed something wrong rather than that a rule refused it.
+USAGE_CODES = frozenset({"VALIDATION_ERROR", "NOT_FOUND"})
 
 
 def _ledger() -> Any:
@@ -142,8 +164,23 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     app = _ledger()
     with acting(_cli_actor("system")):
-        app.revoke_credential(args.credential_id, args.reason)
+        app.revoke_credential(args.credential_id, args.reason, reference=args.reference)
     print(f"已吊销令牌 / token revoked: {args.credential_id}")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """Every credential: id, role, subject, name, expiry, state; never a hash or a token."""
+    app = _ledger()
+    credentials = app.list_credentials()
+    if not args.all:
+        credentials = [c for c in credentials if not c["revoked"]]
+    if args.json:
+        print(json.dumps(credentials, ensure_ascii=False, indent=2))
+        return 0
+    print(_table(["令牌 Credential", "角色 Role", "主体 Subject", "名称 Name", "到期 Expires", "签发 Issued", "状态 State"],
+                 [[c["credential_id"], c["role"], c["subject"] or "-", c["name"] or "-", c["expires_at"] or "-",
+                   c["issued_at"][:19], "已吊销 revoked" if c["revoked"] else "有效 active"] for c in credentials]))
     return 0
 
 
@@ -159,11 +196,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm(question: str) -> bool:
+    """Ask on standard error (standard output stays the command's result); anything but y/yes is no,
+    and so is no input at all (a script without --yes)."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline() if sys.stdin is not None else ""
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes", "是")
+
+
 def cmd_close_year(args: argparse.Namespace) -> int:
+    """Show what the close would do (the API's close preview); close after a confirmation (Art. 18)."""
+    from projections.views import balances
+    from service.bootstrap import open_views
+    from web.years import CloseResponse, ClosePreviewSchema
+
     app = _ledger()
+    views = open_views(app, create_table=False)
+    views.catch_up()
+    preview = ClosePreviewSchema().dump(balances.close_preview(views.store, app.get_year(args.year), app.today()))
+    print(f"年度结转预览 close preview {args.year}: 作废券 expiring vouchers {preview['expired_vouchers']}, "
+          f"作废金额 expiring amount {preview['expired_amount']} 元 yuan, 释放合同 released contracts "
+          f"{preview['released_contracts']}; 可结转 can close: {'是 yes' if preview['can_close'] else '否 no'} "
+          f"(窗口截止 window ends {preview['closes_after']})")
+    if args.dry_run:
+        print(json.dumps(preview, ensure_ascii=False))
+        return EXIT_OK
+    # A close the year's rule refuses is refused without a question (the command says why, exit 4).
+    question = f"确认结转 {args.year} 年度？余额将作废且不可撤销 / close {args.year}? This cannot be undone"
+    if not args.yes and preview["can_close"] and not _confirm(question):
+        print("已取消，未作任何更改 / cancelled; nothing changed", file=sys.stderr)
+        return EXIT_CANCELLED
     with acting(_cli_actor("operator")):
         result = app.close_year(args.year, progress=_progress(f"年度结转 closing {args.year}"))
-    print(json.dumps({**result.data, "position": result.position}, ensure_ascii=False))
+    print(json.dumps(CloseResponse().dump({**result.data, "position": result.position}), ensure_ascii=False))
     return 0
 
 
@@ -211,6 +279,22 @@ def cmd_projections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back the store up while it runs; print the audit chain's head it holds, to check a restore against."""
+    from projections.audit.chain import head
+    from projections.storage.backup import backup
+    from service.bootstrap import open_views
+
+    app = _ledger()
+    views = open_views(app, create_table=False)
+    views.catch_up()
+    before = head(views.store)
+    written = backup(app.store, args.dest)
+    print(f"已备份 / backed up to {', '.join(written)}")
+    print(json.dumps({"files": written, "chain_head": before}, ensure_ascii=False))
+    return EXIT_OK
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table aligned by display width (a Chinese character takes two columns)."""
     import unicodedata
@@ -225,11 +309,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _print_api_json(schema: Any, body: Any) -> None:
+    """JSON as the API answers it (amounts as two-decimal yuan strings): the endpoint's own schema."""
+    print(json.dumps(schema().dump(body), ensure_ascii=False, indent=2))
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     """Show a settlement batch, or what paying it would pay per provider and contract (Art. 20)."""
     from ledger.money import format_yuan
     from projections.views import settlement
     from service.bootstrap import open_views
+    from web.settlement import BatchListSchema, BatchSchema, PlanSchema
 
     app = _ledger()
     views = open_views(app, create_table=False)
@@ -237,7 +327,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.batch_action == "list":
         batches = settlement.list_batches(views.store, args.year)
         if args.json:
-            print(json.dumps(batches, ensure_ascii=False, indent=2))
+            _print_api_json(BatchListSchema, {"batches": batches})
             return 0
         print(_table(["批次 Batch", "年度 Year", "名称 Name", "状态 Status", "申请 Claims", "申请金额 Claimed",
                       "待付 Payable", "已付 Paid"],
@@ -247,7 +337,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.batch_action == "plan":
         plan = settlement.get_batch_plan(views.store, args.batch_id)
         if args.json:
-            print(json.dumps(plan, ensure_ascii=False, indent=2))
+            _print_api_json(PlanSchema, plan)
             return 0
         print(f"兑付方案 Settlement plan: {plan['name']} ({plan['year']}) 状态 status={plan['status']}")
         rows = [[p["provider_id"], p["name"], c["contract_id"], c["enterprise_id"] or "", c["category"] or "",
@@ -262,7 +352,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 0
     batch = settlement.get_batch(views.store, args.batch_id)
     if args.json:
-        print(json.dumps(batch, ensure_ascii=False, indent=2))
+        _print_api_json(BatchSchema, batch)
         return 0
     print(f"兑付批次 Settlement batch: {batch['name']} ({batch['year']}) 状态 status={batch['status']}"
           + (f" 付款凭证 reference={batch['reference']}" if batch["reference"] else ""))
@@ -282,12 +372,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from projections.audit.export import export_chunks
     from service.bootstrap import open_views
 
+    tmp = f"{args.output}.partial"
+    try:
+        handle = open(tmp, "wb")  # noqa: SIM115 - closed by the with below; opened first to fail before the work
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, args.output) from None  # the path the operator gave
     app = _ledger()
     views = open_views(app, create_table=False)
     views.catch_up(progress=_progress("追平读模型 catching up"))
     report = None if args.quiet else _progress(f"导出 exporting {args.format}")
-    tmp = f"{args.output}.partial"
-    with open(tmp, "wb") as handle:
+    with handle:
         for chunk in export_chunks(app, views.store, args.format, year=args.year, from_position=args.from_position,
                                    to_position=args.to_position, progress=report):
             handle.write(chunk)
@@ -310,9 +404,35 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the usage error said in Chinese first, exiting EXIT_USAGE (argparse's own 2)."""
+
+    def error(self, message: str) -> Any:
+        sys.stderr.write(f"用法错误 / usage error: {self.prog}: {message}\n")
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("voucher-ledger")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _epilog() -> str:
+    lines = ["退出码 exit codes:"] + [f"  {code:<4} {text}" for code, text in EXIT_CODES]
+    lines.append("配置 configuration: LEDGER_DATABASE_URL (sqlite:///PATH | postgresql://USER:PASS@HOST:PORT/DB)")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voucher-ledger", description="广西企业服务补贴券资金台账 Voucher Ledger")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="voucher-ledger", description="广西企业服务补贴券资金台账 Voucher Ledger",
+                     epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="启动服务 serve the API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -335,7 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="吊销令牌 revoke a token")
     revoke.add_argument("credential_id")
     revoke.add_argument("--reason", default="revoked")
+    revoke.add_argument("--reference", default="", help="工单号 the work order or letter behind the revocation")
     revoke.set_defaults(func=cmd_token_revoke)
+    token_list = token.add_parser("list", help="列出令牌（不含哈希）list tokens (never their hashes)")
+    token_list.add_argument("--all", action="store_true", help="also the revoked ones")
+    token_list.add_argument("--json", action="store_true")
+    token_list.set_defaults(func=cmd_token_list)
 
     demo = sub.add_parser("demo", help="载入演示年度 load the demo year")
     demo.add_argument("--year", type=int)
@@ -343,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     close = sub.add_parser("close-year", help="年度结转：余额作废 close a year")
     close.add_argument("year", type=int)
+    close.add_argument("--dry-run", action="store_true", help="只预览 show what the close would do (the API's close preview)")
+    close.add_argument("--yes", action="store_true", help="不询问确认 do not ask for confirmation (scripts)")
     close.set_defaults(func=cmd_close_year)
 
     projections = sub.add_parser("projections", help="读模型 read models")
@@ -355,13 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="兑付批次 settlement batches").add_subparsers(dest="batch_action", required=True)
     batch_list = batch.add_parser("list", help="列出兑付批次 list batches")
     batch_list.add_argument("--year", type=int)
-    batch_list.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+    batch_list.add_argument("--json", action="store_true", help="JSON as the API answers it (yuan)")
     batch_list.set_defaults(func=cmd_batch)
     for action, text in (("show", "查看批次与申请 show a batch and its claims"),
                          ("plan", "兑付方案：按机构与合同列出应付金额 what the batch would pay")):
         batch_cmd = batch.add_parser(action, help=text)
         batch_cmd.add_argument("batch_id")
-        batch_cmd.add_argument("--json", action="store_true", help="JSON, amounts in fen")
+        batch_cmd.add_argument("--json", action="store_true", help="JSON as the API answers it (yuan)")
         batch_cmd.set_defaults(func=cmd_batch)
 
     export = sub.add_parser("export", help="导出事件与审计哈希链 export events with their hash chain")
@@ -378,18 +505,51 @@ def build_parser() -> argparse.ArgumentParser:
     verify_export.add_argument("--head", help="a head hash published earlier (公示): the export must carry it")
     verify_export.add_argument("--position", type=int, help="the published head's position")
     verify_export.set_defaults(func=cmd_verify_export)
+
+    backup = sub.add_parser("backup", help="在线备份 back the store up while it runs (SQLite online backup; pg_dump -Fc)")
+    backup.add_argument("dest", help="the backup file to write (refused if it exists)")
+    backup.set_defaults(func=cmd_backup)
     return parser
+
+
+def _operator_mistake(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and one line for what an operator can fix, or None for a bug (its traceback shows)."""
+    from ledger.persistence import ConfigurationError
+    from projections.storage.backup import BackupFailed
+    from projections.storage.schema import SchemaNotCurrent
+    from web.health import is_database_unavailable
+
+    if isinstance(exc, errors.LedgerError):
+        code = EXIT_USAGE if exc.code in USAGE_CODES else EXIT_REFUSED
+        return code, f"错误 / error {exc.code}: {exc.message} {json.dumps(exc.details, ensure_ascii=False)}"
+    if isinstance(exc, ConfigurationError):
+        return EXIT_USAGE, f"配置错误 / configuration error: {exc}"
+    if isinstance(exc, SchemaNotCurrent):
+        return EXIT_UNAVAILABLE, f"数据库结构不符 / schema not current: {exc}"
+    if isinstance(exc, BackupFailed):
+        return EXIT_UNAVAILABLE, f"备份失败 / backup failed: {exc}"
+    if is_database_unavailable(exc):
+        return EXIT_UNAVAILABLE, (f"数据库不可用 / the database cannot be reached or opened "
+                                  f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else '-'}); "
+                                  "check LEDGER_DATABASE_URL and that the database is running")
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return EXIT_USAGE, f"无法读写文件 / cannot read or write{where}: {exc.strerror or exc}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except errors.LedgerError as exc:
-        print(f"错误 / error {exc.code}: {exc.message} {json.dumps(exc.details, ensure_ascii=False)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - sorted into an operator's mistake or a bug just below
+        said = _operator_mistake(exc)
+        if said is None:
+            raise
+        print(said[1], file=sys.stderr)
+        return said[0]
 
 
 if __name__ == "__main__":

@@ -55,13 +55,31 @@ def as_role(role: str, subject: str | None = None) -> Any:
     return acting(Actor(role=role, id=f"demo-{role}" + (f"-{subject[-4:]}" if subject else ""), subject=subject))
 
 
+def demo_window(year: int) -> tuple[str, str]:
+    return f"{year}-01-01", f"{year}-12-31"
+
+
+def refuse_unusable_year(year: int, today: Any) -> None:
+    """Refuse, before anything is written, a year the demo could not load whole (issue 20).
+
+    The demo opens the year and then signs contracts today, so the year must be one that may be opened
+    (YEAR_OUT_OF_RANGE) and its window must hold today (YEAR_NOT_STARTED, YEAR_ENDED): otherwise the
+    year would be opened and funded and then stop half-way, and show in every picker. The Year's own
+    rules decide, on a notice that is never saved.
+    """
+    with as_role("approver"):
+        notice = Year.open(year, *demo_window(year), parameters={}, today=today)
+    notice.refuse_outside_window(today)
+
+
 def load_demo(app: VoucherLedger, year: int | None = None) -> dict[str, Any]:
     """Load the demo year through the application's own commands; a no-op if the year exists."""
     year = year or app.today().year  # the business date (LEDGER_BUSINESS_DATE in drills)
     if Year.create_id(year) in app.repository:
         return {"year": year, "loaded": False}
+    refuse_unusable_year(year, app.today())
     with as_role("approver"):
-        app.open_year(year, f"{year}-01-01", f"{year}-12-31")
+        app.open_year(year, *demo_window(year))
     with as_role("finance"):
         app.allocate_budget(year, yuan(20_000_000), f"桂财工〔{year}〕1号")
     vouchers = {}

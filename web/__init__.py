@@ -15,6 +15,7 @@ from web.auth import authenticate_request
 from web.errors import register_error_handlers
 from web.guard import refuse_hostile_input
 from web.json_provider import OrjsonProvider
+from web.openapi import OperationsPlugin
 from web.schemas import ErrorSchema
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -54,12 +55,13 @@ def blueprints() -> list[tuple[Any, bool]]:
     """Every resource module of the API, in the order its paths appear in the OpenAPI document, and
     whether the document describes it (the health probe and the console's pages are not API)."""
     from web import (
-        archive, audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, settlement, years,
+        archive, audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, root, settlement,
+        years,
     )
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (archive, True), (console, False)]
+            (archive, True), (console, False), (root, False)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
@@ -99,7 +101,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views:
         return response
 
     api = LedgerApi(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
+        "extra_plugins": [OperationsPlugin()]})  # operationIds, headers, error codes (web/openapi.py)
     register_error_handlers(app)  # after Api(), which installs its own handler for HTTP errors
 
     for module, documented in blueprints():

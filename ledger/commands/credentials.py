@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
 
 from ledger import errors
 from ledger.commands.base import CommandBase, CommandResult, command, require
@@ -50,13 +51,37 @@ class CredentialCommands(CommandBase):
         return result
 
     @command
-    def revoke_credential(self, credential_id: Any, reason: str) -> CommandResult:
-        """Revoke a token at once; later requests with it are 401."""
+    def revoke_credential(self, credential_id: Any, reason: str, reference: str = "") -> CommandResult:
+        """Revoke a token at once; later requests with it are 401. `reference`: the work order behind it."""
         require(SYSTEM)
         credential: Credential = self._get_as(Credential, credential_id, "credential")
         if not credential.revoked:
-            credential.revoke(reason=reason)
+            credential.revoke(reason=reason, reference=reference)
         return self._commit({"credential_id": str(credential.id), "revoked": True}, credential)
+
+    def list_credentials(self, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every credential ever issued, in order of issue: id, role, subject, name, expiry, revoked.
+
+        Never the token's hash. Read from the credentials' own events in the notification log (the
+        library filters them by topic), so it needs no read model and works while servers run.
+        """
+        issued, revoked = get_topic(Credential.Issued), get_topic(Credential.Revoked)
+        found: dict[str, dict[str, Any]] = {}
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=page_size, topics=[issued, revoked])
+            for notification in page:
+                domain_event = self.mapper.to_domain_event(notification)
+                key = str(notification.originator_id)
+                if notification.topic == issued:
+                    found[key] = {"credential_id": key, "role": domain_event.role, "subject": domain_event.subject,
+                                  "name": domain_event.name, "expires_at": domain_event.expires_at,
+                                  "issued_at": domain_event.timestamp.isoformat(), "revoked": False}
+                elif key in found:
+                    found[key]["revoked"] = True
+            if len(page) < page_size:
+                return list(found.values())
+            start = page[-1].id + 1
 
     def authenticate(self, token: str) -> Actor:
         """The actor a bearer token stands for; unknown, revoked or expired tokens are refused."""

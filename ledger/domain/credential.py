@@ -30,6 +30,22 @@ class Credential(LedgerAggregate):
         self.expires_at = expires_at
         self.revoked = False
 
-    @event("Revoked")
-    def revoke(self, reason: str) -> None:
+    class Revoked(LedgerAggregate.Event):
+        """A token revoked for `reason`; `reference` names the work order or letter behind it (issue 20).
+
+        Version 2 added `reference`. Events stored before (version 1, no `class_version` in their state)
+        are upcast on read by the library (`upcast_v1_v2`): they read back with an empty reference, and
+        the audit chain still hashes them as stored (projections/audit/canonical.py `upcast_defaults`).
+        """
+
+        class_version = 2
+        reason: str
+        reference: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reference"] = ""
+
+    @event(Revoked)
+    def revoke(self, reason: str, reference: str = "") -> None:
         self.revoked = True

@@ -84,8 +84,13 @@ class BoundedPostgresFactory(PostgresFactory):
         statement_timeout = int(self.env.get("LEDGER_STATEMENT_TIMEOUT") or 0)
         if connect_timeout:
             pool.kwargs["connect_timeout"] = connect_timeout
+        options = []
         if statement_timeout:
-            pool.kwargs["options"] = f"-c statement_timeout={statement_timeout * 1000}"
+            options.append(f"-c statement_timeout={statement_timeout * 1000}")
+        if self.env.get("LEDGER_SEARCH_PATH"):  # a rebuild's fresh read models (projections/storage/bluegreen.py)
+            options.append(f"-c search_path={self.env.get('LEDGER_SEARCH_PATH')}")
+        if options:
+            pool.kwargs["options"] = " ".join(options)
         FailFast(pool, hold=float(self.env.get("LEDGER_FAIL_FAST") or 0)).install()
 
 

@@ -145,7 +145,7 @@ def test_the_cli_close_obeys_the_same_rule(scenario, ledger, monkeypatch, capsys
     scenario.holder()
     monkeypatch.setenv("LEDGER_DATABASE_URL", ledger.store.url)
     monkeypatch.setenv("LEDGER_BUSINESS_DATE", f"{YEAR}-12-31")
-    assert main(["close-year", str(YEAR)]) != 0
+    assert main(["close-year", str(YEAR), "--yes"]) != 0
     assert "YEAR_NOT_ENDED" in capsys.readouterr().err
     assert ledger.get_year(YEAR).status == "open"
 

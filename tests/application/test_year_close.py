@@ -7,9 +7,9 @@ import json
 import pytest
 
 from ledger import errors
-from service.cli import main
+from service.cli import EXIT_REFUSED, main
 from ledger.commands import years as year_commands
-from ledger.money import yuan
+from ledger.money import format_yuan, yuan
 from projections.views import balances
 from service.bootstrap import open_ledger
 from tests.support import YEAR, as_role, year_ended
@@ -154,11 +154,11 @@ def test_close_year_via_cli(scenario, ledger, views, monkeypatch, capsys):
     year = a_year_in_use(scenario)
     monkeypatch.setenv("LEDGER_DATABASE_URL", ledger.store.url)
     monkeypatch.setenv("LEDGER_BUSINESS_DATE", f"{YEAR + 1}-01-01")  # the CLI obeys the close's date rule too
-    assert main(["close-year", str(YEAR)]) == 0
+    assert main(["close-year", str(YEAR), "--yes"]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out.strip().splitlines()[-1])
     assert (summary["expired_vouchers"], summary["expired_amount"], summary["released_contracts"]) == (
-        3, yuan(310_000), 2)
+        3, format_yuan(yuan(310_000)), 2)  # yuan on the command line, as the API writes them
     assert summary["position"] == ledger.recorder.max_notification_id()
     assert "3/3" in err and "#" in err
     assert ledger.get_year(YEAR).status == "closed"
@@ -166,8 +166,8 @@ def test_close_year_via_cli(scenario, ledger, views, monkeypatch, capsys):
     assert closing.actor["role"] == "operator" and closing.actor["id"].startswith("cli:")
     assert ledger.get_contract(year["contracts"]["signed"]).status == "terminated"
     assert_fund_identity(assert_views_match_fold(ledger, views))
-    # A second close is refused with the CLI's error line and a non-zero status.
-    assert main(["close-year", str(YEAR)]) == 2
+    # A second close is refused with the CLI's error line and the refusal's exit status.
+    assert main(["close-year", str(YEAR), "--yes"]) == EXIT_REFUSED
     assert "INVALID_STATE" in capsys.readouterr().err
 
 
