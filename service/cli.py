@@ -194,18 +194,14 @@ def cmd_projections(args: argparse.Namespace) -> int:
     elif args.action == "catch-up":
         print(f"已追平 / caught up: {views.catch_up()} events")
     else:  # run: follow the log for web workers that do not run the projections themselves
-        from web.health import is_database_unavailable
+        from web.health import wait_out_an_outage
 
         print("读模型跟随中 / following the log (Ctrl-C to stop)", flush=True)
         while True:
             try:
                 views.catch_up()
             except Exception as exc:  # noqa: BLE001 - a follower outlives a database restart
-                if not is_database_unavailable(exc):
-                    raise
-                print(f"数据库不可用，稍后重试 / database unavailable ({type(exc).__name__}); retrying",
-                      file=sys.stderr, flush=True)
-                time.sleep(max(args.interval, 1.0))
+                wait_out_an_outage(exc, max(args.interval, 1.0))
                 continue
             time.sleep(args.interval)
     return 0
@@ -310,6 +306,20 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Deliver the webhooks' events (service/delivery.py): one worker per store, the others stand by."""
+    from service.bootstrap import open_views
+    from service.delivery import Deliverer, hold_the_worker_lock
+
+    app = _served_ledger()
+    views = open_views(app, create_table=False)
+    print("等待投递锁 / waiting to be the one delivery worker", flush=True)
+    lock = hold_the_worker_lock(app)  # noqa: F841 - held while the process lives
+    print("事件推送中 / delivering webhooks (Ctrl-C to stop)", flush=True)
+    Deliverer(app, views, timeout=args.timeout, backoff=args.backoff, backoff_cap=args.backoff_cap).run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voucher-ledger", description="广西企业服务补贴券资金台账 Voucher Ledger")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -378,6 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify_export.add_argument("--head", help="a head hash published earlier (公示): the export must carry it")
     verify_export.add_argument("--position", type=int, help="the published head's position")
     verify_export.set_defaults(func=cmd_verify_export)
+
+    deliver = sub.add_parser("deliver", help="投递事件推送 deliver the webhooks' events (one worker per store)")
+    deliver.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a receiver's answer")
+    deliver.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry (doubling)")
+    deliver.add_argument("--backoff-cap", type=float, default=300.0, dest="backoff_cap",
+                         help="the longest wait between retries, in seconds")
+    deliver.set_defaults(func=cmd_deliver)
     return parser
 
 

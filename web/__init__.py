@@ -55,12 +55,12 @@ def blueprints() -> list[tuple[Any, bool]]:
     whether the document describes it (the health probe and the console's pages are not API)."""
     from web import (
         audit, cases, console, contracts, directory, enterprises, feed, health, me, overview, providers, settlement,
-        years,
+        webhooks, years,
     )
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (console, False), (feed, True)]
+            (console, False), (feed, True), (webhooks, True)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:

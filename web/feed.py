@@ -28,7 +28,7 @@ from web.commands import fresh_views, ledger_app
 
 MAX_WAIT_S = 30
 FOLLOWERS = (SUPERVISOR, AUDITOR, INTEGRATION)
-_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?$")
+TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?$")
 
 
 class TypeList(fields.String):
@@ -37,7 +37,7 @@ class TypeList(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         text = super()._deserialize(value, attr, data, **kwargs)
         names = [name.strip() for name in text.split(",") if name.strip()]
-        if not names or len(names) > 50 or not all(_TYPE_NAME.match(name) for name in names):
+        if not names or len(names) > 50 or not all(TYPE_NAME.match(name) for name in names):
             raise ValidationError("a comma-separated list of 1 to 50 event types (Voucher.Reserved) or aggregates (Voucher)")
         return names
 
