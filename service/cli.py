@@ -104,6 +104,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.errors import install_waitress_error_bodies
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
+    from web.observe import configure_access_log
+
+    configure_access_log(args.access_log or os.environ.get("LEDGER_ACCESS_LOG") or None)  # stderr by default
     app = _served_ledger()
     fixed = getattr(app.clock, "fixed", None)
     if fixed is not None:
@@ -330,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=8)
     serve.add_argument("--no-projections", action="store_true",
                        help="a separate `projections run` process keeps the read models current")
+    serve.add_argument("--access-log", dest="access_log", metavar="PATH",
+                       help="append the access log (one JSON line per request) to PATH, not standard error "
+                            "(or LEDGER_ACCESS_LOG)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="创建或升级数据库结构 create or upgrade the store's tables (once, under a lock)")
