@@ -24,7 +24,7 @@ from projections.audit import feed
 from projections.storage.listen import LogWatch
 from web.auth import current_actor
 from web.blueprint import Blueprint
-from web.commands import fresh_views, ledger_app
+from web.commands import ledger_app, views
 
 MAX_WAIT_S = 30
 FOLLOWERS = (SUPERVISOR, AUDITOR, INTEGRATION)
@@ -80,7 +80,7 @@ def events(args: dict[str, Any]) -> Any:
     after, limit, types = args["after"], args["limit"], args.get("types")
     deadline = time.monotonic() + args["wait"]
     while True:
-        found, next_position = feed.read(ledger_app(), fresh_views(), after, limit, types)
+        found, next_position = feed.read(ledger_app(), views().store, after, limit, types)
         remaining = deadline - time.monotonic()
         if found or remaining <= 0:
             return {"events": found, "next": next_position}

@@ -2,9 +2,11 @@
 
 `read(app, store, after, limit, types)` answers `(events, next)`: at most `limit` whole export lines
 (`projections/audit/export.py`: the canonical record with its `prev_hash` and `hash`, so a follower
-can check the chain as it reads) with `after < position`, in position order, up to the chain's head
-(an event is in the feed once the views have chained it); `next` is the position to ask after next
-time. With `types`, only lines whose `type` ("Voucher.Reserved") or `stream_type` ("Voucher") is
+can check the chain as it reads) with `after < position`, in position order, up to the store's head;
+`next` is the position to ask after next time. An event the chain projection has not linked yet
+gets its link here, from the chain's head and the same canonical record (`canonical.link`): the very
+link the projection stores a moment later, so the feed need not wait for the read models (a long
+poll answers within milliseconds of a commit in any process). With `types`, only lines whose `type` ("Voucher.Reserved") or `stream_type` ("Voucher") is
 named are returned, and `next` moves past the lines skipped, so a filtered follower never reads them
 again; one call scans at most MAX_SCAN positions, so a rare type never makes a request read the
 whole store (the answer is then empty, with `next` further on).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from projections.audit import chain, export
+from projections.audit import canonical, chain, export
 from projections.storage.store import ViewStore
 
 DEFAULT_LIMIT = 100
@@ -32,15 +34,27 @@ def matches(line: dict[str, Any], types: Sequence[str] | None) -> bool:
 def read(app: Any, store: ViewStore, after: int, limit: int = DEFAULT_LIMIT,
          types: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Up to `limit` export lines after `after` (of `types`), and the position to read after next."""
-    head = chain.head(store)["position"]
+    top = app.recorder.max_notification_id() or 0
     events: list[dict[str, Any]] = []
     next_position = after
-    if head <= after or limit <= 0:
+    if top <= after or limit <= 0:
         return events, next_position
-    page_size = export.PAGE_SIZE if types else min(limit, export.PAGE_SIZE)
+    linked = chain.head(store)
+    # Read from the chain's head when the reader is past it: the links of the events after it follow from its hash.
+    start = min(after, linked["position"])
+    previous = linked["hash"] if start == linked["position"] else None
+    page_size = export.PAGE_SIZE if types or start < after else min(limit, export.PAGE_SIZE)
     scanned = 0
-    for page in export.record_pages(app, store, after, head, page_size):
+    for page in export.record_pages(app, store, start, top, page_size):
         for line in page:
+            if line["hash"] is None:
+                if previous is None or line["type"] is None:
+                    return events, next_position  # unchained and not linkable here (an unreadable event)
+                line["prev_hash"] = previous
+                line["hash"] = canonical.link(previous, {name: line[name] for name in canonical.RECORD_FIELDS})
+            previous = line["hash"]
+            if line["position"] <= after:
+                continue
             if matches(line, types):
                 events.append(line)
             next_position = line["position"]

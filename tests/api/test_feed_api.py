@@ -119,3 +119,17 @@ def test_long_poll_waits_then_answers_the_next_event(client, tokens, ledger, vie
     assert body["events"] and body["events"][0]["position"] > head
     assert body["events"][0]["prev_hash"] == before["hash"]
     assert 0.25 <= elapsed < 5
+
+
+def test_events_the_views_have_not_chained_yet_come_with_the_links_the_chain_then_stores(client, tokens, ledger, views,
+                                                                                        history, scenario):
+    views.catch_up()
+    head = chain.head(views.store)
+    scenario.enterprise()
+    scenario.enterprise()
+    assert chain.head(views.store) == head  # the views have not seen them
+    ahead = feed(client, tokens, f"?after={head['position']}")["events"]
+    assert len(ahead) >= 2 and ahead[0]["prev_hash"] == head["hash"]
+    behind = feed(client, tokens, f"?after={ahead[0]['position']}")["events"]  # a reader past the chain's head
+    assert behind == ahead[1:]
+    assert exported(ledger, views)[-len(ahead):] == ahead  # once chained, the export's very lines
