@@ -15,6 +15,7 @@ import hmac
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -115,6 +116,28 @@ def test_the_long_poll_answers_within_100_ms_of_a_command_on_another_server(tmp_
             while after < proposed["position"]:
                 after = feed(one, auditor, f"?after={after}&wait=5")[1]["next"]
         assert max(late) < 0.1, late
+
+
+def test_a_server_writes_one_access_log_line_per_request_with_its_request_id(tmp_path: Path) -> None:
+    with deployment(tmp_path, holders=0) as world:
+        one = world["servers"][0]
+        ids = [f"e2e-access-{n}" for n in range(5)]
+        for n, request_id in enumerate(ids):
+            token = world["tokens"]["auditor"] if n % 2 else "vl_" + "x" * 43
+            request = urllib.request.Request(f"{one.url}/api/v1/events?limit=1", headers={
+                "Authorization": f"Bearer {token}", "X-Request-Id": request_id})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+                    assert response.headers["X-Request-Id"] == request_id
+            except urllib.error.HTTPError as refused:
+                assert refused.code == 401 and refused.headers["X-Request-Id"] == request_id
+        one.stop()  # its log complete
+        lines = [json.loads(line) for line in one.log().splitlines() if line.startswith("{")]
+        logged = [line for line in lines if line.get("request_id", "").startswith("e2e-access-")]
+        assert [line["request_id"] for line in logged] == ids
+        assert [line["status"] for line in logged] == [401, 200, 401, 200, 401]
+        assert all(line["path"] == "/api/v1/events" and line["time"].endswith("+08:00") for line in logged)
+        assert world["tokens"]["auditor"] not in one.log()
 
 
 def test_a_receiver_gets_every_event_in_order_signed_across_a_kill_9_of_the_delivery_worker(tmp_path: Path) -> None:
