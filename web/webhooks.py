@@ -7,7 +7,8 @@
 service/delivery.py): body the event's export line, signed `X-Ledger-Signature: sha256=<hex
 HMAC-SHA256(secret, body)>`, at least once, in order, retried with backoff. `GET /api/v1/webhooks`
 and `GET /api/v1/webhooks/{id}/deliveries` (the delivery log) are open to staff, the supervisor and
-auditors, as queries are. Subscriptions are configuration, kept in tables, not events
+auditors, as queries are. An `Idempotency-Key` on the POST answers the first subscription again (201),
+or 422 IDEMPOTENCY_KEY_REUSED for another body. Subscriptions are configuration, kept in tables, not events
 (projections/storage/webhooks.py).
 """
 
@@ -23,7 +24,7 @@ from projections.audit import chain
 from projections.storage import webhooks
 from web.auth import current_actor
 from web.blueprint import Blueprint
-from web.commands import fresh_views, ledger_app
+from web.commands import fresh_views, ledger_app, request_idempotency
 from web.feed import TYPE_NAME
 
 
@@ -83,13 +84,15 @@ def create_webhook(body: dict[str, Any]) -> Any:
     """Subscribe a URL to the events (the operator's): each POSTed at least once, in order, signed."""
     actor = current_actor()
     require_reader(actor, roles=(OPERATOR,))
+    idempotency = request_idempotency()
     store = fresh_views()
     after = body.get("after")
     if after is None:
         after = chain.head(store)["position"]
     created_at = ledger_app().now().isoformat()
     return webhooks.create(store, url=body["url"], types=body.get("types") or [], secret=body["secret"],
-                           created_at=created_at, created_by=f"{actor.role}:{actor.id}", after=after)
+                           created_at=created_at, created_by=f"{actor.role}:{actor.id}", after=after,
+                           idempotency=idempotency)
 
 
 @blp.get("/webhooks")

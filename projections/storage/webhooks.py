@@ -25,7 +25,8 @@ from projections.storage.store import ViewStore
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS vl_webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, types TEXT NOT NULL, "
-    "secret TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL, delivered BIGINT NOT NULL)",
+    "secret TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL, delivered BIGINT NOT NULL, "
+    "idempotency_key TEXT, request_hash TEXT, UNIQUE (created_by, idempotency_key))",
     "CREATE TABLE IF NOT EXISTS vl_webhook_deliveries (webhook_id TEXT NOT NULL, position BIGINT NOT NULL, "
     "attempt INTEGER NOT NULL, status INTEGER, error TEXT, at TEXT NOT NULL, duration_ms INTEGER NOT NULL, "
     "PRIMARY KEY (webhook_id, position, attempt))",
@@ -48,14 +49,39 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(store: ViewStore, *, url: str, types: list[str], secret: str, created_at: str, created_by: str,
-           after: int) -> dict[str, Any]:
-    """A new subscription delivering the events after position `after`; its public fields (no secret)."""
+           after: int, idempotency: Any = None) -> dict[str, Any]:
+    """A new subscription delivering the events after position `after`; its public fields (no secret).
+
+    With `idempotency` (ledger.context.Idempotency: key and request hash), the same key from the same
+    actor answers the subscription it first made; with another request it is IdempotencyKeyReused.
+    """
+    key, request_hash = (None, None) if idempotency is None else (idempotency.key, idempotency.request_hash)
+    if key is not None:
+        made = _made_with(store, created_by, key, request_hash)
+        if made is not None:
+            return made
     webhook_id = str(uuid.uuid4())
-    with store.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-        cursor.execute(_sql(store, "INSERT INTO vl_webhooks (id, url, types, secret, created_at, created_by, delivered) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                       (webhook_id, url, json.dumps(types), secret, created_at, created_by, after))
+    try:
+        with store.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(_sql(store, "INSERT INTO vl_webhooks (id, url, types, secret, created_at, created_by, "
+                                       "delivered, idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                           (webhook_id, url, json.dumps(types), secret, created_at, created_by, after, key, request_hash))
+    except Exception:
+        made = None if key is None else _made_with(store, created_by, key, request_hash)
+        if made is None:
+            raise
+        return made  # the same request, made at the same moment by another thread or server
     return get(store, webhook_id)
+
+
+def _made_with(store: ViewStore, created_by: str, key: str, request_hash: str | None) -> dict[str, Any] | None:
+    row = store.query_one("SELECT id, request_hash FROM vl_webhooks WHERE created_by = ? AND idempotency_key = ?",
+                          (created_by, key))
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise errors.IdempotencyKeyReused("this Idempotency-Key was used for another request", {"key": key})
+    return get(store, row["id"])
 
 
 def get(store: ViewStore, webhook_id: str) -> dict[str, Any]:

@@ -164,3 +164,15 @@ def test_bad_webhook_bodies_are_400_and_create_nothing(client, tokens, history):
                  {"url": "https://x.example/hook", "secret": SECRET, "after": -1}):
         assert subscribe(client, tokens, body, status=400)["error"]["code"] == "VALIDATION_ERROR", body
     assert client.get("/api/v1/webhooks", headers=bearer(tokens["operator"])).get_json()["webhooks"] == []
+
+
+def test_a_repeated_idempotency_key_answers_the_first_subscription(client, tokens, history):
+    body = {"url": "https://treasury.example.gov.cn/hook", "secret": SECRET}
+    headers = {**bearer(tokens["operator"]), "Idempotency-Key": "subscribe-treasury-1"}
+    first = client.post("/api/v1/webhooks", json=body, headers=headers)
+    again = client.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.get_json() == again.get_json()
+    other = client.post("/api/v1/webhooks", json={**body, "url": "https://other.example/hook"}, headers=headers)
+    assert other.status_code == 422 and other.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    listed = client.get("/api/v1/webhooks", headers=bearer(tokens["operator"])).get_json()["webhooks"]
+    assert [hook["id"] for hook in listed] == [first.get_json()["id"]]
