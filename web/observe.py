@@ -44,6 +44,9 @@ class _StoreCollector:
     def __init__(self, app: Any, views: Any) -> None:
         self.app, self.views = app, views
 
+    def describe(self) -> list[Any]:
+        return []  # nothing to read at registration (the registry would otherwise collect, querying the store)
+
     def collect(self) -> Any:
         retried = CounterMetricFamily("voucher_ledger_conflicts_retried",
                                       "Version conflicts this process retried inside the service")
