@@ -6,7 +6,8 @@ with every insert (eventsourcing's `PostgresApplicationRecorder.channel_name`): 
 LISTENs on its own connection and wakes every waiter, so a long poll answers within milliseconds of a
 command committed by any process. Between notices (and whenever the listening connection is down)
 waiters still look at the store's head every POLL_S seconds; on SQLite, which cannot notify, the
-look is the whole mechanism, every SQLITE_POLL_S seconds (one indexed MAX per waiter).
+look is the whole mechanism, every SQLITE_POLL_S seconds (one indexed MAX per waiter). The listening
+thread ends after IDLE_S seconds without a waiter, so an app that is done with waiting holds no connection.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 POLL_S = 0.5
 SQLITE_POLL_S = 0.02
+IDLE_S = 30.0  # the listening thread ends after this long without a waiter (started again by the next)
 
 
 class LogWatch:
@@ -30,6 +32,7 @@ class LogWatch:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._start_lock = threading.Lock()
+        self._last_wait = time.monotonic()
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -37,6 +40,7 @@ class LogWatch:
     def wait_beyond(self, position: int, timeout: float) -> bool:
         """True once the store holds an event after `position`; False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
+        self._last_wait = max(self._last_wait, deadline)
         self._listen()
         while True:
             generation = self._generation  # read before the head: a notice after it is not missed
@@ -56,6 +60,7 @@ class LogWatch:
             return
         with self._start_lock:
             if self._thread is None:
+                self._stop.clear()
                 self._thread = threading.Thread(target=self._run, name="ledger-listen", daemon=True)
                 self._thread.start()
 
@@ -70,13 +75,21 @@ class LogWatch:
                     conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
                     self._listening = True
                     self._wake()  # anything committed before LISTEN took effect is looked at now
-                    while not self._stop.is_set():
+                    while not self._stop.is_set() and not self._idle():
                         for _ in conn.notifies(timeout=POLL_S, stop_after=1):
                             self._wake()
+                    break
             except Exception:  # noqa: BLE001 - the database away: waiters poll until it is back
                 self._listening = False
+                if self._idle():
+                    break
                 self._stop.wait(1.0)
-        self._listening = False
+        with self._start_lock:
+            self._listening = False
+            self._thread = None
+
+    def _idle(self) -> bool:
+        return time.monotonic() - self._last_wait > IDLE_S
 
     def _wake(self) -> None:
         with self._changed:
