@@ -15,8 +15,8 @@ calls that may hang for their timeout, so it must not hold a web thread or the r
 and only one runs at a time (per subscription order), which is simplest to say of one process.
 A second `deliver` stands by: PostgreSQL's session advisory lock (released when its process dies,
 even by kill -9), or on SQLite an exclusive `flock` on the database file's `.deliver.lock`.
-It catches the read models up itself (the chain links are read models), as `projections run` does,
-so it needs no other process to progress.
+It needs no read model to be current: the feed links the events the chain projection has not reached
+yet (projections/audit/feed.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import orjson
 
-from projections.audit import chain, feed
+from projections.audit import feed
 from projections.storage import webhooks
 from projections.storage.listen import LogWatch
 
@@ -86,7 +86,6 @@ class Deliverer:
 
     def run_once(self) -> int:
         """Deliver what is due now; how many events were delivered."""
-        self.views.catch_up()
         delivered = 0
         for subscription in webhooks.subscriptions(self.views.store):
             if self.clock() >= self.retry_at.get(subscription.id, 0.0):
@@ -127,6 +126,7 @@ class Deliverer:
 
         while not stop():
             try:
+                seen = self.watch.head()
                 self.run_once()
             except Exception as exc:  # noqa: BLE001 - the worker outlives a database restart
                 wait_out_an_outage(exc, 1.0)
@@ -134,7 +134,7 @@ class Deliverer:
             due = [at - self.clock() for at in self.retry_at.values()]
             pause = max(min([idle, *due]), 0.0)
             if pause > 0:
-                self.watch.wait_beyond(chain.head(self.views.store)["position"], pause)
+                self.watch.wait_beyond(seen, pause)
 
 
 def hold_the_worker_lock(app: Any) -> Any:
