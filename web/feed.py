@@ -84,6 +84,11 @@ def events(args: dict[str, Any]) -> Any:
         remaining = deadline - time.monotonic()
         if found or remaining <= 0:
             return {"events": found, "next": next_position}
+        if next_position == after and log_watch().head() > after:
+            # Events beyond `after` that this read could not reach (the read models far behind a reader
+            # past the chain's head): look again shortly rather than spin.
+            time.sleep(min(0.05, remaining))
+            continue
         # Skipped lines of other types are not read again; then hold until the log grows past them.
         after = next_position
         log_watch().wait_beyond(after, remaining)
