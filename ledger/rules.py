@@ -19,7 +19,9 @@ SUPERVISOR, AUDITOR = "supervisor", "auditor"
 SYSTEM = "system"  # the command line and scheduled jobs acting for the operator of the platform
 STAFF = (APPROVER, FINANCE, OPERATOR)
 READERS = (*STAFF, SUPERVISOR, AUDITOR)
-ROLES = (APPROVER, FINANCE, OPERATOR, ENTERPRISE, PROVIDER, SUPERVISOR, AUDITOR)
+# A machine client following the ledger (API.md "Following the ledger"): it reads the event feed and nothing else.
+INTEGRATION = "integration"
+ROLES = (APPROVER, FINANCE, OPERATOR, ENTERPRISE, PROVIDER, SUPERVISOR, AUDITOR, INTEGRATION)
 SUBJECT_ROLES = (ENTERPRISE, PROVIDER)  # roles bound to one credit code
 
 # Voucher kinds (Art. 5, 6). Special vouchers take their quotas, scope and provider cap from the

@@ -126,6 +126,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.errors import install_waitress_error_bodies
 
     memory.one_arena()  # before the pools and waitress start their threads (web/memory.py)
+    from web.observe import configure_access_log
+
+    configure_access_log(args.access_log or os.environ.get("LEDGER_ACCESS_LOG") or None)  # stderr by default
     app = _served_ledger()
     fixed = getattr(app.clock, "fixed", None)
     if fixed is not None:
@@ -262,18 +265,14 @@ def cmd_projections(args: argparse.Namespace) -> int:
     elif args.action == "catch-up":
         print(f"已追平 / caught up: {views.catch_up()} events")
     else:  # run: follow the log for web workers that do not run the projections themselves
-        from web.health import is_database_unavailable
+        from web.health import wait_out_an_outage
 
         print("读模型跟随中 / following the log (Ctrl-C to stop)", flush=True)
         while True:
             try:
                 views.catch_up()
             except Exception as exc:  # noqa: BLE001 - a follower outlives a database restart
-                if not is_database_unavailable(exc):
-                    raise
-                print(f"数据库不可用，稍后重试 / database unavailable ({type(exc).__name__}); retrying",
-                      file=sys.stderr, flush=True)
-                time.sleep(max(args.interval, 1.0))
+                wait_out_an_outage(exc, max(args.interval, 1.0))
                 continue
             time.sleep(args.interval)
     return 0
@@ -428,6 +427,20 @@ def _epilog() -> str:
     return "\n".join(lines)
 
 
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Deliver the webhooks' events (service/delivery.py): one worker per store, the others stand by."""
+    from service.bootstrap import open_views
+    from service.delivery import Deliverer, hold_the_worker_lock
+
+    app = _served_ledger()
+    views = open_views(app, create_table=False)
+    print("等待投递锁 / waiting to be the one delivery worker", flush=True)
+    lock = hold_the_worker_lock(app)  # noqa: F841 - held while the process lives
+    print("事件推送中 / delivering webhooks (Ctrl-C to stop)", flush=True)
+    Deliverer(app, views, timeout=args.timeout, backoff=args.backoff, backoff_cap=args.backoff_cap).run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="voucher-ledger", description="广西企业服务补贴券资金台账 Voucher Ledger",
                      epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -440,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=8)
     serve.add_argument("--no-projections", action="store_true",
                        help="a separate `projections run` process keeps the read models current")
+    serve.add_argument("--access-log", dest="access_log", metavar="PATH",
+                       help="append the access log (one JSON line per request) to PATH, not standard error "
+                            "(or LEDGER_ACCESS_LOG)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="创建或升级数据库结构 create or upgrade the store's tables (once, under a lock)")
@@ -509,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="在线备份 back the store up while it runs (SQLite online backup; pg_dump -Fc)")
     backup.add_argument("dest", help="the backup file to write (refused if it exists)")
     backup.set_defaults(func=cmd_backup)
+    deliver = sub.add_parser("deliver", help="投递事件推送 deliver the webhooks' events (one worker per store)")
+    deliver.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a receiver's answer")
+    deliver.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry (doubling)")
+    deliver.add_argument("--backoff-cap", type=float, default=300.0, dest="backoff_cap",
+                         help="the longest wait between retries, in seconds")
+    deliver.set_defaults(func=cmd_deliver)
     return parser
 
 

@@ -119,3 +119,49 @@ def scratch_database(admin_url: str, prefix: str = "vl") -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+class WebhookReceiver:
+    """A real HTTP server on a loopback port recording every POST (headers, body) it receives, for the
+    webhook tests; `statuses` are answered in turn (then 200), `delay` seconds before each answer."""
+
+    def __init__(self, statuses: Sequence[int] = (), delay: float = 0.0) -> None:
+        import http.server
+        import threading
+
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses = list(statuses)
+        self.delay = delay
+        self.answered: list[int] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.answered.append(status)
+                if 200 <= status < 300:
+                    receiver.received.append((dict(self.headers.items()), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "WebhookReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def positions(self) -> list[int]:
+        return [json.loads(body)["position"] for _, body in self.received]

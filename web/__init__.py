@@ -15,11 +15,12 @@ from web.auth import authenticate_request
 from web.errors import register_error_handlers
 from web.guard import refuse_hostile_input
 from web.json_provider import OrjsonProvider
+from web.observe import Metrics, finish_request, start_request
 from web.openapi import OperationsPlugin
 from web.schemas import ErrorSchema
 
 MAX_BODY_BYTES = 1024 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -55,13 +56,13 @@ def blueprints() -> list[tuple[Any, bool]]:
     """Every resource module of the API, in the order its paths appear in the OpenAPI document, and
     whether the document describes it (the health probe and the console's pages are not API)."""
     from web import (
-        archive, audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, root, settlement,
-        years,
+        archive, audit, cases, console, contracts, directory, enterprises, feed, health, me, observe, overview,
+        providers, root, settlement, webhooks, years,
     )
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (archive, True), (console, False), (root, False)]
+            (archive, True), (console, False), (root, False), (feed, True), (webhooks, True), (observe, False)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
@@ -85,19 +86,24 @@ def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views:
 
     app.extensions["ledger"] = ledger
     app.extensions["ledger_views"] = views
+    app.extensions["ledger_metrics"] = Metrics(ledger, views)  # web/observe.py: per app, so per process
 
     @app.before_request
     def stamp_request() -> None:
+        start_request()
         supplied = request.headers.get("X-Request-Id", "")
-        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         authenticate_request()
         refuse_hostile_input()
 
     @app.after_request
     def headers(response: Any) -> Any:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if not g.get("request_id"):  # a request refused before its stamp still gets an id to quote
+            g.request_id = uuid.uuid4().hex
+        response.headers["X-Request-Id"] = g.request_id
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        finish_request(response)  # its metrics and its access-log line
         return response
 
     api = LedgerApi(app, spec_kwargs={"components": {"securitySchemes": {

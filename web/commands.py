@@ -13,6 +13,7 @@ from ledger.commands.base import CommandResult
 from ledger.context import Idempotency, acting
 from projections.views.idempotency import idempotent_position
 from web.auth import current_actor
+from web.observe import count_command
 
 MAX_KEY_LENGTH = 200
 LAG_HEADER = "X-Ledger-Views-Lag"
@@ -43,20 +44,34 @@ def fresh_views() -> Any:
     return store_views.store
 
 
+def request_idempotency() -> Idempotency | None:
+    """The request's Idempotency-Key with the fingerprint of the request (API.md "Idempotency"), if sent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise errors.ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]})
+    return Idempotency(key=key, request_hash=request_fingerprint())
+
+
 def run(command: Callable[..., CommandResult], *args: Any, **kwargs: Any) -> Any:
     """Run a ledger command as the request's actor; answer its data, position and status.
 
     The status is the web's reading of what the ledger says happened: 201 Created when the command
     created its subject, 200 otherwise (a replayed key: what its first answer said).
     """
-    key = request.headers.get("Idempotency-Key")
-    idempotency = None
-    if key is not None:
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            raise errors.ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]})
-        idempotency = Idempotency(key=key, request_hash=request_fingerprint())
-    with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
-        result = command(*args, **kwargs)
+    idempotency = request_idempotency()
+    name = getattr(command, "__name__", "command")
+    try:
+        with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
+            result = command(*args, **kwargs)
+    except errors.LedgerError as refused:
+        count_command(name, refused.code)
+        raise
+    except Exception:
+        count_command(name, "error")
+        raise
+    count_command(name, "replayed" if result.replayed else "ok")
     status = 201 if result.created else 200
     # Committed (or replayed): from here on the answer is the command's 2xx whatever the read models do.
     store_views = views()

@@ -21,6 +21,18 @@ def is_database_unavailable(exc: BaseException) -> bool:
                             psycopg_pool.PoolTimeout, sqlite3.OperationalError, TimeoutError))
 
 
+def wait_out_an_outage(exc: BaseException, pause: float) -> None:
+    """For a long-running process (the follower, the delivery worker), which outlives a database restart:
+    say so and wait `pause` seconds if the database is away; anything else is raised again."""
+    import sys
+    import time
+
+    if not is_database_unavailable(exc):
+        raise exc
+    print(f"数据库不可用，稍后重试 / database unavailable ({type(exc).__name__}); retrying", file=sys.stderr, flush=True)
+    time.sleep(pause)
+
+
 @blp.get("/healthz")
 def healthz() -> Any:
     app = current_app.extensions["ledger"]

@@ -55,13 +55,13 @@ Party = tuple[str, str]  # ("enterprise" | "provider", its code)
 
 
 def _pages(app: Any, store: ViewStore, year: int | None, party: Party | None, after: int,
-           stop: int) -> Iterator[list[dict[str, Any]]]:
+           stop: int, page_size: int = PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
     """Pages of export lines in position order: every position, the ones outside the filter redacted."""
     records = fastlog.Records(app)
     party_keys = [] if party is None else trace_queries.party_keys(store, party[0], party[1])
     viewer = None if party is None else scope.Viewer(party[0], party[1],
                                                      lambda entity: trace_queries.stream_facts(store, entity))
-    for rows, links in fastlog.iter_linked_pages(app, store, after, stop, PAGE_SIZE):
+    for rows, links in fastlog.iter_linked_pages(app, store, after, stop, page_size):
         if year is None and party is None:
             yield [_line(records(row), links.get(row.position)) for row in rows]
             continue
@@ -80,6 +80,13 @@ def _pages(app: Any, store: ViewStore, year: int | None, party: Party | None, af
             lines.append(_line(record, links.get(row.position)) if whole
                          else _redacted(record, links.get(row.position)))
         yield lines
+
+
+def record_pages(app: Any, store: ViewStore, after: int, stop: int,
+                 page_size: int = PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
+    """Pages of whole export lines (records with `prev_hash`, `hash`), after < position <= stop: the
+    event feed and the webhooks' bodies (projections/audit/feed.py) are these very lines."""
+    return _pages(app, store, None, None, after, stop, page_size)
 
 
 def _redacted(record: Any, link: chain.Link | None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ledger.persistence import Store, parse_database_url
 from projections.storage.pgschema import schema_lock
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the webhooks' tables (projections/storage/webhooks.py)
 VERSION_TABLE = "ledger_schema_version"
 
 

@@ -104,6 +104,14 @@ def _registry() -> Any:
     return REGISTRY
 
 
+def _operational_tables() -> tuple[str, ...]:
+    """Tables created with the read models but not of them, so a rebuild keeps them: the webhooks'
+    subscriptions and delivery log (projections/storage/webhooks.py)."""
+    from projections.storage.webhooks import TABLES
+
+    return TABLES
+
+
 class ViewStore:
     """Backend-neutral part: apply pages of events, query, drop for a rebuild."""
 
@@ -220,7 +228,7 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         registry = _registry()
         tables = [f"{ddl} WITHOUT ROWID" if ddl in registry.clustered else ddl for ddl in registry.tables]
-        return [*super().construct_create_table_statements(), *tables, *registry.indexes]
+        return [*super().construct_create_table_statements(), *tables, *registry.indexes, *_operational_tables()]
 
     def drop_all(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -242,7 +250,7 @@ class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRec
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        for ddl in (*_registry().tables, *_registry().indexes):
+        for ddl in (*_registry().tables, *_registry().indexes, *_operational_tables()):
             self.sql_create_statements.append(SQL(ddl))  # type: ignore[arg-type]
 
     def drop_all(self) -> None:

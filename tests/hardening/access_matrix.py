@@ -136,6 +136,12 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/audit/verify": [E(AUDITOR)],
     # Who am I: any valid token.
     "GET /api/v1/me": [E(READERS, unowned=(ENTERPRISE, PROVIDER))],
+    # Following the ledger: the feed (and the machine role `integration`, tests/api/test_feed_api.py); webhooks.
+    "GET /api/v1/events": [E(SUPERVISOR, AUDITOR)],
+    "POST /api/v1/webhooks": [E(OPERATOR, body={"url": "https://treasury.example.gov.cn/hook",
+                                                "secret": "s3cret-of-the-treasury-0123456789"})],
+    "GET /api/v1/webhooks": [E(READERS)],
+    "GET /api/v1/webhooks/{}/deliveries": [E(READERS)],
 }
 
 # The commands the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor;

@@ -30,7 +30,7 @@ SEGMENT_REFS = {
     "years": "year", "enterprises": "enterprise", "vouchers": "voucher", "providers": "provider",
     "products": "product", "contracts": "contract", "settlements": "batch", "batches": "batch",
     "claims": "claim", "cases": "case", "credentials": "credential", "credit-records": "subject",
-    "objections": "contract",
+    "objections": "contract", "webhooks": "webhook",
 }
 
 # Body and query fields whose value must name something in the world (or be a sensible constant).
@@ -244,6 +244,7 @@ def build_world(app: Any, flask_app: Any) -> World:
         "other_contract": other_contract, "claimable_contract": claimable,
         **{f"contract_{state}": cid for state, cid in contracts.items()},
         "batch": None, "claim": None, "case": None, "credential": str(uuid.uuid4()), "subject": enterprise,
+        "webhook": None,
     }
     world = World(app=app, flask_app=flask_app, refs=refs, tokens=tokens)
     world.openapi = world.client.get("/api/v1/openapi.json").get_json()
@@ -271,6 +272,11 @@ def _settlement_and_case(world: World) -> None:
                                      body={"contract_ids": ["@claimable_contract"]})
             world.refs["claim"] = _created_id(response, "claim_id", "id")
             assert world.refs["claim"], f"could not file a claim: {response.status_code} {response.get_json()}"
+    if "POST /api/v1/webhooks" in rules:
+        response = world.request("operator", "POST", "/api/v1/webhooks", body={
+            "url": "https://treasury.example.gov.cn/hook", "secret": "s3cret-of-the-treasury-0123456789"})
+        world.refs["webhook"] = _created_id(response, "id")
+        assert world.refs["webhook"], f"could not subscribe a webhook: {response.status_code} {response.get_json()}"
     if "POST /api/v1/cases" in rules:
         response = world.request("operator", "POST", "/api/v1/cases")
         world.refs["case"] = _created_id(response, "case_id", "id")
