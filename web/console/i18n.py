@@ -133,7 +133,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kind.general": ("通用券", "General"),
     "kind.special": ("专项券", "Special"),
     "status.voucher.active": ("有效", "Active"),
-    "status.voucher.expired": ("已到期", "Expired"),
+    "status.voucher.expired": ("已作废", "Expired"),
     # providers
     "provider.name": ("机构名称", "Name"),
     "provider.signed_years": ("签约年度", "Signed years"),
@@ -191,7 +191,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "batch.reference": ("支付凭证", "Payment reference"),
     "batch.none": ("暂无结算批次", "No settlement batches"),
     "batch.unavailable": ("结算批次接口暂不可用。", "Settlement batches are not available yet."),
-    "batch.open": ("打开", "Open"),
+    "batch.open": ("查看", "View"),
     "batch.id_placeholder": ("批次编号", "Batch id"),
     "batch.trace": ("追溯本批次", "Trace this batch"),
     "batch.steps": ("审批流程", "Steps"),
@@ -485,6 +485,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.Enterprise.VoucherRefused": ("申领不予通过", "Voucher refused"),
     "event.Provider.Amended": ("更正机构信息", "Provider facts amended"),
     "event.Provider.BadCreditRecorded": ("记入不良信用记录", "Bad credit recorded"),
+    # pages of every list (issue 19)
+    "common.more": ("更多", "More"),
+    "common.shown": ("已显示", "Shown"),
+    "common.total": ("共", "of"),
+    "common.sort": ("排序", "Sort"),
+    "contract.id_prefix": ("合同编号开头", "Start of a contract id"),
+    "sort.-changed": ("最近变动在前", "Latest change first"),
+    "sort.changed": ("最早变动在前", "Earliest change first"),
+    "sort.-amount": ("合同金额从高到低", "Amount, high to low"),
+    "sort.amount": ("合同金额从低到高", "Amount, low to high"),
+    "sort.-subsidy": ("补贴从高到低", "Subsidy, high to low"),
+    "sort.subsidy": ("补贴从低到高", "Subsidy, low to high"),
+    "sort.status": ("按状态", "By status"),
+    "sort.enterprise": ("按用券企业", "By enterprise"),
+    "sort.provider": ("按服务机构", "By provider"),
+    # One word per state (issue 19): expired money is 作废 everywhere; a voucher of a revoked enterprise is
+    # 已停用, never 有效; a held contract is 已冻结 beside its status.
+    "status.voucher.revoked": ("已停用（资格撤销）", "Stopped (holder revoked)"),
+    "status.contract.held": ("已冻结", "Held"),
 }
 
 

@@ -230,7 +230,19 @@ VL.fail = function (error, where) {
   const message = error instanceof ApiError
     ? VL.t("error." + error.code, error.message) + " (" + error.status + " " + error.code + ")"
     : VL.t("error.network");
-  VL.clear(box).append(VL.h("div", { class: "alert", role: "alert" }, message));
+  VL.clear(box).append(VL.h("div", { class: "alert", role: "alert" }, message,
+    error instanceof ApiError ? VL.errorDetails(error.details) : null));
+};
+
+/** A refusal's details (which field, which condition, which limit, how much) as a list under its message. */
+VL.errorDetails = function (details) {
+  const entries = Object.entries(details || {});
+  if (!entries.length) return null;
+  const show = (value) => Array.isArray(value) ? value.map(show).join("；")
+    : value !== null && typeof value === "object" ? Object.entries(value).map(([k, v]) => VL.t("field." + k, k) + ": " + show(v)).join("，")
+    : typeof value === "boolean" ? VL.t(value ? "common.yes" : "common.no") : String(value);
+  return VL.h("ul", { class: "plain error-details" }, entries.map(([key, value]) =>
+    VL.h("li", {}, VL.h("b", {}, VL.t("field." + key, key)), ": ", show(value))));
 };
 
 /** Key/value rows ("dl") from [[labelKey, value], ...]; values may be nodes. */
@@ -246,6 +258,29 @@ VL.table = function (columns, rows, emptyKey) {
     VL.h("thead", {}, VL.h("tr", {}, columns.map((c) => VL.h("th", { class: c.num ? "num" : null }, VL.t(c.label))))),
     VL.h("tbody", {}, rows.map((row) => VL.h("tr", {},
       columns.map((c) => VL.h("td", { class: c.num ? "num" : null }, c.render ? c.render(row) : row[c.key] ?? "—")))))));
+};
+
+/** A paged list (issue 19): `fetchPage(offset, limit)` resolves to {rows, total}; the first page is shown
+ * with how many there are in all and a "more" button that appends the next page. */
+VL.PAGE_SIZE = 50;
+VL.pagedTable = async function (box, columns, fetchPage, emptyKey, pageSize) {
+  const size = pageSize || VL.PAGE_SIZE;
+  let rows = [];
+  const holder = VL.h("div", { class: "paged" });
+  const count = VL.h("span", { class: "muted small pager-count" });
+  const more = VL.h("button", { type: "button", class: "secondary pager-more", hidden: true }, VL.t("common.more"));
+  VL.clear(box).append(holder, VL.h("div", { class: "pager" }, count, " ", more));
+  const load = async () => {
+    more.disabled = true;
+    const page = await fetchPage(rows.length, size);
+    rows = rows.concat(page.rows);
+    VL.clear(holder).append(VL.table(columns, rows, emptyKey));
+    count.textContent = VL.t("common.shown") + " " + rows.length + " / " + VL.t("common.total") + " " + page.total;
+    more.hidden = rows.length >= page.total || !page.rows.length;
+    more.disabled = false;
+  };
+  more.addEventListener("click", () => load().catch((error) => VL.fail(error, holder)));
+  await load();
 };
 
 /** A row of figure cards [[labelKey, yuanString, cls?], ...]. */
