@@ -192,7 +192,8 @@ def test_the_new_queries_are_in_the_openapi_document(client: Any, tokens: dict[s
 PAGES = ("/console/", "/console/login", f"/console/years/{YEAR}", "/console/years/", "/console/search",
          f"/console/enterprises/{ENTERPRISE}", f"/console/providers/{PROVIDER}", "/console/contracts/abc",
          "/console/settlements/", "/console/settlements/abc", "/console/trace/",
-         f"/console/trace/enterprises/{ENTERPRISE}?year={YEAR}", "/console/trace/contracts/abc", "/console/audit")
+         f"/console/trace/enterprises/{ENTERPRISE}?year={YEAR}", "/console/trace/contracts/abc", "/console/audit",
+         "/console/cases/")
 
 
 def test_console_pages_are_static_shells_in_chinese(client: Any) -> None:
@@ -223,7 +224,7 @@ def test_console_static_files_are_served_locally_and_cached(client: Any) -> None
     html = client.get("/console/login").get_data(as_text=True)
     assets = re.findall(r'(?:src|href)="(/console/static/[^"]+)"', html)
     assert {a.split("?")[0].rsplit("/", 1)[1] for a in assets} == {"favicon.svg", "console.css", "core.js", "charts.js",
-                                                                    "pages.js", "trace.js"}
+                                                                    "pages.js", "trace.js", "actions.js"}
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
     for asset in assets:
         response = client.get(asset)
@@ -252,7 +253,8 @@ def test_every_word_on_screen_has_chinese_and_english() -> None:
 def test_every_list_is_paged_with_its_total(client: Any, tokens: dict[str, str]) -> None:
     lists = {f"/contracts?year={YEAR}": "contracts", "/enterprises?q=9145": "enterprises",
              "/providers?q=9145": "providers", f"/providers/{PROVIDER}/contracts?year={YEAR}": "contracts",
-             f"/settlements?year={YEAR}": "batches", "/cases?": "cases"}
+             f"/settlements?year={YEAR}": "batches", "/cases?": "cases",
+             f"/providers/{PROVIDER}/products?": "products"}
     for path, key in lists.items():
         whole = get(client, tokens, "operator", f"{path}&limit=500")
         assert whole["total"] == len(whole[key]) >= 1, path

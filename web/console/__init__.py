@@ -127,3 +127,9 @@ def trace(kind: str, subject: str) -> str:
 @blp.get("/audit")
 def audit() -> str:
     return _shell("audit.html", "audit")
+
+
+@blp.get("/cases/")
+def cases() -> str:
+    """Sanction cases: the list, filing one and deciding one (issue 19)."""
+    return _shell("cases.html", "cases")

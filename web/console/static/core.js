@@ -174,7 +174,7 @@ VL.nav = function (me) {
   const items = [];
   if (VL.isReader(me)) {
     items.push(["/years/", "nav.dashboard"], ["/search", "nav.search"], ["/settlements/", "nav.settlements"],
-      ["/trace/", "nav.trace"]);
+      ["/cases/", "nav.cases"], ["/trace/", "nav.trace"]);
     if (VL.isAuditRole(me)) items.push(["/audit", "nav.audit"]);
   } else if (me && me.role === "enterprise") {
     items.push(["/enterprises/" + encodeURIComponent(me.subject), "nav.mine_enterprise"]);
