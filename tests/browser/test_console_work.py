@@ -35,6 +35,7 @@ def post(server: ConsoleServer, path: str, role: str, body: dict[str, Any]) -> A
 
 def fill(driver: Any, form: str, values: dict[str, Any]) -> None:
     """Set a form's fields as a person would choose them (selects by value, boxes ticked)."""
+    element(driver, f"#{form}")  # once the page has drawn it
     for name, value in values.items():
         driver.execute_script(
             "const f = document.getElementById(arguments[0]); const v = arguments[2];"
@@ -46,7 +47,6 @@ def fill(driver: Any, form: str, values: dict[str, Any]) -> None:
 def act(driver: Any, server: ConsoleServer, form: str, values: dict[str, Any], confirm: bool = False,
         shot: str | None = None) -> None:
     """Fill and send a form (confirming its preview when it has one) and wait for the reloaded page's notice."""
-    element(driver, f"#{form}")
     fill(driver, form, values)
     element(driver, f"#{form}-submit").click()
     if confirm:
