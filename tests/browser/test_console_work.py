@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from service.demo import credit_code, provider_documents
-from tests.browser.conftest import PROVIDER, ConsoleServer
+from tests.browser.conftest import PROVIDER, WAIT_SECONDS, ConsoleServer
 from tests.browser.test_console import api, element, elements, filled, no_alerts, screenshot, sign_in, wait
 from tests.support import YEAR
 
@@ -215,3 +215,57 @@ def test_every_work_page_fits_a_phone(browser: Any, console_server: ConsoleServe
             assert width <= 400, (path, width)
     finally:
         browser.set_window_size(1360, 1000)
+
+
+def downloaded(folder: Any, name: str) -> Any:
+    """The workbook once Chromium has finished writing it, opened with openpyxl."""
+    import openpyxl
+
+    import time
+
+    path = folder / name
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not path.exists() or (folder / (name + ".crdownload")).exists():
+        assert time.monotonic() < deadline, f"{name} was not downloaded"
+        time.sleep(0.1)
+    return openpyxl.load_workbook(path)
+
+
+def test_download_each_workbook_and_open_it(browser: Any, console_server: ConsoleServer, downloads: Any) -> None:
+    sign_in(browser, console_server, "auditor")
+    browser.get(console_server.url(f"/console/years/{YEAR}"))
+    filled(browser, "#year-figures")
+    for button, name, header in (("wb-vouchers", f"{YEAR}-补贴券与余额.xlsx", "可用"),
+                                 ("wb-contracts", f"{YEAR}-服务合同.xlsx", "合同金额"),
+                                 ("wb-providers", f"{YEAR}-服务机构合计.xlsx", "年度上限")):
+        element(browser, f"#{button}").click()
+        element(browser, f"#{button}-link")
+        book = downloaded(downloads, name)
+        headers = [cell.value for cell in book.worksheets[0][2]]
+        assert header in headers
+        money = [row[headers.index(header)] for row in book.worksheets[0].iter_rows(min_row=3, values_only=True)]
+        assert money and all(isinstance(v, (int, float)) for v in money)  # numbers Excel can sum
+    screenshot(browser, console_server, "work-workbooks")
+    batch = api(console_server, f"/settlements?year={YEAR}&sort=opened&limit=1", "auditor")["batches"][0]
+    browser.get(console_server.url(f"/console/settlements/{batch['batch_id']}"))
+    element(browser, "#wb-batch").click()
+    element(browser, "#wb-batch-link")
+    book = downloaded(downloads, f"结算批次-{batch['batch_id'][:8]}.xlsx")
+    assert book.sheetnames == ["结算申请", "支付清单"]
+
+
+def test_year_end_warning_page(browser: Any, console_server: ConsoleServer, downloads: Any) -> None:
+    sign_in(browser, console_server, "operator")
+    browser.get(console_server.url(f"/console/year-end/{YEAR}"))
+    filled(browser, "#yearend-enterprises")
+    assert "尚未" in element(browser, "#yearend-warning").text  # 1 June is before 1 October
+    browser.get(console_server.url(f"/console/year-end/{YEAR}?from={YEAR}-05-01"))
+    assert "预警中" in element(browser, "#yearend-warning").text
+    assert elements(browser, "#yearend-enterprises tbody tr") and elements(browser, "#yearend-providers tbody tr")
+    no_alerts(browser)
+    screenshot(browser, console_server, "work-year-end")
+    element(browser, "#wb-yearend").click()
+    element(browser, "#wb-yearend-link")
+    assert len(downloaded(downloads, f"{YEAR}-余额预警.xlsx").worksheets) == 3
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    assert height < 10_000

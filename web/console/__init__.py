@@ -133,3 +133,9 @@ def audit() -> str:
 def cases() -> str:
     """Sanction cases: the list, filing one and deciding one (issue 19)."""
     return _shell("cases.html", "cases")
+
+
+@blp.get("/year-end/<int:year>")
+def year_end(year: int) -> str:
+    """The year-end warning (余额预警): what expires at the year's end unless used (issue 19)."""
+    return _shell("year_end.html", "year-end", year=year)

@@ -602,6 +602,28 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.WRONG_AMOUNT": ("金额与应付金额不符", "The amount is not the amount due"),
     "error.YEAR_CLOSED": ("服务年度已结转", "The year is closed"),
     "error.YEAR_MISMATCH": ("年度不一致", "The years do not match"),
+    # workbooks and the year-end warning (issue 19)
+    "workbook.title": ("下载 Excel 表格", "Download Excel workbooks"),
+    "workbook.vouchers": ("补贴券与余额", "Vouchers and balances"),
+    "workbook.contracts": ("服务合同", "Contracts"),
+    "workbook.provider_totals": ("服务机构合计", "Provider totals"),
+    "workbook.batch": ("结算申请与支付清单", "Claims and payment list"),
+    "workbook.yearend": ("下载余额预警表", "Download the warning"),
+    "page.year-end": ("余额预警", "Year-end warning"),
+    "yearend.title": ("余额预警", "Year-end warning"),
+    "yearend.open": ("查看余额预警", "View the year-end warning"),
+    "yearend.from": ("预警起始日", "Warn from"),
+    "yearend.active": ("预警中", "Warning"),
+    "yearend.not_yet": ("尚未到预警期，起始日", "Not yet: from"),
+    "yearend.days_left": ("距服务期截止（天）", "days to the end"),
+    "yearend.expires_on": ("以下资金将于服务期截止日后作废：", "Unused money expires after"),
+    "yearend.available": ("未使用余额", "Unused balance"),
+    "yearend.reserved": ("预留（合同未完成）", "Reserved by unfinished contracts"),
+    "yearend.vouchers": ("补贴券数", "Vouchers"),
+    "yearend.contracts": ("未完成合同数", "Unfinished contracts"),
+    "yearend.enterprises": ("用券企业（未使用与预留）", "Enterprises: unused and reserved"),
+    "yearend.providers": ("服务机构（已签约未完成的合同）", "Providers: signed, unfinished contracts"),
+    "yearend.none": ("没有将作废的资金", "Nothing will expire"),
 }
 
 

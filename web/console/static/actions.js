@@ -157,7 +157,8 @@
   function place(cards) {
     const shown = cards.filter(Boolean);
     if (!shown.length) return;
-    $("#vl-main").append(h("div", { class: "actions", id: "vl-actions" }, shown));
+    const area = $("#vl-actions") || $("#vl-main").appendChild(h("div", { class: "actions", id: "vl-actions" }));
+    area.append(...shown);
   }
 
   /** Run `add` after a page's own rendering. */
@@ -383,6 +384,91 @@
       },
     })];
   });
+
+  /* ---------- Excel workbooks (issue 19): fetched with the token, offered as a file ---------- */
+  /** A button that downloads an API workbook; the token goes in the header, never in a URL. */
+  VL.workbookButton = function (id, labelKey, path, name) {
+    const status = h("span", { class: "muted small", id: id + "-status" });
+    const button = h("button", { type: "button", class: "secondary", id }, t(labelKey));
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      VL.clear(status).append(t("export.running"));
+      try {
+        const response = await VL.request(path);
+        if (!response.ok) {
+          let body = null;
+          try { body = await response.json(); } catch (e) { body = null; }
+          throw new VL.ApiError(response.status, body);
+        }
+        const blob = await response.blob();
+        const a = h("a", { href: URL.createObjectURL(blob), download: name + ".xlsx", id: id + "-link" }, name + ".xlsx");
+        VL.clear(status).append(a);
+        a.click();
+      } catch (error) {
+        VL.fail(error, status);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return h("span", { class: "workbook" }, button, " ", status);
+  };
+
+  /** A card of workbook buttons for readers: [[id, labelKey, path, name], ...]. */
+  function workbooks(list) {
+    if (!VL.isReader(VL.session.me())) return null;
+    return h("section", { class: "card", id: "workbooks-card" }, h("h2", {}, t("workbook.title")),
+      h("div", { class: "row wrap" }, list.map((args) => VL.workbookButton(...args))));
+  }
+
+  after("year", async () => {
+    const year = Number(location.pathname.split("/").pop()) || VL.thisYear();
+    return [workbooks([
+      ["wb-vouchers", "workbook.vouchers", "/workbooks/vouchers" + qs({ year }), year + "-补贴券与余额"],
+      ["wb-contracts", "workbook.contracts", "/workbooks/contracts" + qs({ year }), year + "-服务合同"],
+      ["wb-providers", "workbook.provider_totals", "/workbooks/provider-totals" + qs({ year }), year + "-服务机构合计"],
+    ]), VL.isReader(VL.session.me()) ? h("section", { class: "card" }, h("h2", {}, t("yearend.title")),
+      VL.link(VL.consoleUrl("/year-end/" + year), t("yearend.open"), "button secondary")) : null];
+  });
+
+  after("settlement", async (data) => [workbooks([
+    ["wb-batch", "workbook.batch", "/workbooks/settlements/" + enc(data.id), "结算批次-" + short(data.id)],
+  ])]);
+
+  /* ---------- the year-end warning (余额预警) ---------- */
+  VL.pages["year-end"] = async function (data) {
+    const year = Number(data.year) || VL.thisYear();
+    const input = $("#yearend-from");
+    const from = params().get("from") || "";
+    input.value = from || year + "-10-01";
+    $("#yearend-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      location.search = qs({ from: input.value });
+    });
+    const report = await api("/year-end" + qs({ year, from }));
+    $("#yearend-title").textContent = t("yearend.title") + " · " + year;
+    $("#yearend-state").append(report.warning
+      ? h("span", { class: "badge warn-on", id: "yearend-warning" }, t("yearend.active") + " · " + t("yearend.days_left") + " " + report.days_left)
+      : h("span", { class: "badge", id: "yearend-warning" }, t("yearend.not_yet") + " " + report.from));
+    $("#yearend-figures").append(VL.figures([["yearend.available", report.available, "strong"],
+      ["yearend.reserved", report.reserved, "strong"]]),
+      h("p", { class: "sub" }, t("yearend.expires_on") + " " + report.ends_on));
+    $("#yearend-enterprises").append(VL.table([
+      { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.enterprise_id) + qs({ year })), e.enterprise_id, "mono") },
+      { label: "enterprise.name", key: "name" },
+      { label: "yearend.vouchers", num: true, key: "vouchers" },
+      { label: "yearend.available", num: true, render: (e) => VL.yuan(e.available) },
+      { label: "yearend.reserved", num: true, render: (e) => VL.yuan(e.reserved) },
+    ], report.enterprises, "yearend.none"));
+    $("#yearend-providers").append(VL.table([
+      { label: "enterprise.code", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.provider_id) + qs({ year })), p.provider_id, "mono") },
+      { label: "provider.name", key: "name" },
+      { label: "yearend.contracts", num: true, key: "contracts" },
+      { label: "contract.amount", num: true, render: (p) => VL.yuan(p.amount) },
+      { label: "yearend.reserved", num: true, render: (p) => VL.yuan(p.reserved) },
+    ], report.providers, "yearend.none"));
+    $("#yearend-download").append(VL.workbookButton("wb-yearend", "workbook.yearend",
+      "/workbooks/year-end" + qs({ year, from }), year + "-余额预警"));
+  };
 
   /* ---------- sanctions: the cases, filing one, deciding one ---------- */
   VL.pages.cases = async function () {
