@@ -54,13 +54,13 @@ def blueprints() -> list[tuple[Any, bool]]:
     """Every resource module of the API, in the order its paths appear in the OpenAPI document, and
     whether the document describes it (the health probe and the console's pages are not API)."""
     from web import (
-        audit, cases, console, contracts, directory, enterprises, health, me, overview, providers, settlement, workbooks,
-        years,
+        audit, cases, console, contracts, directory, enterprises, health, me, notices, overview, providers, settlement,
+        workbooks, years,
     )
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (console, False), (workbooks, True)]
+            (console, False), (workbooks, True), (notices, True)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:
