@@ -140,5 +140,5 @@ def payment_notice(batch_id: str) -> Any:
     lines = [{"id": r["contract_id"], "name": r["provider_name"], "party": r["enterprise_id"],
               "party_name": r["enterprise_name"], "category": r["category"], "amount": r["amount"]} for r in rows]
     notice = batch.get("notice") or {}
-    return _notice("payment", f"{batch['name']}兑付资金支付清单", batch["year"], lines,
+    return _notice("payment", f"{batch['name']} · 支付清单", batch["year"], lines,
                    _head(store, notice.get("position")), True, batch_id=batch_id, reference=batch.get("reference"))

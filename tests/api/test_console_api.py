@@ -193,7 +193,7 @@ PAGES = ("/console/", "/console/login", f"/console/years/{YEAR}", "/console/year
          f"/console/enterprises/{ENTERPRISE}", f"/console/providers/{PROVIDER}", "/console/contracts/abc",
          "/console/settlements/", "/console/settlements/abc", "/console/trace/",
          f"/console/trace/enterprises/{ENTERPRISE}?year={YEAR}", "/console/trace/contracts/abc", "/console/audit",
-         "/console/cases/", f"/console/year-end/{YEAR}")
+         "/console/cases/", f"/console/year-end/{YEAR}", f"/console/notices/providers/{YEAR}")
 
 
 def test_console_pages_are_static_shells_in_chinese(client: Any) -> None:

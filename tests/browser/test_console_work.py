@@ -269,3 +269,37 @@ def test_year_end_warning_page(browser: Any, console_server: ConsoleServer, down
     assert len(downloaded(downloads, f"{YEAR}-余额预警.xlsx").worksheets) == 3
     height = browser.execute_script("return document.documentElement.scrollHeight")
     assert height < 10_000
+
+
+def test_print_render_each_notice(browser: Any, console_server: ConsoleServer) -> None:
+    """Each notice renders for print: the console's frame gone, the 大写 total and the chain head's QR code there."""
+    import base64
+
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    sign_in(browser, console_server, "operator")
+    paid = next(b for b in api(console_server, f"/settlements?year={YEAR}", "operator")["batches"] if b["status"] == "paid")
+    for kind, subject in (("providers", YEAR), ("products", YEAR), ("settlements", paid["batch_id"])):
+        browser.get(console_server.url(f"/console/notices/{kind}/{subject}"))
+        filled(browser, "#notice-lines")
+        element(browser, "#notice-qr")
+        head = element(browser, "#notice-hash").text
+        assert len(head) == 64
+        if kind != "products":
+            assert element(browser, "#notice-capital").text.endswith(("整", "分"))
+        no_alerts(browser)
+        screenshot(browser, console_server, f"work-notice-{kind}")
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            assert not element(browser, "#notice-title").find_elements("css selector", "#vl-nav")
+            assert not browser.find_element("css selector", ".topbar").is_displayed()
+            assert not browser.find_element("css selector", "#notice-print").is_displayed()
+        finally:
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        options = PrintOptions()
+        options.page_height, options.page_width = 29.7, 21.0
+        pdf = base64.b64decode(browser.print_page(options))
+        assert pdf.startswith(b"%PDF") and len(pdf) > 5_000
+        from tests.browser.conftest import ARTIFACTS
+
+        (ARTIFACTS / f"{console_server.backend}-work-notice-{kind}.pdf").write_bytes(pdf)

@@ -139,3 +139,9 @@ def cases() -> str:
 def year_end(year: int) -> str:
     """The year-end warning (余额预警): what expires at the year's end unless used (issue 19)."""
     return _shell("year_end.html", "year-end", year=year)
+
+
+@blp.get("/notices/<any(providers, products, settlements):kind>/<subject>")
+def notice(kind: str, subject: str) -> str:
+    """A printable notice (公示): a year's providers or products, or a batch's payment list (issue 19)."""
+    return _shell("notice.html", "notice", kind=kind, id=subject)

@@ -624,6 +624,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     "yearend.enterprises": ("用券企业（未使用与预留）", "Enterprises: unused and reserved"),
     "yearend.providers": ("服务机构（已签约未完成的合同）", "Providers: signed, unfinished contracts"),
     "yearend.none": ("没有将作废的资金", "Nothing will expire"),
+    # printable notices (issue 19)
+    "page.notice": ("公示", "Public notice"),
+    "notice.print": ("打印", "Print"),
+    "notice.print_title": ("打印公示文书", "Printable notices"),
+    "notice.providers": ("签约服务机构名单", "Signed providers"),
+    "notice.products": ("入库服务产品目录", "Product catalogue"),
+    "notice.payment": ("兑付资金支付清单", "Payment list"),
+    "notice.issuer": ("广西企业培优育强服务补贴券资金台账", "Guangxi enterprise service-voucher fund ledger"),
+    "notice.no": ("序号", "No."),
+    "notice.cap": ("年度补贴上限（含特批）", "Annual cap (incl. exceptions)"),
+    "notice.paid": ("兑付金额", "Amount paid"),
+    "notice.count": ("条数", "Lines"),
+    "notice.total": ("合计（小写）", "Total"),
+    "notice.capital": ("合计（大写）", "Total in words"),
+    "notice.hash": ("审计链哈希", "Audit chain hash"),
+    "notice.check": ("核验方法", "How to check"),
+    "notice.check_how": ("扫描二维码或按记录位置与哈希向台账核验（审计与导出 · 核验）",
+                         "Scan the code, or verify the position and hash against the ledger (Audit · verify)"),
+    "notice.no_head": ("尚未记录公示，无审计链位置。", "No public notice recorded yet: no chain head."),
 }
 
 

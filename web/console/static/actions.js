@@ -470,6 +470,71 @@
       "/workbooks/year-end" + qs({ year, from }), year + "-余额预警"));
   };
 
+  /* ---------- printable notices (公示): a list, its 大写 total, and the chain head with its QR code ---------- */
+  /** The QR code's modules ("0101…" rows) as an SVG of dark squares. */
+  function qrCode(rows) {
+    const size = rows.length;
+    const dark = [];
+    rows.forEach((row, y) => [...row].forEach((bit, x) => { if (bit === "1") dark.push("M" + x + " " + y + "h1v1h-1z"); }));
+    return VL.svg("svg", { viewBox: "0 0 " + size + " " + size, class: "qr", id: "notice-qr", role: "img",
+      "shape-rendering": "crispEdges" }, VL.svg("rect", { width: size, height: size, fill: "#fff" }),
+      VL.svg("path", { d: dark.join(""), fill: "#000" }));
+  }
+
+  VL.pages.notice = async function (data) {
+    const path = data.kind === "settlements" ? "/notices/settlements/" + enc(data.id) : "/notices/" + data.kind + qs({ year: data.id });
+    const n = await api(path);
+    $("#notice-title").textContent = n.title;
+    document.title = n.title;
+    const payment = n.kind === "payment";
+    const columns = n.kind === "providers" ? [
+      { label: "enterprise.code", render: (l) => h("span", { class: "mono" }, l.id) },
+      { label: "provider.name", key: "name" },
+      { label: "notice.cap", num: true, render: (l) => VL.yuan(l.amount) },
+    ] : n.kind === "products" ? [
+      { label: "product.name", key: "name" },
+      { label: "product.category", render: (l) => VL.label("category", l.category) },
+      { label: "contract.provider", render: (l) => l.party_name || l.party },
+      { label: "product.price", num: true, render: (l) => VL.yuan(l.amount) },
+    ] : [
+      { label: "contract.provider", key: "name" },
+      { label: "contract.id", render: (l) => h("span", { class: "mono" }, short(l.id)) },
+      { label: "contract.enterprise", render: (l) => l.party_name || l.party },
+      { label: "product.category", render: (l) => VL.label("category", l.category) },
+      { label: "notice.paid", num: true, render: (l) => VL.yuan(l.amount) },
+    ];
+    const numbered = [{ label: "notice.no", num: true, render: (l) => String(n.lines.indexOf(l) + 1) }, ...columns];
+    $("#notice-lines").append(VL.table(numbered, n.lines, "common.none"));
+    $("#notice-total").append(VL.facts([
+      ["notice.count", String(n.count)],
+      n.total !== null && n.total !== undefined ? ["notice.total", h("b", { id: "notice-total-yuan" }, VL.yuan(n.total))] : null,
+      n.total_capital ? ["notice.capital", h("b", { id: "notice-capital" }, n.total_capital)] : null,
+      payment && n.reference ? ["batch.reference", n.reference] : null,
+    ].filter(Boolean)));
+    const head = $("#notice-head");
+    if (!n.head) { head.append(h("p", { class: "muted", id: "notice-no-head" }, t("notice.no_head"))); return; }
+    head.append(h("div", { class: "notice-head" }, qrCode(n.head.qr), VL.facts([
+      ["audit.position", h("span", { id: "notice-position" }, String(n.head.position))],
+      ["notice.hash", h("code", { class: "hash", id: "notice-hash" }, n.head.hash)],
+      ["notice.check", t("notice.check_how")],
+    ])));
+    $("#notice-print").addEventListener("click", () => window.print());
+  };
+
+  /** Links to the printable notices of a year or a batch, for readers. */
+  function noticeLinks(list) {
+    if (!VL.isReader(VL.session.me())) return null;
+    return h("section", { class: "card", id: "notices-card" }, h("h2", {}, t("notice.print_title")),
+      h("div", { class: "row wrap" }, list.map(([id, key, href]) => VL.link(href, t(key), "button secondary " + id))));
+  }
+  after("year", async () => {
+    const year = Number(location.pathname.split("/").pop()) || VL.thisYear();
+    return [noticeLinks([["nl-providers", "notice.providers", VL.consoleUrl("/notices/providers/" + year)],
+      ["nl-products", "notice.products", VL.consoleUrl("/notices/products/" + year)]])];
+  });
+  after("settlement", async (data) => [noticeLinks([["nl-payment", "notice.payment",
+    VL.consoleUrl("/notices/settlements/" + enc(data.id))]])]);
+
   /* ---------- sanctions: the cases, filing one, deciding one ---------- */
   VL.pages.cases = async function () {
     const box = $("#case-list");
