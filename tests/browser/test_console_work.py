@@ -303,3 +303,23 @@ def test_print_render_each_notice(browser: Any, console_server: ConsoleServer) -
         from tests.browser.conftest import ARTIFACTS
 
         (ARTIFACTS / f"{console_server.backend}-work-notice-{kind}.pdf").write_bytes(pdf)
+
+
+def test_lists_show_a_page_with_their_count_and_more(browser: Any, console_server: ConsoleServer) -> None:
+    """Search finds contracts by the start of their id; lists say how many there are; no page runs away."""
+    sign_in(browser, console_server, "operator")
+    contract = api(console_server, f"/contracts?year={YEAR}&limit=1", "operator")["contracts"][0]["contract_id"]
+    browser.get(console_server.url(f"/console/search?q={contract[:6]}&kind=contracts"))
+    filled(browser, "#search-results")
+    assert contract[:8] in element(browser, "#search-results tbody").text
+    assert "共" in element(browser, "#search-results .pager-count").text
+    browser.get(console_server.url(f"/console/years/{YEAR}"))
+    filled(browser, "#year-contracts")
+    total = api(console_server, f"/contracts?year={YEAR}", "operator")["total"]
+    assert element(browser, "#year-contracts .pager-count").text.endswith(str(total))
+    for path in (f"/console/years/{YEAR}", f"/console/providers/{PROVIDER}?year={YEAR}",
+                 f"/console/trace/providers/{PROVIDER}?year={YEAR}", "/console/settlements/", "/console/cases/"):
+        browser.get(console_server.url(path))
+        element(browser, ".pager-count")
+        no_alerts(browser)
+        assert browser.execute_script("return document.documentElement.scrollHeight") < 10_000, path

@@ -643,6 +643,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notice.check_how": ("扫描二维码或按记录位置与哈希向台账核验（审计与导出 · 核验）",
                          "Scan the code, or verify the position and hash against the ledger (Audit · verify)"),
     "notice.no_head": ("尚未记录公示，无审计链位置。", "No public notice recorded yet: no chain head."),
+    "search.contracts": ("本年度合同（编号开头）", "This year's contracts (start of id)"),
 }
 
 

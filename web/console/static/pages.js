@@ -131,12 +131,24 @@
     const p = params();
     input.value = p.get("q") || "";
     if (p.get("kind") === "providers") $("#search-kind-providers").checked = true;
+    if (p.get("kind") === "contracts") $("#search-kind-contracts").checked = true;
     const run = async () => {
       const q = input.value.trim();
-      const kind = $("#search-kind-providers").checked ? "providers" : "enterprises";
+      const kind = $("#search-kind-providers").checked ? "providers"
+        : $("#search-kind-contracts").checked ? "contracts" : "enterprises";
       const box = VL.clear($("#search-results"));
       if (!q) return;
       history.replaceState(null, "", location.pathname + qs({ q, kind }));
+      if (kind === "contracts") {  // by the start of a contract id, in this year (issue 19)
+        const year = VL.thisYear();
+        try {
+          await VL.pagedTable(box, contractColumns(VL.session.me()), async (offset, limit) => {
+            const result = await api("/contracts" + qs({ year, q, offset, limit }));
+            return { rows: result.contracts, total: result.total };
+          }, "search.none");
+        } catch (error) { VL.fail(error, box); }
+        return;
+      }
       try {
         const columns = kind === "enterprises" ? [
           { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.id)), e.id, "mono") },
