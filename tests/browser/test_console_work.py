@@ -323,3 +323,26 @@ def test_lists_show_a_page_with_their_count_and_more(browser: Any, console_serve
         element(browser, ".pager-count")
         no_alerts(browser)
         assert browser.execute_script("return document.documentElement.scrollHeight") < 10_000, path
+
+
+def test_a_new_tab_stays_signed_in_by_the_session_cookie(browser: Any, console_server: ConsoleServer) -> None:
+    sign_in(browser, console_server, "supervisor")
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    try:
+        browser.get(console_server.url("/console/cases/"))
+        filled(browser, "#case-list")
+        assert "/console/login" not in browser.current_url
+        assert browser.execute_script("return sessionStorage.getItem('vl.token')") == "cookie"
+        assert console_server.tokens["supervisor"] not in browser.execute_script("return document.cookie")  # HttpOnly
+        before = api(console_server, "/cases", "operator")["total"]
+        act(browser, console_server, "case-file", {"subject_type": "enterprise", "subject_id": NEW_ENTERPRISE,
+                                                   "violation": "non_cooperation", "note": "新标签页立案"})
+        assert api(console_server, "/cases", "operator")["total"] == before + 1  # a write, with its CSRF token
+        element(browser, "#vl-signout").click()
+        wait(browser, lambda d: d.current_url.endswith("/console/login"))
+        browser.get(console_server.url("/console/cases/"))
+        wait(browser, lambda d: "/console/login" in d.current_url, what="the signed-out tab to ask for a token")
+    finally:
+        browser.close()
+        browser.switch_to.window(first)

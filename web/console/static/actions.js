@@ -23,11 +23,11 @@
   VL.post = async function (path, body, key) {
     const response = await fetch("/api/v1" + path, {
       method: "POST",
-      headers: { Authorization: "Bearer " + (VL.session.token() || ""), Accept: "application/json",
-        "Content-Type": "application/json", "Idempotency-Key": key },
+      headers: { ...VL.session.headers(), Accept: "application/json", "Content-Type": "application/json",
+        "Idempotency-Key": key },
       body: JSON.stringify(body || {}),
       cache: "no-store",
-      credentials: "omit",
+      credentials: VL.session.usesCookie() ? "same-origin" : "omit",
     });
     let answer = null;
     try { answer = await response.json(); } catch (e) { answer = null; }

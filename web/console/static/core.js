@@ -1,6 +1,7 @@
 /* Voucher Ledger console: language, formatting, the API client, the page frame.
  *
- * The bearer token lives in this tab's sessionStorage only: never in a URL, a cookie or a log.
+ * The bearer token lives in this tab's sessionStorage: never in a URL or a log. Other tabs are signed in
+ * by the HttpOnly session cookie that sign-in sets (no script can read it; writes carry a CSRF token).
  * Every figure shown comes from the public API (/api/v1) under that token, so a page shows
  * exactly what the API allows; a 403 from the API is shown as the "not yours" page.
  */
@@ -114,7 +115,36 @@ VL.session = {
   token: () => sessionStorage.getItem("vl.token"),
   me: () => { try { return JSON.parse(sessionStorage.getItem("vl.me")); } catch (e) { return null; } },
   save(token, me) { sessionStorage.setItem("vl.token", token); sessionStorage.setItem("vl.me", JSON.stringify(me)); },
-  clear() { sessionStorage.removeItem("vl.token"); sessionStorage.removeItem("vl.me"); },
+  clear() { ["vl.token", "vl.me", "vl.csrf"].forEach((key) => sessionStorage.removeItem(key)); },
+  /* A new tab has no token of its own: it is signed in by the HttpOnly session cookie (issue 19), which
+   * no script can read; its writes carry the session's CSRF token. COOKIE marks such a tab. */
+  COOKIE: "cookie",
+  usesCookie: () => sessionStorage.getItem("vl.token") === "cookie",
+  csrf: () => sessionStorage.getItem("vl.csrf") || "",
+  async open(token) {
+    const response = await fetch("/console/session", { method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify({ token }) });
+    if (response.ok) sessionStorage.setItem("vl.csrf", (await response.json()).csrf);
+  },
+  async restore() {
+    const response = await fetch("/console/session", { credentials: "same-origin", cache: "no-store",
+      headers: { Accept: "application/json" } });
+    if (!response.ok) return false;
+    const me = await response.json();
+    sessionStorage.setItem("vl.csrf", me.csrf);
+    VL.session.save(VL.session.COOKIE, { role: me.role, id: me.id, subject: me.subject });
+    return true;
+  },
+  async end() {
+    await fetch("/console/session/end", { method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "X-CSRF-Token": VL.session.csrf() } }).catch(() => null);
+    VL.session.clear();
+  },
+  /** The headers that sign a request in: the tab's bearer token, or (a cookie tab) the CSRF token. */
+  headers(token) {
+    const own = token || VL.session.token() || "";
+    return own === VL.session.COOKIE ? { "X-CSRF-Token": VL.session.csrf() } : { Authorization: "Bearer " + own };
+  },
 };
 VL.READERS = ["approver", "finance", "operator", "supervisor", "auditor"];
 VL.isReader = (me) => !!me && VL.READERS.includes(me.role);
@@ -142,9 +172,9 @@ VL.ApiError = ApiError;
 
 VL.request = async function (path, token) {
   const response = await fetch("/api/v1" + path, {
-    headers: { Authorization: "Bearer " + (token || VL.session.token() || ""), Accept: "application/json" },
+    headers: { ...VL.session.headers(token), Accept: "application/json" },
     cache: "no-store",
-    credentials: "omit",
+    credentials: VL.session.usesCookie() && !token ? "same-origin" : "omit",
   });
   if (response.status === 401 && !token) {
     VL.session.clear();
@@ -205,8 +235,8 @@ VL.frame = function () {
     VL.h("span", { class: "actor", title: me.subject || "" }, me.id));
   const out = VL.$("#vl-signout");
   out.hidden = false;
-  out.addEventListener("click", () => {
-    VL.session.clear();
+  out.addEventListener("click", async () => {
+    await VL.session.end();
     location.assign(VL.consoleUrl("/login"));
   });
 };
@@ -298,9 +328,11 @@ VL.badge = (group, code) => VL.h("span", { class: "badge " + group + "-" + code,
 VL.pages = VL.pages || {};
 
 /* ---------- boot ---------- */
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   const page = document.body.dataset.page;
   VL.applyLanguage();
+  // A new tab of a signed-in person: the session cookie signs it in (no token in this tab).
+  if (page !== "login" && !VL.session.token()) await VL.session.restore().catch(() => false);
   VL.frame();
   if (page !== "login" && !VL.session.token()) {
     sessionStorage.setItem("vl.next", location.pathname + location.search);

@@ -69,6 +69,7 @@
       try {
         const who = await api("/me", token);
         VL.session.save(token, who);
+        await VL.session.open(token).catch(() => null);  // the cookie that signs in this person's other tabs
         input.value = "";
         const next = sessionStorage.getItem("vl.next");
         sessionStorage.removeItem("vl.next");
