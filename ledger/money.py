@@ -71,3 +71,55 @@ def format_share(basis_points: int) -> str:
 def share_of(amount_fen: int, share_bp: int) -> int:
     """The share of an amount in fen, rounded down to the fen (never above the share)."""
     return amount_fen * share_bp // BASIS_POINTS
+
+
+_CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_CAPITAL_SMALL = ("", "拾", "佰", "仟")
+_CAPITAL_GROUPS = ("", "万", "亿", "万亿")
+
+
+def _capital_integer(number: int) -> str:
+    """A whole number in capital numerals, one 零 for each run of zeros between digits."""
+    groups = []
+    while number:
+        number, group = divmod(number, 10_000)
+        groups.append(group)
+    out, pending_zero = "", False
+    for index in reversed(range(len(groups))):
+        group = groups[index]
+        if group == 0:
+            pending_zero = bool(out)
+            continue
+        if out and (pending_zero or group < 1000):
+            out += "零"
+        pending_zero = False
+        part, zero = "", False
+        for place in range(3, -1, -1):
+            digit = group // 10**place % 10
+            if digit == 0:
+                zero = bool(part)
+                continue
+            if zero:
+                part, zero = part + "零", False
+            part += _CAPITAL_DIGITS[digit] + _CAPITAL_SMALL[place]
+        out += part + _CAPITAL_GROUPS[index]
+    return out
+
+
+def capital_yuan(fen: int) -> str:
+    """An amount in Chinese capital numerals (大写金额) as written on payment documents:
+    12345678 fen → "壹拾贰万叁仟肆佰伍拾陆元柒角捌分"; whole yuan or jiao end in 整; zero is 零元整."""
+    if fen < 0:
+        return "负" + capital_yuan(-fen)
+    whole, cents = divmod(fen, FEN_PER_YUAN)
+    jiao, fen_digit = divmod(cents, 10)
+    if whole == 0 and cents == 0:
+        return "零元整"
+    out = _capital_integer(whole) + "元" if whole else ""
+    if jiao:
+        out += _CAPITAL_DIGITS[jiao] + "角"
+    elif fen_digit and whole:
+        out += "零"
+    if fen_digit:
+        return out + _CAPITAL_DIGITS[fen_digit] + "分"
+    return out + "整"

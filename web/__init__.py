@@ -56,13 +56,14 @@ def blueprints() -> list[tuple[Any, bool]]:
     """Every resource module of the API, in the order its paths appear in the OpenAPI document, and
     whether the document describes it (the health probe and the console's pages are not API)."""
     from web import (
-        archive, audit, cases, console, contracts, directory, enterprises, feed, health, me, observe, overview,
-        providers, root, settlement, webhooks, years,
+        archive, audit, cases, console, contracts, directory, enterprises, feed, health, me, notices, observe,
+        overview, providers, root, settlement, webhooks, workbooks, years,
     )
 
     return [(health, False), (years, True), (enterprises, True), (providers, True), (contracts, True),
             (settlement, True), (cases, True), (audit, True), (me, True), (directory, True), (overview, True),
-            (archive, True), (console, False), (root, False), (feed, True), (webhooks, True), (observe, False)]
+            (archive, True), (workbooks, True), (notices, True), (console, False), (root, False), (feed, True),
+            (webhooks, True), (observe, False)]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, ledger: Any, views: Any) -> Flask:

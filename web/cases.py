@@ -14,7 +14,7 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.fields import CreditCode, StrictBoolean, Text, Year, Yuan
-from web.schemas import NAME, CommandResponse
+from web.schemas import NAME, CommandResponse, PagedSchema, page_of, page_query, paged_body
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="违规处理与信用记录 Cases, sanctions and credit")
 
@@ -113,11 +113,11 @@ class CaseSchema(Schema):
     sanction = fields.Nested(SanctionViewSchema, allow_none=True)
 
 
-class CaseListQuery(Schema):
+class CaseListQuery(page_query(settlement.CASE_SORTS, 500, 500)):
     subject_id = CreditCode()
 
 
-class CaseListSchema(Schema):
+class CaseListSchema(PagedSchema):
     cases = fields.List(fields.Nested(CaseSchema))
 
 
@@ -153,7 +153,8 @@ def file_case(body: dict[str, Any]) -> Any:
 @blp.response(200, CaseListSchema)
 def list_cases(args: dict[str, Any]) -> Any:
     require_reader(current_actor(), roles=READERS)
-    return {"cases": settlement.list_cases(fresh_views(), args.get("subject_id"))}
+    cases, total = settlement.list_cases_page(fresh_views(), args.get("subject_id"), page_of(args))
+    return {"cases": cases, **paged_body(args, total)}
 
 
 @blp.post("/cases/<case_id>/sanction")

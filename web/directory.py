@@ -20,24 +20,37 @@ from web.commands import fresh_views
 from web.contracts import ContractSchema
 from web.enterprises import HonourStateSchema, VoucherSchema
 from web.fields import QueryYear
+from web.schemas import PagedSchema, page_of, page_query, paged_body
 
 CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
 
 blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="主体查询 Looking up enterprises and providers")
 
 
-class SearchQuery(Schema):
-    q = fields.String(required=True, validate=validate.Length(min=1, max=100),
-                      metadata={"description": "the start of a credit code, or part of a name"})
+Q = dict(required=True, validate=validate.Length(min=1, max=100),
+         metadata={"description": "the start of a credit code, or part of a name"})
 
 
-class ContractListQuery(Schema):
+class SearchQuery(page_query(enterprises.ENTERPRISE_SORTS, enterprises.SEARCH_LIMIT, 500)):
+    q = fields.String(**Q)
+
+
+class ProviderSearchQuery(page_query(enterprises.PROVIDER_SORTS, enterprises.SEARCH_LIMIT, 500)):
+    q = fields.String(**Q)
+
+
+class ContractListQuery(page_query(contracts.CONTRACT_SORTS, 100, 500)):
     year = QueryYear(required=True)
     status = fields.String(validate=validate.OneOf(CONTRACT_STATUSES))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    q = fields.String(validate=validate.Length(min=1, max=36),
+                      metadata={"description": "the start of a contract id (issue 19)"})
 
 
 class OptionalYearQuery(Schema):
+    year = QueryYear()
+
+
+class ProviderContractsQuery(page_query(contracts.CONTRACT_SORTS, 500, 500)):
     year = QueryYear()
 
 
@@ -49,7 +62,7 @@ class EnterpriseSummary(Schema):
     registered_at = fields.String()
 
 
-class EnterpriseSearchResult(Schema):
+class EnterpriseSearchResult(PagedSchema):
     q = fields.String()
     enterprises = fields.List(fields.Nested(EnterpriseSummary))
 
@@ -61,7 +74,7 @@ class ProviderSummary(Schema):
     signed_years = fields.List(fields.Integer())
 
 
-class ProviderSearchResult(Schema):
+class ProviderSearchResult(PagedSchema):
     q = fields.String()
     providers = fields.List(fields.Nested(ProviderSummary))
 
@@ -78,13 +91,13 @@ class EnterpriseDetail(EnterpriseSummary):
     contracts = fields.List(fields.Nested(NamedContractSchema))
 
 
-class ContractList(Schema):
+class ContractList(PagedSchema):
     year = fields.Integer()
     status = fields.String(allow_none=True)
     contracts = fields.List(fields.Nested(NamedContractSchema))
 
 
-class ProviderContracts(Schema):
+class ProviderContracts(PagedSchema):
     provider_id = fields.String()
     year = fields.Integer(allow_none=True)
     contracts = fields.List(fields.Nested(NamedContractSchema))
@@ -113,7 +126,8 @@ def _named(store: Any, contracts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def search_enterprises(args: dict[str, Any]) -> Any:
     """Enterprises whose credit code starts with `q` or whose name contains it (staff, supervisor, auditor)."""
     require_reader(current_actor(), roles=READERS)
-    return {"q": args["q"], "enterprises": enterprises.search_enterprises(fresh_views(), args["q"])}
+    found, total = enterprises.search_enterprises_page(fresh_views(), args["q"], page_of(args))
+    return {"q": args["q"], "enterprises": found, **paged_body(args, total)}
 
 
 @blp.get("/enterprises/<enterprise_id>")
@@ -132,16 +146,17 @@ def get_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
 
 
 @blp.get("/providers")
-@blp.arguments(SearchQuery, location="query")
+@blp.arguments(ProviderSearchQuery, location="query")
 @blp.response(200, ProviderSearchResult)
 def search_providers(args: dict[str, Any]) -> Any:
     """Providers whose credit code starts with `q` or whose name contains it (staff, supervisor, auditor)."""
     require_reader(current_actor(), roles=READERS)
-    return {"q": args["q"], "providers": enterprises.search_providers(fresh_views(), args["q"])}
+    found, total = enterprises.search_providers_page(fresh_views(), args["q"], page_of(args))
+    return {"q": args["q"], "providers": found, **paged_body(args, total)}
 
 
 @blp.get("/providers/<provider_id>/contracts")
-@blp.arguments(OptionalYearQuery, location="query")
+@blp.arguments(ProviderContractsQuery, location="query")
 @blp.response(200, ProviderContracts)
 def provider_contracts(args: dict[str, Any], provider_id: str) -> Any:
     """A provider's contracts, of one year if `year` is given."""
@@ -150,16 +165,17 @@ def provider_contracts(args: dict[str, Any], provider_id: str) -> Any:
     store = fresh_views()
     providers.get_provider(store, provider_id)  # 404 for an unknown provider
     year = args.get("year")
-    return {"provider_id": provider_id, "year": year,
-            "contracts": _named(store, contracts.list_contracts(store, provider_id=provider_id, year=year))}
+    found, total = contracts.list_contracts_page(store, page_of(args), provider_id=provider_id, year=year)
+    return {"provider_id": provider_id, "year": year, "contracts": _named(store, found), **paged_body(args, total)}
 
 
 @blp.get("/contracts")
 @blp.arguments(ContractListQuery, location="query")
 @blp.response(200, ContractList)
 def list_contracts(args: dict[str, Any]) -> Any:
-    """A year's contracts, most recently changed first (staff, supervisor, auditor)."""
+    """A year's contracts, most recently changed first unless `sort` says otherwise (staff, supervisor, auditor)."""
     require_reader(current_actor(), roles=READERS)
     store = fresh_views()
-    contracts = enterprises.latest_contracts(store, args["year"], args.get("status"), args["limit"])
-    return {"year": args["year"], "status": args.get("status"), "contracts": _named(store, contracts)}
+    found, total = enterprises.contracts_page(store, args["year"], args.get("status"), page_of(args), args.get("q"))
+    return {"year": args["year"], "status": args.get("status"), "contracts": _named(store, found),
+            **paged_body(args, total)}

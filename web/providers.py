@@ -14,7 +14,9 @@ from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.enterprises import EnterpriseAmendmentSchema
 from web.fields import CreditCode, Instant, QueryYear, StrictBoolean, StrictInteger, Text, Year, Yuan
-from web.schemas import AS_OF, DOCUMENTS, NAME, CommandResponse, DocumentSchema, ReasonSchema
+from web.schemas import (
+    AS_OF, DOCUMENTS, NAME, CommandResponse, DocumentSchema, PagedSchema, ReasonSchema, page_of, page_query, paged_body,
+)
 
 
 class ProviderSchema(Schema):
@@ -247,3 +249,20 @@ def get_product(product_id: str) -> Any:
 def review_product(body: dict[str, Any], product_id: str) -> Any:
     return run(ledger_app().review_product, product_id, body["year"], body["stage"], body["decision"],
                body["note"])
+
+
+class ProductListSchema(PagedSchema):
+    provider_id = fields.String()
+    products = fields.List(fields.Nested(ProductSchema))
+
+
+@blp.get("/providers/<provider_id>/products")
+@blp.arguments(page_query(providers.PRODUCT_SORTS, 100, 500), location="query")
+@blp.response(200, ProductListSchema)
+def list_products(args: dict[str, Any], provider_id: str) -> Any:
+    """A provider's products with the years each is listed (readers, and the provider itself; issue 19)."""
+    require_reader(current_actor(), provider_id=provider_id)
+    store = fresh_views()
+    providers.get_provider(store, provider_id)  # 404 for an unknown provider
+    products, total = providers.list_products_page(store, provider_id, page_of(args))
+    return {"provider_id": provider_id, "products": products, **paged_body(args, total)}

@@ -58,3 +58,37 @@ class AsOfQuery(Schema):
 
 class ReasonSchema(Schema):
     reason = Text(2000, required=True, validate=validate.Length(min=1, max=2000))
+
+
+def page_query(sorts: dict[str, str], default_limit: int, max_limit: int) -> type[Schema]:
+    """The query of a paged list (issue 19): `limit`, `offset` and `sort` (one of `sorts`, "-" for descending)."""
+    keys = sorted(sorts)
+    return Schema.from_dict({
+        "limit": fields.Integer(load_default=default_limit, validate=validate.Range(min=1, max=max_limit),
+                                metadata={"description": f"rows per page (at most {max_limit})"}),
+        "offset": fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9),
+                                 metadata={"description": "rows to skip: the next page starts at offset + limit"}),
+        "sort": fields.String(load_default=None, validate=validate.OneOf(keys + ["-" + k for k in keys]),
+                              metadata={"description": "order: " + ", ".join(keys) + "; a leading - reverses it"}),
+    })
+
+
+class PagedSchema(Schema):
+    """The fields a paged list adds beside its rows: how many there are in all and which slice this is."""
+
+    total = fields.Integer(metadata={"description": "rows the query finds in all"})
+    limit = fields.Integer()
+    offset = fields.Integer()
+    sort = fields.String(allow_none=True)
+
+
+def page_of(args: dict) -> "Page":
+    """The page a list query asks for."""
+    from projections.views.paging import Page
+
+    return Page(args["limit"], args["offset"], args.get("sort"))
+
+
+def paged_body(args: dict, total: int) -> dict:
+    """The paging fields of a list's response."""
+    return {"total": total, "limit": args["limit"], "offset": args["offset"], "sort": args.get("sort")}

@@ -16,7 +16,7 @@ from web.auth import current_actor
 from web.blueprint import Blueprint
 from web.commands import fresh_views, ledger_app, run
 from web.fields import QueryYear, Text, Year, Yuan
-from web.schemas import NAME, CommandResponse, DocumentSchema
+from web.schemas import NAME, CommandResponse, DocumentSchema, PagedSchema, page_of, page_query, paged_body
 
 blp = Blueprint("settlements", __name__, url_prefix="/api/v1/settlements", description="兑付结算 Settlement")
 
@@ -187,7 +187,7 @@ class BatchSchema(Schema):
     paid = Yuan()
 
 
-class BatchListQuery(Schema):
+class BatchListQuery(page_query(settlement.BATCH_SORTS, 500, 500)):
     year = QueryYear()
 
 
@@ -204,7 +204,7 @@ class BatchSummarySchema(Schema):
     paid = Yuan()
 
 
-class BatchListSchema(Schema):
+class BatchListSchema(PagedSchema):
     batches = fields.List(fields.Nested(BatchSummarySchema))
 
 
@@ -246,7 +246,8 @@ def open_settlement(body: dict[str, Any]) -> Any:
 @blp.response(200, BatchListSchema)
 def list_batches(args: dict[str, Any]) -> Any:
     require_reader(current_actor(), roles=READERS)
-    return {"batches": settlement.list_batches(fresh_views(), args.get("year"))}
+    batches, total = settlement.list_batches_page(fresh_views(), args.get("year"), page_of(args))
+    return {"batches": batches, **paged_body(args, total)}
 
 
 @blp.post("/<batch_id>/claims")

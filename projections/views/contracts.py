@@ -7,6 +7,7 @@ from typing import Any
 from ledger.domain.contract import Contract
 from projections.storage.store import ViewStore
 from projections.views.model import ReadModel, found
+from projections.views.paging import Page, order_by, paged
 
 MODEL = ReadModel("contracts")
 
@@ -127,15 +128,29 @@ def get_contract(store: ViewStore, contract_id: str) -> dict[str, Any]:
 
 def list_contracts(store: ViewStore, *, enterprise_id: str | None = None, provider_id: str | None = None,
                    year: int | None = None, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    return list_contracts_page(store, Page(limit, 0, "changed"), enterprise_id=enterprise_id, provider_id=provider_id,
+                               year=year, status=status)[0]
+
+
+# The orders a list of contracts may ask for (issue 19): "changed" is the position of the last event.
+CONTRACT_SORTS = {"changed": "position", "amount": "amount", "subsidy": "subsidy", "status": "status",
+                  "enterprise": "enterprise_id", "provider": "provider_id"}
+
+
+def list_contracts_page(store: ViewStore, page: Page, *, enterprise_id: str | None = None,
+                        provider_id: str | None = None, year: int | None = None,
+                        status: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """One page of the contracts of a party (and year, status), and how many there are in all."""
     clauses, params = [], []
     for column, value in (("enterprise_id", enterprise_id), ("provider_id", provider_id), ("year", year),
                           ("status", status)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = store.query(f"SELECT * FROM vl_contracts {where} ORDER BY position LIMIT {int(limit)}", params)
-    return [_contract(r) for r in rows]
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows, total = paged(store, "*", "vl_contracts" + where, params,
+                        order_by(CONTRACT_SORTS, page.sort, "changed", "contract_id"), page)
+    return [_contract(r) for r in rows], total
 
 
 def proposed_contract_ids(store: ViewStore, party: str, party_id: str) -> list[str]:

@@ -8,8 +8,9 @@ from typing import Any
 from ledger import errors
 from ledger.domain.enterprise import Enterprise
 from ledger.rules import tier_for
-from projections.views.contracts import _contract
+from projections.views.contracts import CONTRACT_SORTS, _contract
 from projections.views.model import ReadModel
+from projections.views.paging import Page, order_by, paged
 
 MODEL = ReadModel("enterprises")
 
@@ -80,26 +81,36 @@ def _like(text: str) -> str:
 
 def search_enterprises(store: Any, q: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
     """Enterprises whose credit code starts with `q` (any case) or whose name contains it."""
+    return search_enterprises_page(store, q, Page(limit))[0]
+
+
+# The orders a search may ask for (issue 19); the credit code breaks ties.
+ENTERPRISE_SORTS = {"id": "enterprise_id", "name": "name", "tier": "tier", "registered_at": "registered_at"}
+PROVIDER_SORTS = {"id": "provider_id", "name": "name", "status": "status"}
+
+
+def search_enterprises_page(store: Any, q: str, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of the enterprises `q` finds, and how many it finds in all."""
     q = q.strip()
-    rows = store.query(
-        "SELECT * FROM vl_enterprises WHERE enterprise_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "
-        f"ORDER BY enterprise_id LIMIT {int(limit)}",
-        [_like(q.upper())[1:], _like(q)],
-    )
-    return [_enterprise(r) for r in rows]
+    rows, total = paged(store, "*", "vl_enterprises WHERE enterprise_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'",
+                        [_like(q.upper())[1:], _like(q)], order_by(ENTERPRISE_SORTS, page.sort, "id", "enterprise_id"),
+                        page)
+    return [_enterprise(r) for r in rows], total
 
 
 def search_providers(store: Any, q: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
     """Providers whose credit code starts with `q` (any case) or whose name contains it."""
+    return search_providers_page(store, q, Page(limit))[0]
+
+
+def search_providers_page(store: Any, q: str, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of the providers `q` finds, and how many it finds in all."""
     q = q.strip()
-    rows = store.query(
-        "SELECT provider_id, name, status, signed_years FROM vl_providers "
-        "WHERE provider_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "
-        f"ORDER BY provider_id LIMIT {int(limit)}",
-        [_like(q.upper())[1:], _like(q)],
-    )
+    rows, total = paged(store, "provider_id, name, status, signed_years",
+                        "vl_providers WHERE provider_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'",
+                        [_like(q.upper())[1:], _like(q)], order_by(PROVIDER_SORTS, page.sort, "id", "provider_id"), page)
     return [{"id": r["provider_id"], "name": r["name"], "status": r["status"],
-             "signed_years": [int(y) for y in r["signed_years"].split(",") if y]} for r in rows]
+             "signed_years": [int(y) for y in r["signed_years"].split(",") if y]} for r in rows], total
 
 
 def get_enterprise(store: Any, enterprise_id: str) -> dict[str, Any]:
@@ -122,10 +133,19 @@ def names(store: Any, table_name: str, key: str, ids: set[str]) -> dict[str, str
 
 def latest_contracts(store: Any, year: int, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """A year's contracts most recently changed first, of one status if given."""
+    return contracts_page(store, year, status, Page(limit))[0]
+
+
+def contracts_page(store: Any, year: int, status: str | None, page: Page,
+                   id_prefix: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """One page of a year's contracts (of one status, whose id starts with `id_prefix`), and their number."""
     clauses, params = ["year = ?"], [year]
     if status is not None:
         clauses.append("status = ?")
         params.append(status)
-    rows = store.query(f"SELECT * FROM vl_contracts WHERE {' AND '.join(clauses)} ORDER BY position DESC "
-                       f"LIMIT {int(limit)}", params)
-    return [_contract(r) for r in rows]
+    if id_prefix:
+        clauses.append("contract_id LIKE ? ESCAPE '\\'")
+        params.append(_like(id_prefix.lower())[1:])
+    rows, total = paged(store, "*", f"vl_contracts WHERE {' AND '.join(clauses)}", params,
+                        order_by(CONTRACT_SORTS, page.sort, "-changed", "contract_id"), page)
+    return [_contract(r) for r in rows], total

@@ -12,6 +12,7 @@ from ledger.rules import GENERAL, SPECIAL
 from projections.storage.store import ViewStore
 from projections.views.balances import special_provider_cap
 from projections.views.model import ReadModel, found
+from projections.views.paging import Page, order_by, paged
 
 MODEL = ReadModel("providers")
 
@@ -178,7 +179,11 @@ def get_provider_totals(store: ViewStore, provider_id: str, year: int) -> dict[s
 
 
 def get_product(store: ViewStore, product_id: str) -> dict[str, Any]:
-    row = found(store.query_one("SELECT * FROM vl_products WHERE product_id = ?", [product_id]), "product", product_id)
+    return _product(found(store.query_one("SELECT * FROM vl_products WHERE product_id = ?", [product_id]), "product",
+                          product_id))
+
+
+def _product(row: dict[str, Any]) -> dict[str, Any]:
     return {"product_id": row["product_id"], "provider_id": row["provider_id"], "name": row["name"],
             "category": row["category"], "price": row["price"],
             "listed_years": [int(y) for y in row["listed_years"].split(",") if y]}
@@ -215,3 +220,13 @@ def catalogue(store: ViewStore, year: int) -> list[dict[str, Any]]:
             totals[f"{stage}_amount"] += amount
     return [{"provider_id": p["provider_id"], "name": p["name"], "products": products.get(p["provider_id"], []),
              "execution": execution.get(p["provider_id"], dict(EXECUTION))} for p in providers]
+
+
+PRODUCT_SORTS = {"name": "name", "category": "category", "price": "price"}
+
+
+def list_products_page(store: ViewStore, provider_id: str, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of a provider's products (for their reviews in the console), and how many it has."""
+    rows, total = paged(store, "*", "vl_products WHERE provider_id = ?", [provider_id],
+                        order_by(PRODUCT_SORTS, page.sort, "name", "product_id"), page)
+    return [_product(r) for r in rows], total

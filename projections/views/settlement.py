@@ -17,6 +17,7 @@ from ledger.domain.settlement import (
 )
 from projections.storage.store import ViewStore
 from projections.views.model import ReadModel, found
+from projections.views.paging import Page, order_by, paged
 
 MODEL = ReadModel("settlement")
 
@@ -322,18 +323,30 @@ def batch_provider(store: ViewStore, batch_id: str, claim_id: str) -> str | None
 
 def list_batches(store: ViewStore, year: int | None = None) -> list[dict[str, Any]]:
     """Every batch (of a year), with its claimed, payable and paid money."""
+    return list_batches_page(store, year, Page(ALL))[0]
+
+
+ALL = 2**31  # "no limit" for the lists the CLI and the exports read whole
+BATCH_SORTS = {"opened": "year, opened_at", "name": "name", "status": "status", "claimed": "claimed",
+               "payable": "payable", "paid": "paid_amount"}
+CASE_SORTS = {"filed": "filed_at", "status": "status", "subject": "subject_id", "violation": "violation"}
+
+
+def list_batches_page(store: ViewStore, year: int | None, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of the batches (of a year) with their claimed, payable and paid money, and their number."""
     where, params = ("WHERE b.year = ?", [year]) if year is not None else ("", [])
-    rows = store.query(
-        "SELECT b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount, "
+    source = (
+        "(SELECT b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount, "
         "COUNT(c.claim_id) AS claims, COALESCE(SUM(c.amount), 0) AS claimed, "
         f"COALESCE(SUM(CASE WHEN c.status = '{CLAIM_APPROVED}' AND c.claim_id NOT IN (SELECT d.claim_id FROM "
         f"vl_claim_disputes d WHERE d.status = '{DISPUTE_OPEN}') THEN c.amount ELSE 0 END), 0) AS payable "
         f"FROM vl_batches b LEFT JOIN vl_claims c ON c.batch_id = b.batch_id {where} "
-        "GROUP BY b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount "
-        "ORDER BY b.year, b.opened_at", params)
+        "GROUP BY b.batch_id, b.year, b.name, b.status, b.opened_at, b.reference, b.paid_amount) x")
+    rows, total = paged(store, "*", source, params, order_by(BATCH_SORTS, page.sort, "opened", "batch_id"), page)
     return [{"batch_id": r["batch_id"], "year": r["year"], "name": r["name"], "status": r["status"],
              "opened_at": r["opened_at"], "reference": r["reference"], "claims": int(r["claims"]),
-             "claimed": int(r["claimed"]), "payable": int(r["payable"]), "paid": int(r["paid_amount"])} for r in rows]
+             "claimed": int(r["claimed"]), "payable": int(r["payable"]), "paid": int(r["paid_amount"])}
+            for r in rows], total
 
 
 def get_batch_plan(store: ViewStore, batch_id: str) -> dict[str, Any]:
@@ -376,11 +389,15 @@ def get_case(store: ViewStore, case_id: str) -> dict[str, Any]:
 
 
 def list_cases(store: ViewStore, subject_id: str | None = None) -> list[dict[str, Any]]:
-    if subject_id is None:
-        rows = store.query("SELECT * FROM vl_cases ORDER BY filed_at, case_id")
-    else:
-        rows = store.query("SELECT * FROM vl_cases WHERE subject_id = ? ORDER BY filed_at, case_id", [subject_id])
-    return [_case(r) for r in rows]
+    return list_cases_page(store, subject_id, Page(ALL))[0]
+
+
+def list_cases_page(store: ViewStore, subject_id: str | None, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of the cases (of one subject), and how many there are."""
+    where, params = (" WHERE subject_id = ?", [subject_id]) if subject_id is not None else ("", [])
+    rows, total = paged(store, "*", "vl_cases" + where, params, order_by(CASE_SORTS, page.sort, "filed", "case_id"),
+                        page)
+    return [_case(r) for r in rows], total
 
 
 def list_credit_records(store: ViewStore, subject_id: str) -> list[dict[str, Any]]:

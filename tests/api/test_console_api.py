@@ -191,7 +191,8 @@ def test_the_new_queries_are_in_the_openapi_document(client: Any, tokens: dict[s
 PAGES = ("/console/", "/console/login", f"/console/years/{YEAR}", "/console/years/", "/console/search",
          f"/console/enterprises/{ENTERPRISE}", f"/console/providers/{PROVIDER}", "/console/contracts/abc",
          "/console/settlements/", "/console/settlements/abc", "/console/trace/",
-         f"/console/trace/enterprises/{ENTERPRISE}?year={YEAR}", "/console/trace/contracts/abc", "/console/audit")
+         f"/console/trace/enterprises/{ENTERPRISE}?year={YEAR}", "/console/trace/contracts/abc", "/console/audit",
+         "/console/cases/", f"/console/year-end/{YEAR}", f"/console/notices/providers/{YEAR}")
 
 
 def test_console_pages_are_static_shells_in_chinese(client: Any) -> None:
@@ -220,7 +221,7 @@ def test_console_static_files_are_served_locally_and_cached(client: Any) -> None
     html = client.get("/console/login").get_data(as_text=True)
     assets = re.findall(r'(?:src|href)="(/console/static/[^"]+)"', html)
     assert {a.split("?")[0].rsplit("/", 1)[1] for a in assets} == {"favicon.svg", "console.css", "core.js", "charts.js",
-                                                                    "pages.js", "trace.js"}
+                                                                    "pages.js", "trace.js", "actions.js"}
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
     for asset in assets:
         response = client.get(asset)
@@ -242,3 +243,51 @@ def test_every_word_on_screen_has_chinese_and_english() -> None:
     assert not missing, missing
     for key, (zh, en) in TEXTS.items():
         assert zh.strip() and en.strip(), key
+
+
+# --- pages of every list (issue 19) -------------------------------------------------------------------
+
+def test_every_list_is_paged_with_its_total(client: Any, tokens: dict[str, str]) -> None:
+    lists = {f"/contracts?year={YEAR}": "contracts", "/enterprises?q=9145": "enterprises",
+             "/providers?q=9145": "providers", f"/providers/{PROVIDER}/contracts?year={YEAR}": "contracts",
+             f"/settlements?year={YEAR}": "batches", "/cases?": "cases",
+             f"/providers/{PROVIDER}/products?": "products"}
+    for path, key in lists.items():
+        whole = get(client, tokens, "operator", f"{path}&limit=500")
+        assert whole["total"] == len(whole[key]) >= 1, path
+        rows = []
+        for offset in range(0, whole["total"], 2):
+            page = get(client, tokens, "operator", f"{path}&limit=2&offset={offset}")
+            assert page["total"] == whole["total"] and page["limit"] == 2 and page["offset"] == offset
+            assert len(page[key]) <= 2
+            rows += page[key]
+        assert rows == whole[key], path  # pages neither repeat nor skip a row
+        assert get(client, tokens, "operator", f"{path}&offset={whole['total']}")[key] == []
+
+
+def test_a_list_is_sorted_as_asked(client: Any, tokens: dict[str, str]) -> None:
+    by_amount = get(client, tokens, "auditor", f"/contracts?year={YEAR}&sort=amount")["contracts"]
+    amounts = [float(c["amount"]) for c in by_amount]
+    assert amounts == sorted(amounts) and len(set(amounts)) > 1
+    reverse = get(client, tokens, "auditor", f"/contracts?year={YEAR}&sort=-amount")["contracts"]
+    assert [float(c["amount"]) for c in reverse] == sorted(amounts, reverse=True)
+    names = [e["name"] for e in get(client, tokens, "auditor", "/enterprises?q=9145&sort=-name")["enterprises"]]
+    assert names == sorted(names, reverse=True)
+    get(client, tokens, "auditor", f"/contracts?year={YEAR}&sort=password", 400, "VALIDATION_ERROR")
+    get(client, tokens, "auditor", f"/contracts?year={YEAR}&offset=-1", 400, "VALIDATION_ERROR")
+    get(client, tokens, "auditor", "/cases?limit=0", 400, "VALIDATION_ERROR")
+
+
+def test_search_counts_what_it_finds_beyond_the_page(client: Any, tokens: dict[str, str]) -> None:
+    first = get(client, tokens, "supervisor", "/enterprises?q=9145&limit=3")
+    assert first["total"] == 8 and len(first["enterprises"]) == 3
+    assert get(client, tokens, "supervisor", "/enterprises?q=桂林")["total"] == 1
+
+
+def test_contracts_are_found_by_the_start_of_their_id(client: Any, tokens: dict[str, str]) -> None:
+    every = get(client, tokens, "operator", f"/contracts?year={YEAR}&limit=500")["contracts"]
+    wanted = every[0]["contract_id"]
+    found = get(client, tokens, "operator", f"/contracts?year={YEAR}&q={wanted[:8].upper()}")
+    assert wanted in [c["contract_id"] for c in found["contracts"]]
+    assert found["total"] == sum(1 for c in every if c["contract_id"].startswith(wanted[:8]))
+    assert get(client, tokens, "operator", f"/contracts?year={YEAR}&q=%25")["total"] == 0

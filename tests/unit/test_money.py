@@ -103,3 +103,15 @@ def test_subsidy_and_deposit_never_exceed_the_amount(amount, share, deposit):
     subsidy, dep = share_of(amount, share), share_of(amount, deposit)
     balance = amount - subsidy - dep
     assert balance >= 0 and subsidy + dep + balance == amount
+
+
+@pytest.mark.parametrize("fen, words", [
+    (0, "零元整"), (5, "伍分"), (50, "伍角整"), (100, "壹元整"), (1000, "壹拾元整"), (1005, "壹拾元零伍分"),
+    (1050, "壹拾元伍角整"), (102000, "壹仟零贰拾元整"), (10001000, "壹拾万零壹拾元整"), (100000000, "壹佰万元整"),
+    (10000000100, "壹亿零壹元整"), (12345678, "壹拾贰万叁仟肆佰伍拾陆元柒角捌分"),
+    (100100000, "壹佰万壹仟元整"), (2000000000, "贰仟万元整"), (-150, "负壹元伍角整"),
+])
+def test_capital_yuan_writes_amounts_as_on_payment_documents(fen: int, words: str) -> None:
+    from ledger.money import capital_yuan
+
+    assert capital_yuan(fen) == words

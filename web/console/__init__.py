@@ -2,8 +2,9 @@
 
 Every page is a static, server-rendered shell in Simplified Chinese (English on request, remembered
 in the browser); the data comes from the public API (`/api/v1`), called by the page's own
-JavaScript with the bearer token kept in the tab's sessionStorage. The shells carry no data and need
-no token, so what a person sees is exactly what the API allows their token to read.
+JavaScript with the bearer token kept in the tab's sessionStorage (or, in a new tab, the HttpOnly
+session cookie that sign-in sets, web/auth.py). The shells carry no data and need no token, so what a
+person sees is exactly what the API allows their token to read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from ledger import errors
+from web.auth import SESSION_COOKIE, csrf_token, session_actor
 
 from web.console.i18n import TEXTS, text
 
@@ -127,3 +131,64 @@ def trace(kind: str, subject: str) -> str:
 @blp.get("/audit")
 def audit() -> str:
     return _shell("audit.html", "audit")
+
+
+@blp.get("/cases/")
+def cases() -> str:
+    """Sanction cases: the list, filing one and deciding one (issue 19)."""
+    return _shell("cases.html", "cases")
+
+
+@blp.get("/year-end/<int:year>")
+def year_end(year: int) -> str:
+    """The year-end warning (余额预警): what expires at the year's end unless used (issue 19)."""
+    return _shell("year_end.html", "year-end", year=year)
+
+
+@blp.get("/notices/<any(providers, products, settlements):kind>/<subject>")
+def notice(kind: str, subject: str) -> str:
+    """A printable notice (公示): a year's providers or products, or a batch's payment list (issue 19)."""
+    return _shell("notice.html", "notice", kind=kind, id=subject)
+
+
+def _me(actor: Any, token: str) -> dict[str, Any]:
+    return {"role": actor.role, "id": actor.id, "subject": actor.subject, "csrf": csrf_token(token)}
+
+
+@blp.post("/session")
+def open_session() -> Any:
+    """Sign a person in for the browser: an issued token in, the session cookie out (issue 19).
+
+    JSON only, so no other site's form can post it (a login CSRF); the cookie is HttpOnly (no script
+    reads the token), SameSite=Strict (no other site's request carries it) and lasts the browser session.
+    """
+    body = request.get_json(silent=True) if request.is_json else None
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip() or len(token) > 200:
+        raise errors.ValidationFailed("send {\"token\": \"...\"} as JSON", {"token": ["an issued token"]})
+    token = token.strip()
+    from flask import current_app
+
+    actor = current_app.extensions["ledger"].authenticate(token)
+    response = jsonify(_me(actor, token))
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                        path="/")
+    return response
+
+
+@blp.get("/session")
+def current_session() -> Any:
+    """Who the session cookie signs in, with the CSRF token its writes carry (a new tab asks this)."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return jsonify(_me(session_actor(token, check_csrf=False), token))
+
+
+@blp.post("/session/end")
+def end_session() -> Any:
+    """Sign out: the cookie is cleared (the session's CSRF token is needed, as for any write)."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        session_actor(token, check_csrf=True)
+    response = jsonify({"signed_out": True})
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response

@@ -18,6 +18,7 @@
     }
     return el;
   }
+  VL.svg = svg;  // the printable notices draw their QR code with it (actions.js)
 
   function legend(series) {
     return VL.h("ul", { class: "legend" }, series.map(([key, label, value]) =>

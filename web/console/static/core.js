@@ -1,6 +1,7 @@
 /* Voucher Ledger console: language, formatting, the API client, the page frame.
  *
- * The bearer token lives in this tab's sessionStorage only: never in a URL, a cookie or a log.
+ * The bearer token lives in this tab's sessionStorage: never in a URL or a log. Other tabs are signed in
+ * by the HttpOnly session cookie that sign-in sets (no script can read it; writes carry a CSRF token).
  * Every figure shown comes from the public API (/api/v1) under that token, so a page shows
  * exactly what the API allows; a 403 from the API is shown as the "not yours" page.
  */
@@ -114,7 +115,36 @@ VL.session = {
   token: () => sessionStorage.getItem("vl.token"),
   me: () => { try { return JSON.parse(sessionStorage.getItem("vl.me")); } catch (e) { return null; } },
   save(token, me) { sessionStorage.setItem("vl.token", token); sessionStorage.setItem("vl.me", JSON.stringify(me)); },
-  clear() { sessionStorage.removeItem("vl.token"); sessionStorage.removeItem("vl.me"); },
+  clear() { ["vl.token", "vl.me", "vl.csrf"].forEach((key) => sessionStorage.removeItem(key)); },
+  /* A new tab has no token of its own: it is signed in by the HttpOnly session cookie (issue 19), which
+   * no script can read; its writes carry the session's CSRF token. COOKIE marks such a tab. */
+  COOKIE: "cookie",
+  usesCookie: () => sessionStorage.getItem("vl.token") === "cookie",
+  csrf: () => sessionStorage.getItem("vl.csrf") || "",
+  async open(token) {
+    const response = await fetch("/console/session", { method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify({ token }) });
+    if (response.ok) sessionStorage.setItem("vl.csrf", (await response.json()).csrf);
+  },
+  async restore() {
+    const response = await fetch("/console/session", { credentials: "same-origin", cache: "no-store",
+      headers: { Accept: "application/json" } });
+    if (!response.ok) return false;
+    const me = await response.json();
+    sessionStorage.setItem("vl.csrf", me.csrf);
+    VL.session.save(VL.session.COOKIE, { role: me.role, id: me.id, subject: me.subject });
+    return true;
+  },
+  async end() {
+    await fetch("/console/session/end", { method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "X-CSRF-Token": VL.session.csrf() } }).catch(() => null);
+    VL.session.clear();
+  },
+  /** The headers that sign a request in: the tab's bearer token, or (a cookie tab) the CSRF token. */
+  headers(token) {
+    const own = token || VL.session.token() || "";
+    return own === VL.session.COOKIE ? { "X-CSRF-Token": VL.session.csrf() } : { Authorization: "Bearer " + own };
+  },
 };
 VL.READERS = ["approver", "finance", "operator", "supervisor", "auditor"];
 VL.isReader = (me) => !!me && VL.READERS.includes(me.role);
@@ -142,9 +172,9 @@ VL.ApiError = ApiError;
 
 VL.request = async function (path, token) {
   const response = await fetch("/api/v1" + path, {
-    headers: { Authorization: "Bearer " + (token || VL.session.token() || ""), Accept: "application/json" },
+    headers: { ...VL.session.headers(token), Accept: "application/json" },
     cache: "no-store",
-    credentials: "omit",
+    credentials: VL.session.usesCookie() && !token ? "same-origin" : "omit",
   });
   if (response.status === 401 && !token) {
     VL.session.clear();
@@ -174,7 +204,7 @@ VL.nav = function (me) {
   const items = [];
   if (VL.isReader(me)) {
     items.push(["/years/", "nav.dashboard"], ["/search", "nav.search"], ["/settlements/", "nav.settlements"],
-      ["/trace/", "nav.trace"]);
+      ["/cases/", "nav.cases"], ["/trace/", "nav.trace"]);
     if (VL.isAuditRole(me)) items.push(["/audit", "nav.audit"]);
   } else if (me && me.role === "enterprise") {
     items.push(["/enterprises/" + encodeURIComponent(me.subject), "nav.mine_enterprise"]);
@@ -205,8 +235,8 @@ VL.frame = function () {
     VL.h("span", { class: "actor", title: me.subject || "" }, me.id));
   const out = VL.$("#vl-signout");
   out.hidden = false;
-  out.addEventListener("click", () => {
-    VL.session.clear();
+  out.addEventListener("click", async () => {
+    await VL.session.end();
     location.assign(VL.consoleUrl("/login"));
   });
 };
@@ -230,7 +260,19 @@ VL.fail = function (error, where) {
   const message = error instanceof ApiError
     ? VL.t("error." + error.code, error.message) + " (" + error.status + " " + error.code + ")"
     : VL.t("error.network");
-  VL.clear(box).append(VL.h("div", { class: "alert", role: "alert" }, message));
+  VL.clear(box).append(VL.h("div", { class: "alert", role: "alert" }, message,
+    error instanceof ApiError ? VL.errorDetails(error.details) : null));
+};
+
+/** A refusal's details (which field, which condition, which limit, how much) as a list under its message. */
+VL.errorDetails = function (details) {
+  const entries = Object.entries(details || {});
+  if (!entries.length) return null;
+  const show = (value) => Array.isArray(value) ? value.map(show).join("；")
+    : value !== null && typeof value === "object" ? Object.entries(value).map(([k, v]) => VL.t("field." + k, k) + ": " + show(v)).join("，")
+    : typeof value === "boolean" ? VL.t(value ? "common.yes" : "common.no") : String(value);
+  return VL.h("ul", { class: "plain error-details" }, entries.map(([key, value]) =>
+    VL.h("li", {}, VL.h("b", {}, VL.t("field." + key, key)), ": ", show(value))));
 };
 
 /** Key/value rows ("dl") from [[labelKey, value], ...]; values may be nodes. */
@@ -248,6 +290,29 @@ VL.table = function (columns, rows, emptyKey) {
       columns.map((c) => VL.h("td", { class: c.num ? "num" : null }, c.render ? c.render(row) : row[c.key] ?? "—")))))));
 };
 
+/** A paged list (issue 19): `fetchPage(offset, limit)` resolves to {rows, total}; the first page is shown
+ * with how many there are in all and a "more" button that appends the next page. */
+VL.PAGE_SIZE = 50;
+VL.pagedTable = async function (box, columns, fetchPage, emptyKey, pageSize) {
+  const size = pageSize || VL.PAGE_SIZE;
+  let rows = [];
+  const holder = VL.h("div", { class: "paged" });
+  const count = VL.h("span", { class: "muted small pager-count" });
+  const more = VL.h("button", { type: "button", class: "secondary pager-more", hidden: true }, VL.t("common.more"));
+  VL.clear(box).append(holder, VL.h("div", { class: "pager" }, count, " ", more));
+  const load = async () => {
+    more.disabled = true;
+    const page = await fetchPage(rows.length, size);
+    rows = rows.concat(page.rows);
+    VL.clear(holder).append(VL.table(columns, rows, emptyKey));
+    count.textContent = VL.t("common.shown") + " " + rows.length + " / " + VL.t("common.total") + " " + page.total;
+    more.hidden = rows.length >= page.total || !page.rows.length;
+    more.disabled = false;
+  };
+  more.addEventListener("click", () => load().catch((error) => VL.fail(error, holder)));
+  await load();
+};
+
 /** A row of figure cards [[labelKey, yuanString, cls?], ...]. */
 VL.figures = function (rows) {
   // Even rows: up to six figures side by side, more in two rows.
@@ -263,9 +328,11 @@ VL.badge = (group, code) => VL.h("span", { class: "badge " + group + "-" + code,
 VL.pages = VL.pages || {};
 
 /* ---------- boot ---------- */
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   const page = document.body.dataset.page;
   VL.applyLanguage();
+  // A new tab of a signed-in person: the session cookie signs it in (no token in this tab).
+  if (page !== "login" && !VL.session.token()) await VL.session.restore().catch(() => false);
   VL.frame();
   if (page !== "login" && !VL.session.token()) {
     sessionStorage.setItem("vl.next", location.pathname + location.search);

@@ -38,7 +38,7 @@
       { label: "contract.amount", num: true, render: (c) => VL.yuan(c.amount) },
       { label: "contract.subsidy", num: true, render: (c) => VL.yuan(c.subsidy) },
       { label: "common.status", render: (c) => h("span", {}, VL.badge("contract", c.status),
-        c.settled ? [" ", VL.badge("contract", "settled")] : null) },
+        c.settled ? [" ", VL.badge("contract", "settled")] : null, c.hold ? [" ", VL.badge("contract", "held")] : null) },
       { label: "contract.trace", render: (c) => VL.link(VL.consoleUrl("/trace/contracts/" + enc(c.contract_id)), t("common.trace")) },
     );
     return cols;
@@ -69,6 +69,7 @@
       try {
         const who = await api("/me", token);
         VL.session.save(token, who);
+        await VL.session.open(token).catch(() => null);  // the cookie that signs in this person's other tabs
         input.value = "";
         const next = sessionStorage.getItem("vl.next");
         sessionStorage.removeItem("vl.next");
@@ -118,11 +119,17 @@
     const loadContracts = async () => {
       const box = VL.clear($("#year-contracts"));
       try {
-        const result = await api("/contracts" + qs({ year, status: statusSelect.value, limit: 100 }));
-        box.append(VL.table(contractColumns(VL.session.me()), result.contracts, "contract.none"));
+        await VL.pagedTable(box, contractColumns(VL.session.me()), async (offset, limit) => {
+          const result = await api("/contracts" + qs({ year, status: statusSelect.value, sort: sortSelect.value,
+            q: idInput.value.trim(), offset, limit }));
+          return { rows: result.contracts, total: result.total };
+        }, "contract.none");
       } catch (error) { VL.fail(error, box); }
     };
+    const sortSelect = $("#contract-sort"), idInput = $("#contract-q");
     statusSelect.addEventListener("change", loadContracts);
+    sortSelect.addEventListener("change", loadContracts);
+    $("#contract-filter").addEventListener("submit", (event) => { event.preventDefault(); loadContracts(); });
     await Promise.all([loadContracts(), VL.loadBatches && VL.loadBatches($("#year-batches"), year)]);
   };
 
@@ -132,29 +139,40 @@
     const p = params();
     input.value = p.get("q") || "";
     if (p.get("kind") === "providers") $("#search-kind-providers").checked = true;
+    if (p.get("kind") === "contracts") $("#search-kind-contracts").checked = true;
     const run = async () => {
       const q = input.value.trim();
-      const kind = $("#search-kind-providers").checked ? "providers" : "enterprises";
+      const kind = $("#search-kind-providers").checked ? "providers"
+        : $("#search-kind-contracts").checked ? "contracts" : "enterprises";
       const box = VL.clear($("#search-results"));
       if (!q) return;
       history.replaceState(null, "", location.pathname + qs({ q, kind }));
+      if (kind === "contracts") {  // by the start of a contract id, in this year (issue 19)
+        const year = VL.thisYear();
+        try {
+          await VL.pagedTable(box, contractColumns(VL.session.me()), async (offset, limit) => {
+            const result = await api("/contracts" + qs({ year, q, offset, limit }));
+            return { rows: result.contracts, total: result.total };
+          }, "search.none");
+        } catch (error) { VL.fail(error, box); }
+        return;
+      }
       try {
-        const result = await api("/" + kind + qs({ q }));
-        if (kind === "enterprises") {
-          box.append(VL.table([
-            { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.id)), e.id, "mono") },
-            { label: "enterprise.name", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.id)), e.name) },
-            { label: "enterprise.tier", render: (e) => h("span", { class: "badge tier" }, e.tier) },
-            { label: "common.status", render: (e) => e.revoked ? VL.badge("enterprise", "revoked") : VL.badge("enterprise", "eligible") },
-          ], result.enterprises, "search.none"));
-        } else {
-          box.append(VL.table([
-            { label: "enterprise.code", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.id)), p.id, "mono") },
-            { label: "provider.name", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.id)), p.name) },
-            { label: "provider.signed_years", render: (p) => p.signed_years.join(", ") || "—" },
-            { label: "common.status", render: (p) => VL.badge("provider", p.status) },
-          ], result.providers, "search.none"));
-        }
+        const columns = kind === "enterprises" ? [
+          { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.id)), e.id, "mono") },
+          { label: "enterprise.name", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.id)), e.name) },
+          { label: "enterprise.tier", render: (e) => h("span", { class: "badge tier" }, e.tier) },
+          { label: "common.status", render: (e) => e.revoked ? VL.badge("enterprise", "revoked") : VL.badge("enterprise", "eligible") },
+        ] : [
+          { label: "enterprise.code", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.id)), p.id, "mono") },
+          { label: "provider.name", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.id)), p.name) },
+          { label: "provider.signed_years", render: (p) => p.signed_years.join(", ") || "—" },
+          { label: "common.status", render: (p) => VL.badge("provider", p.status) },
+        ];
+        await VL.pagedTable(box, columns, async (offset, limit) => {
+          const result = await api("/" + kind + qs({ q, offset, limit }));
+          return { rows: result[kind], total: result.total };
+        }, "search.none");
       } catch (error) { VL.fail(error, box); }
     };
     form.addEventListener("submit", (event) => { event.preventDefault(); run(); });
@@ -196,7 +214,8 @@
       { label: "figure.reserved", num: true, render: (v) => VL.yuan(v.reserved) },
       { label: "figure.used", num: true, render: (v) => VL.yuan(v.used) },
       { label: "figure.expired", num: true, render: (v) => VL.yuan(v.expired) },
-      { label: "common.status", render: (v) => VL.badge("voucher", v.status) },
+      // A revoked enterprise's voucher can move no money (HOLDER_REVOKED): never shown as active.
+      { label: "common.status", render: (v) => VL.badge("voucher", all.revoked && v.status === "active" ? "revoked" : v.status) },
     ], vouchers, "voucher.none"));
     const contracts = all.contracts.filter((c) => c.year === year);
     $("#enterprise-contracts").append(VL.table(contractColumns(me, { hideEnterprise: true }), contracts, "contract.none"));
@@ -256,8 +275,10 @@
     asOf("/providers/" + enc(id) + "/totals", year, (x) => [
       ["figure.cap", x.cap], ["figure.exceptions", x.exceptions], ["figure.reserved", x.reserved],
       ["figure.used", x.used], ["figure.settled", x.settled], ["figure.remaining_cap", x.remaining_cap]]);
-    const result = await api("/providers/" + enc(id) + "/contracts" + qs({ year }));
-    $("#provider-contracts").append(VL.table(contractColumns(me, { hideProvider: true }), result.contracts, "contract.none"));
+    await VL.pagedTable($("#provider-contracts"), contractColumns(me, { hideProvider: true }), async (offset, limit) => {
+      const result = await api("/providers/" + enc(id) + "/contracts" + qs({ year, offset, limit }));
+      return { rows: result.contracts, total: result.total };
+    }, "contract.none");
   };
 
   /** The batch a contract was claimed or paid in: its name, status and payment reference when readable. */
@@ -283,6 +304,7 @@
     $("#contract-title").textContent = t("page.contract") + " " + short(c.contract_id);
     $("#contract-meta").append(h("span", { class: "mono" }, c.contract_id), " ", VL.badge("contract", c.status));
     if (c.settled) $("#contract-meta").append(" ", VL.badge("contract", "settled"));
+    if (c.hold) $("#contract-meta").append(" ", VL.badge("contract", "held"), " ", h("span", { class: "muted" }, c.hold.reason || ""));
     $("#contract-figures").append(VL.figures([
       ["contract.amount", c.amount, "strong"], ["contract.subsidy", c.subsidy, "strong"], ["contract.deposit", c.deposit],
       ["contract.balance_due", c.balance_due], ["contract.deposit_paid", c.deposit_paid], ["contract.balance_paid", c.balance_paid],

@@ -14,8 +14,7 @@
     if (!box) return;
     VL.clear(box);
     try {
-      const result = await api("/settlements" + qs({ year }));
-      box.append(VL.table([
+      await VL.pagedTable(box, [
         { label: "batch.name", render: batchLink },
         { label: "common.year", key: "year" },
         { label: "common.status", render: (b) => VL.badge("batch", b.status) },
@@ -24,7 +23,10 @@
         { label: "batch.payable", num: true, render: (b) => VL.yuan(b.payable) },
         { label: "batch.paid", num: true, render: (b) => VL.yuan(b.paid) },
         { label: "batch.reference", render: (b) => b.reference || "—" },
-      ], result.batches, "batch.none"));
+      ], async (offset, limit) => {
+        const result = await api("/settlements" + qs({ year, offset, limit, sort: "-opened" }));
+        return { rows: result.batches, total: result.total };
+      }, "batch.none");
     } catch (error) {
       if (error instanceof VL.ApiError && (error.status === 404 || error.status === 405)) {
         box.append(h("p", { class: "empty" }, t("batch.unavailable")));
@@ -200,7 +202,21 @@
     else back.href = VL.consoleUrl("/providers/" + enc(id) + qs({ year: subjectYear }));
     const steps = result.steps || [];
     $("#trace-count").textContent = t("trace.steps") + ": " + steps.length;
-    $("#trace-steps").append(h("ol", { class: "timeline" }, steps.map((step) => {
+    // A long trace is shown a page of steps at a time (issue 19: one provider's year was 191,469 px tall).
+    const list = h("ol", { class: "timeline" });
+    const more = h("button", { type: "button", class: "secondary pager-more", id: "trace-more" }, t("common.more"));
+    const count = h("span", { class: "muted small pager-count" });
+    $("#trace-steps").append(list, h("div", { class: "pager" }, count, " ", more));
+    let shown = 0;
+    const showMore = () => {
+      list.append(...steps.slice(shown, shown + TRACE_PAGE).map(renderStep));
+      shown = Math.min(steps.length, shown + TRACE_PAGE);
+      count.textContent = t("common.shown") + " " + shown + " / " + t("common.total") + " " + steps.length;
+      more.hidden = shown >= steps.length;
+    };
+    more.addEventListener("click", showMore);
+    showMore();
+    function renderStep(step) {
       const type = String(step.type || "").split(":").pop();
       const group = type.split(".")[0];
       const stepData = step.data || {};
@@ -215,8 +231,9 @@
           rows.length ? h("dl", { class: "facts compact" }, rows.map(([k, v]) =>
             [h("dt", {}, t("field." + k, k)), h("dd", {}, renderValue(k, v))])) : null,
           h("div", { class: "links" }, stepLinks(step, subjectYear, kind, id))));
-    })));
+    }
   };
+  const TRACE_PAGE = 40;
 
   /* ---------- audit: the chain head, verification, exports ---------- */
   VL.pages.audit = async function () {
