@@ -131,6 +131,17 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/audit/verify": [E(AUDITOR)],
     # Who am I: any valid token.
     "GET /api/v1/me": [E(READERS, unowned=(ENTERPRISE, PROVIDER))],
+    # The console does the work (issue 19): a provider's products, workbooks, the year-end warning, notices.
+    "GET /api/v1/providers/{}/products": [E(READERS, PROVIDER)],
+    "GET /api/v1/workbooks/vouchers": [E(READERS)],
+    "GET /api/v1/workbooks/contracts": [E(READERS)],
+    "GET /api/v1/workbooks/provider-totals": [E(READERS)],
+    "GET /api/v1/workbooks/settlements/{}": [E(READERS)],
+    "GET /api/v1/workbooks/year-end": [E(READERS)],
+    "GET /api/v1/year-end": [E(READERS)],
+    "GET /api/v1/notices/providers": [E(READERS)],
+    "GET /api/v1/notices/products": [E(READERS)],
+    "GET /api/v1/notices/settlements/{}": [E(READERS)],
 }
 
 # The commands the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor;
