@@ -21,6 +21,7 @@ ENTERPRISE, PROVIDER = "enterprise", "provider"
 STAFF = frozenset({APPROVER, FINANCE, OPERATOR})
 READERS = STAFF | {SUPERVISOR, AUDITOR}  # API.md: "queries are open to staff, supervisor and auditor"
 ROLES = (APPROVER, FINANCE, OPERATOR, SUPERVISOR, AUDITOR, ENTERPRISE, PROVIDER)
+NO_SUCH_REPORT = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,36 @@ EXPECTATIONS: dict[str, list[Expect]] = {
                                                 "secret": "s3cret-of-the-treasury-0123456789"})],
     "GET /api/v1/webhooks": [E(READERS)],
     "GET /api/v1/webhooks/{}/deliveries": [E(READERS)],
+    # The console does the work (issue 19): a provider's products, workbooks, the year-end warning, notices.
+    "GET /api/v1/providers/{}/products": [E(READERS, PROVIDER)],
+    "GET /api/v1/workbooks/vouchers": [E(READERS)],
+    "GET /api/v1/workbooks/contracts": [E(READERS)],
+    "GET /api/v1/workbooks/provider-totals": [E(READERS)],
+    "GET /api/v1/workbooks/settlements/{}": [E(READERS)],
+    "GET /api/v1/workbooks/year-end": [E(READERS)],
+    "GET /api/v1/year-end": [E(READERS)],
+    "GET /api/v1/notices/providers": [E(READERS)],
+    "GET /api/v1/notices/products": [E(READERS)],
+    "GET /api/v1/notices/settlements/{}": [E(READERS)],
+    # Service archive, catalogue and evaluation (API.md "Service archive"): the operator keeps the archive, the
+    # supervisor adds spot checks and reports (not fund state), each subject commits for itself; the catalogue
+    # is for every role; the evaluation for DIIT, Finance and oversight. A report the world does not hold: 404.
+    "POST /api/v1/archive/surveys": [E(OPERATOR, body={"contract_id": "@contract_completed"})],
+    "POST /api/v1/archive/spot-checks": [E(OPERATOR, SUPERVISOR)],
+    "POST /api/v1/archive/commitments": [E(ENTERPRISE, PROVIDER, unowned=(ENTERPRISE, PROVIDER))],
+    "POST /api/v1/archive/supervision-reports": [E(SUPERVISOR)],
+    "GET /api/v1/archive/supervision-reports/{}": [E(READERS, path={"report": NO_SUCH_REPORT})],
+    "POST /api/v1/archive/supervision-reports/{}/findings/{}/case": [
+        E(OPERATOR, path={"report": NO_SUCH_REPORT, "finding": 0})],
+    "GET /api/v1/archive/enterprises/{}": [E(READERS, ENTERPRISE)],
+    "GET /api/v1/archive/providers/{}": [E(READERS, PROVIDER)],
+    "GET /api/v1/providers/{}/grade": [E(READERS, PROVIDER)],
+    "GET /api/v1/catalogue": [E(READERS, unowned=(ENTERPRISE, PROVIDER))],
+    "GET /api/v1/years/{}/evaluation": [E(APPROVER, FINANCE, SUPERVISOR, AUDITOR)],
 }
 
 # The commands the supervisor may give (API.md "Sanctions": cases are filed by operator or supervisor;
 # "Stops and gates": the acceptance check, 验收, is recorded by the operator or the supervisor, Art. 21).
-SUPERVISOR_COMMANDS = frozenset({"POST /api/v1/cases", "POST /api/v1/contracts/{}/acceptance"})
+# The service archive's spot checks and reports are the supervisor's own records (Art. 21, 22).
+SUPERVISOR_COMMANDS = frozenset({"POST /api/v1/cases", "POST /api/v1/contracts/{}/acceptance",
+                                 "POST /api/v1/archive/spot-checks", "POST /api/v1/archive/supervision-reports"})

@@ -30,7 +30,7 @@ SEGMENT_REFS = {
     "years": "year", "enterprises": "enterprise", "vouchers": "voucher", "providers": "provider",
     "products": "product", "contracts": "contract", "settlements": "batch", "batches": "batch",
     "claims": "claim", "cases": "case", "credentials": "credential", "credit-records": "subject",
-    "objections": "contract", "webhooks": "webhook",
+    "objections": "contract", "webhooks": "webhook", "supervision-reports": "report", "findings": "finding",
 }
 
 # Body and query fields whose value must name something in the world (or be a sensible constant).
