@@ -31,9 +31,10 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "enterprises.register_enterprise": ("ALREADY_EXISTS",),
     "enterprises.verify_enterprise": ("DOCUMENTS_MISSING",),
     "enterprises.issue_voucher": ("NOT_ELIGIBLE", "BUDGET_EXHAUSTED", "HOLDER_REVOKED", "YEAR_CLOSED",
-                                  "ALREADY_ISSUED"),
+                                  "ALREADY_ISSUED", "NOT_DESIGNATED", "NO_SPECIAL_PROGRAMME", "COMMITMENT_MISSING"),
     "providers.register_provider": ("ALREADY_EXISTS",),
-    "providers.review_provider": ("STAGE_OUT_OF_ORDER", "NOT_ELIGIBLE", "PROVIDER_BANNED", "DOCUMENTS_MISSING"),
+    "providers.review_provider": ("STAGE_OUT_OF_ORDER", "NOT_ELIGIBLE", "PROVIDER_BANNED", "DOCUMENTS_MISSING",
+                                  "COMMITMENT_MISSING"),
     "providers.terminate_provider": ("INVALID_STATE",),
     "providers.grant_cap_exception": ("YEAR_CLOSED",),
     "providers.review_product": ("STAGE_OUT_OF_ORDER", "PROVIDER_BANNED"),
@@ -42,7 +43,7 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "contracts.sign_contract": ("VOUCHER_EXHAUSTED", "SUBSIDY_ABOVE_SHARE", "PROVIDER_NOT_SIGNED",
                                 "PRODUCT_NOT_LISTED", "PROVIDER_CAP_EXCEEDED", "HOLDER_REVOKED", "YEAR_CLOSED",
                                 "YEAR_NOT_STARTED", "YEAR_ENDED", "SUBSIDY_ZERO", "PARTY_TERMINATED",
-                                "INVALID_STATE"),
+                                "INVALID_STATE", "CATEGORY_OUT_OF_SCOPE"),
     "contracts.pay_deposit": ("WRONG_AMOUNT", "YEAR_ENDED", "PARTY_TERMINATED", "INVALID_STATE"),
     "contracts.complete_contract": ("WRONG_AMOUNT", "YEAR_ENDED", "PARTY_TERMINATED", "INVALID_STATE"),
     "contracts.terminate_contract": ("INVALID_STATE",),
@@ -59,6 +60,11 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
                                    "SEGREGATION_OF_DUTIES", "INVALID_STATE"),
     "cases.sanction_case": ("SEGREGATION_OF_DUTIES", "INVALID_STATE"),
     "cases.record_recovery": ("RECOVERY_ABOVE_RECEIVABLE",),
+    # Special vouchers (API.md "Special vouchers") and the service archive (API.md "Service archive").
+    "years.set_special_programme": ("INVALID_STATE",),
+    "archive.record_survey": ("CONTRACT_NOT_COMPLETED", "ALREADY_EXISTS"),
+    "archive.make_commitment": ("ALREADY_EXISTS",),
+    "archive.refer_finding": ("ALREADY_EXISTS",),
 }
 
 IDEMPOTENCY_HEADER = {
