@@ -21,7 +21,6 @@ ENTERPRISE, PROVIDER = "enterprise", "provider"
 STAFF = frozenset({APPROVER, FINANCE, OPERATOR})
 READERS = STAFF | {SUPERVISOR, AUDITOR}  # API.md: "queries are open to staff, supervisor and auditor"
 ROLES = (APPROVER, FINANCE, OPERATOR, SUPERVISOR, AUDITOR, ENTERPRISE, PROVIDER)
-NO_SUCH_REPORT = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -156,14 +155,13 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "GET /api/v1/notices/settlements/{}": [E(READERS)],
     # Service archive, catalogue and evaluation (API.md "Service archive"): the operator keeps the archive, the
     # supervisor adds spot checks and reports (not fund state), each subject commits for itself; the catalogue
-    # is for every role; the evaluation for DIIT, Finance and oversight. A report the world does not hold: 404.
+    # is for every role; the evaluation for DIIT, Finance and oversight.
     "POST /api/v1/archive/surveys": [E(OPERATOR, body={"contract_id": "@contract_completed"})],
     "POST /api/v1/archive/spot-checks": [E(OPERATOR, SUPERVISOR)],
     "POST /api/v1/archive/commitments": [E(ENTERPRISE, PROVIDER, unowned=(ENTERPRISE, PROVIDER))],
     "POST /api/v1/archive/supervision-reports": [E(SUPERVISOR)],
-    "GET /api/v1/archive/supervision-reports/{}": [E(READERS, path={"report": NO_SUCH_REPORT})],
-    "POST /api/v1/archive/supervision-reports/{}/findings/{}/case": [
-        E(OPERATOR, path={"report": NO_SUCH_REPORT, "finding": 0})],
+    "GET /api/v1/archive/supervision-reports/{}": [E(READERS)],
+    "POST /api/v1/archive/supervision-reports/{}/findings/{}/case": [E(OPERATOR)],
     "GET /api/v1/archive/enterprises/{}": [E(READERS, ENTERPRISE)],
     "GET /api/v1/archive/providers/{}": [E(READERS, PROVIDER)],
     "GET /api/v1/providers/{}/grade": [E(READERS, PROVIDER)],

@@ -244,7 +244,7 @@ def build_world(app: Any, flask_app: Any) -> World:
         "other_contract": other_contract, "claimable_contract": claimable,
         **{f"contract_{state}": cid for state, cid in contracts.items()},
         "batch": None, "claim": None, "case": None, "credential": str(uuid.uuid4()), "subject": enterprise,
-        "webhook": None,
+        "webhook": None, "report": None, "finding": 0,
     }
     world = World(app=app, flask_app=flask_app, refs=refs, tokens=tokens)
     world.openapi = world.client.get("/api/v1/openapi.json").get_json()
@@ -277,6 +277,12 @@ def _settlement_and_case(world: World) -> None:
             "url": "https://treasury.example.gov.cn/hook", "secret": "s3cret-of-the-treasury-0123456789"})
         world.refs["webhook"] = _created_id(response, "id")
         assert world.refs["webhook"], f"could not subscribe a webhook: {response.status_code} {response.get_json()}"
+    if "POST /api/v1/archive/supervision-reports" in rules:
+        response = world.request("supervisor", "POST", "/api/v1/archive/supervision-reports", body={
+            "year": YEAR, "title": "季度监理报告", "findings": [{
+                "subject_type": "provider", "subject_id": "@provider", "severity": "major", "text": "服务记录不全"}]})
+        world.refs["report"] = _created_id(response, "report_id")
+        assert world.refs["report"], f"could not file a report: {response.status_code} {response.get_json()}"
     if "POST /api/v1/cases" in rules:
         response = world.request("operator", "POST", "/api/v1/cases")
         world.refs["case"] = _created_id(response, "case_id", "id")
