@@ -275,7 +275,8 @@ class LagProbe:
             _, position = self._sample()
         drain = time.perf_counter() - ended
         self.views.datastore.close()  # type: ignore[attr-defined]
-        seconds = [self._behind_since(at, position) for at, _, position in self.samples]
+        heads = [head for _, head in self.seen]
+        seconds = [self._behind_since(at, position, heads) for at, _, position in self.samples]
         events = [head - position for _, head, position in self.samples]
         from bench.timing import percentile
 
@@ -284,11 +285,12 @@ class LagProbe:
                 "max_seconds": round(max(seconds, default=0.0), 3),
                 "p99_seconds": round(percentile(seconds, 0.99), 3), "drain_seconds": round(drain, 3)}
 
-    def _behind_since(self, at: float, position: int) -> float:
+    def _behind_since(self, at: float, position: int, heads: list[int]) -> float:
         """Seconds since the head was first seen past `position`, at time `at` (0 if not behind)."""
-        for first, head in self.seen:
-            if first > at:
-                break
-            if head > position:
-                return at - first
-        return 0.0
+        import bisect
+
+        # `seen` grows in time and in head: the first entry past `position` is found by bisection.
+        index = bisect.bisect_right(heads, position)
+        if index == len(self.seen) or self.seen[index][0] > at:
+            return 0.0
+        return at - self.seen[index][0]

@@ -120,3 +120,15 @@ def test_the_table_shows_issue_21_targets_and_the_json_keeps_issue_7s() -> None:
     assert "HTTP 8 clients on 2 processes ÷ 1 client" in text and "lag max 0.4 s" in text
     assert "sign contract (app) ÷ insert floor" in {t["target"] for t in report["targets_issue7"]}
     assert "insert floor" not in text.split("targets (issue 21")[1]
+
+
+def test_the_lag_in_seconds_counts_from_when_the_head_was_first_seen_past_the_views() -> None:
+    from bench.http_bench import LagProbe
+
+    probe = LagProbe.__new__(LagProbe)  # its arithmetic only: no store
+    probe.seen = [(0.0, 10), (1.0, 12), (2.0, 15)]  # (first time seen, head)
+    heads = [head for _, head in probe.seen]
+    assert probe._behind_since(2.5, 10, heads) == 1.5  # the head first passed 10 at 1.0
+    assert probe._behind_since(2.5, 12, heads) == 0.5
+    assert probe._behind_since(2.5, 15, heads) == 0.0  # caught up
+    assert probe._behind_since(0.5, 10, heads) == 0.0  # at 0.5 nothing past 10 had been seen
