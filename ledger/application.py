@@ -10,6 +10,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Callable
 from datetime import date, datetime
 
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.as_of import PointInTimeQueries
@@ -56,6 +58,30 @@ class VoucherLedger(SettlementCommands, ArchiveCommands, CaseCommands, ContractC
 
     def unit_of_work(self) -> AbstractContextManager[Any]:
         return self.log_check.unit()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's `save()`, collecting our aggregates' events without its runtime-Protocol checks.
+
+        `ProcessingEvent.collect_events` asks `isinstance(obj, DomainEventProtocol)` and then
+        `CollectEventsProtocol` of every object: each walks the protocol's attributes, about a tenth of
+        a contract signature's CPU and of a year-close chunk's in the profiles of issue 21. Our
+        aggregates are the library's `Aggregate`s (an ordinary class check); anything else goes
+        through the library's own collection. The recording, snapshots and notifications are the
+        library's steps, unchanged.
+        """
+        processing_event: ProcessingEvent[Any] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, kept as its save() calls it
+        return recordings
 
     def _record(self, processing_event: Any) -> Any:
         """Record, then cache what was saved; a refused save (version conflict) forgets its aggregates."""

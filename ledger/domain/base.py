@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -16,7 +17,14 @@ LEDGER_NAMESPACE = uuid.UUID("6f1d7c1e-2b51-4f2e-9d0a-5a7e3c1b9e45")
 
 def natural_id(*parts: object) -> uuid.UUID:
     """A stable id for a natural key: a second creation conflicts at version 1."""
-    return uuid.uuid5(LEDGER_NAMESPACE, "/".join(str(p) for p in parts))
+    return _natural_id("/".join(str(p) for p in parts))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _natural_id(key: str) -> uuid.UUID:
+    # The same keys (a year, a provider, a provider's year) are hashed by every command: uuid5's SHA-1
+    # and UUID construction showed in the profiles of a signature and of the year close (issue 21).
+    return uuid.uuid5(LEDGER_NAMESPACE, key)
 
 
 class LedgerAggregate(Aggregate):

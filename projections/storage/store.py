@@ -247,6 +247,10 @@ class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRec
         # A cursor of its own: in pipeline mode its result must not become the next fetch's (apply_page).
         lock = SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))")
         cursor.connection.cursor().execute(lock, (f"{VIEWS_NAME}:{application_name}",))  # type: ignore[arg-type]
+        # The page's commit need not wait for the disk, as on SQLite (_ViewsConnectionPool): a crash loses
+        # whole pages, rows and tracking position together, which are applied again from the event store
+        # (its commits stay synchronous). Over HTTP each command waits for its page (issue 21's profile).
+        cursor.connection.cursor().execute(SQL("SET LOCAL synchronous_commit TO off"))
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)

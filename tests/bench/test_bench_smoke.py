@@ -74,8 +74,14 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
         assert audit["verify"]["ok"] is True
     positive(report["year_close"], "year_close", "vouchers", "seconds")
     # The targets are listed, and the report and table are written.
-    assert {t["target"] for t in report["targets"]} >= {"sign contract (app) ÷ insert floor",
-                                                        "projection catch-up ÷ log read", "export peak RSS"}
+    concurrent = report["http_concurrent"]
+    positive(concurrent, "http_concurrent", "count", "ops_per_s", "x_one_client")
+    assert concurrent["servers"] == (2 if store.backend == "postgres" else 1)
+    assert concurrent["lag"]["samples"] > 0
+    assert {t["target"] for t in report["targets"]} >= {"sign_contract (app) ÷ library one-event save",
+                                                        "catch-up lag under HTTP load", "export peak RSS"}
+    assert {t["target"] for t in report["targets_issue7"]} >= {"sign contract (app) ÷ insert floor",
+                                                               "projection catch-up ÷ log read"}
     path = reporting.write(report, options.output)
     assert json.load(open(path, encoding="utf-8"))["meta"]["backend"] == store.backend
     assert "sign_contract" in reporting.table(report) and "one-event save" in reporting.table(report)
