@@ -14,6 +14,7 @@ touching this module:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from apispec import BasePlugin
@@ -98,6 +99,7 @@ def operation_id(endpoint: str, method: str, methods: int) -> str:
     return base if methods == 1 else f"{base}_{method}"
 
 
+@functools.cache  # every app build asks for each code's meaning several hundred times
 def _when(code: str) -> str:
     """What a code means, from its error class's one-line "Raised when ..." docstring (ledger/errors.py)."""
     found = [cls for cls in error_classes() if cls.code == code and cls.__doc__]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.hardening.access_matrix import (
     AUDITOR, ENTERPRISE, EXPECTATIONS, PROVIDER, ROLES, SUPERVISOR, SUPERVISOR_COMMANDS, Expect,
 )
@@ -71,6 +73,7 @@ def test_supervisor_and_auditor_never_change_fund_state() -> None:
                 assert SUPERVISOR not in expect.allowed, key
 
 
+@pytest.mark.slow  # every route × every principal: a sweep, run in the full lane
 def test_access_matrix(world: World, capsys: Any) -> None:
     all_cells = cells(world)
     refused = [c for c in all_cells if c[3] != "allowed"]

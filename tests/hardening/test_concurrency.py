@@ -145,6 +145,7 @@ def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) 
     other.close()
 
 
+@pytest.mark.slow  # runs the retries out for real (seconds of backoff)
 def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, clock: Any, monkeypatch: Any) -> None:
     """Another process signs a contract on the same voucher between our loads, every time: each attempt's
     save is refused by the version check, and after CONFLICT_ATTEMPTS the client gets the 503 body, with

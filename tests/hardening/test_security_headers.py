@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from service.bootstrap import build_app
 from tests.hardening.world import World, principals
 from tests.support import bearer
@@ -22,6 +24,7 @@ def assert_secure(response: Any, what: str) -> None:
             assert response.headers[name] == SECURITY_HEADERS[name], (what, name, response.headers[name])
 
 
+@pytest.mark.slow  # every route × every principal: a sweep, run in the full lane
 def test_every_route_and_principal_gets_the_security_headers(world: World) -> None:
     client = world.client
     seen = 0
