@@ -19,10 +19,10 @@
     return "console-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
 
-  /** POST a command to the API with its Idempotency-Key; a non-2xx answer throws an ApiError. */
-  VL.post = async function (path, body, key) {
+  /** POST (or `method`, e.g. PUT) a command to the API with its Idempotency-Key; a non-2xx answer throws an ApiError. */
+  VL.post = async function (path, body, key, method) {
     const response = await fetch("/api/v1" + path, {
-      method: "POST",
+      method: method || "POST",
       headers: { ...VL.session.headers(), Accept: "application/json", "Content-Type": "application/json",
         "Idempotency-Key": key },
       body: JSON.stringify(body || {}),
@@ -46,7 +46,8 @@
         h("option", { value, selected: String(value) === String(spec.value) },
           key ? t(key, String(value)) : literal || String(value))));
     } else if (spec.type === "textarea") {
-      control = h("textarea", { ...common, rows: 2, maxlength: spec.max || 2000 }, spec.value || "");
+      control = h("textarea", { ...common, rows: 2, maxlength: spec.max || 2000,
+        placeholder: spec.placeholder ? t(spec.placeholder) : null }, spec.value || "");
     } else if (spec.type === "checkbox") {
       control = h("input", { ...common, type: "checkbox", checked: !!spec.value });
       return h("label", { class: "check" }, control, " ", h("span", {}, t(spec.label)));
@@ -81,7 +82,7 @@
 
   /**
    * A command's form in a card: {id, title, roles, fields, hint?, send(values) → [path, body],
-   * preview?(values, body) → node (then a confirmation step), submitKey?}. Returns the card, or null
+   * preview?(values, body) → node (then a confirmation step), submitKey?, method? (default POST)}. Returns the card, or null
    * when the signed-in role may not perform the command.
    */
   VL.actionForm = function (spec) {
@@ -106,7 +107,7 @@
     };
     const act = async (path, body) => {
       try {
-        const result = await VL.post(path, body, key);
+        const result = await VL.post(path, body, key, spec.method);
         sessionStorage.setItem("vl.flash", JSON.stringify({ key: spec.title, position: result && result.position }));
         location.reload();
       } catch (error) {
@@ -160,6 +161,7 @@
     const area = $("#vl-actions") || $("#vl-main").appendChild(h("div", { class: "actions", id: "vl-actions" }));
     area.append(...shown);
   }
+  Object.assign(VL, { placeActions: place, showFlash: flash });  // for the forms in other files (forms_parties.js)
 
   /** Run `add` after a page's own rendering. */
   function after(page, add) {
@@ -184,15 +186,22 @@
   const confirmFacts = (rows) => VL.facts(rows, "compact");
 
   /* ---------- an enterprise: issue a voucher (operator) ---------- */
+  /** The designations of special vouchers (API.md "Special vouchers"). */
+  VL.DESIGNATIONS = ["lead_enterprise", "cluster_or_base", "key_project", "innovation_platform", "other_designated"];
   after("enterprise", (data) => {
     const year = Number(params().get("year")) || VL.thisYear();
     return [VL.actionForm({
       id: "issue-voucher", title: "action.issue_voucher", roles: ["operator"],
       fields: [
         { name: "year", label: "common.year", type: "select", options: yearOptions(year), value: year },
-        { name: "kind", label: "voucher.kind", type: "select", options: [["general", "kind.general"]], value: "general" },
+        { name: "kind", label: "voucher.kind", type: "select", options: [["general", "kind.general"], ["special", "kind.special"]],
+          value: "general" },
+        // A special voucher names the designation it is issued under (API.md "Special vouchers").
+        { name: "designation", label: "action.designation", type: "select", options: [["", "forms.no_designation"],
+          ...VL.DESIGNATIONS.map((d) => [d, "designation." + d])] },
       ],
-      send: (v) => ["/vouchers", { enterprise_id: data.id, year: Number(v.year), kind: v.kind }],
+      send: (v) => ["/vouchers", { enterprise_id: data.id, year: Number(v.year), kind: v.kind,
+        ...(v.kind === "special" ? { designation: v.designation } : {}) }],
     })];
   });
 
