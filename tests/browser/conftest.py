@@ -57,9 +57,15 @@ class ConsoleServer:
     backend: str
     base_url: str
     tokens: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the CLI's, for tokens a test issues itself
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def issue_token(self, role: str, subject: str) -> str:
+        """A token for a subject the demo does not have (e.g. one about to register itself)."""
+        printed = _cli(self.env, "token", "issue", "--role", role, "--name", f"browser-{role}-{subject}", "--subject", subject)
+        return printed.strip().splitlines()[-1]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -86,7 +92,7 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     database_url = next(urls)
     env = cli_env(database_url, BUSINESS_DATE)  # a fixed business date: no time bomb
     _cli(env, "demo")
-    server = ConsoleServer(backend=backend, base_url="")
+    server = ConsoleServer(backend=backend, base_url="", env=env)
     # One `token issue` per role, one after another (each CLI process creates the store's tables if
     # missing, and concurrent DDL races on PostgreSQL); the token is the last line each prints.
     subjects = {"enterprise": ENTERPRISE, "provider": PROVIDER}

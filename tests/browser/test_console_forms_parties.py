@@ -16,6 +16,7 @@ from service.demo import credit_code
 from tests.browser.conftest import ENTERPRISE, PROVIDER, ConsoleServer
 from tests.browser.test_console import api, element, elements, filled, no_alerts, screenshot, sign_in
 from tests.browser.test_console_work import act, fill
+from tests.browser.test_console import wait
 from tests.support import YEAR
 
 pytestmark = pytest.mark.slow  # a real server and Chromium (scripts/test --fast skips it)
@@ -37,9 +38,10 @@ def step_types(server: ConsoleServer, path: str) -> list[str]:
 
 
 def test_open_fund_and_programme_a_year(browser: Any, console_server: ConsoleServer) -> None:
+    # The year not opened yet has no dashboard: its page says so and offers the form that opens it.
     sign_in(browser, console_server, "approver")
-    browser.get(console_server.url(f"/console/years/{YEAR}"))
-    filled(browser, "#year-figures")
+    browser.get(console_server.url(f"/console/years/{NEXT}"))
+    assert "NOT_FOUND" in element(browser, "#vl-main .alert").text
     fill(browser, "year-open", {"year": str(NEXT), "starts_on": f"{NEXT}-01-01", "ends_on": f"{NEXT}-12-31",
                                 "settlement_batches": "1", "deposit_share": "0.20"})
     screenshot(browser, console_server, "forms-year-open")
@@ -186,3 +188,37 @@ def test_cap_exception_and_recovery_are_previewed_and_a_refusal_shows_its_detail
                                                        "reference": f"桂财工收〔{YEAR}〕1号"},
         confirm=True, shot="forms-recovery-preview")
     assert api(console_server, f"/providers/{owing}/totals?year={YEAR}", "finance")["receivable"] == "0.00"
+
+
+def test_a_new_enterprise_and_provider_register_themselves_and_the_operator_verifies_the_honour(
+        browser: Any, console_server: ConsoleServer) -> None:
+    """A subject signed in before it is registered finds its registration on its own page (Art. 8, 12)."""
+    code = credit_code(171)
+    console_server.tokens["new-enterprise"] = console_server.issue_token("enterprise", code)
+    sign_in(browser, console_server, "new-enterprise")
+    wait(browser, lambda d: code in d.current_url)
+    element(browser, "#enterprise-register")  # its own page finds nothing yet: the registration instead
+    assert browser.execute_script("return document.querySelector(\"#enterprise-register [name='id']\").value") == code
+    screenshot(browser, console_server, "forms-self-registration")
+    act(browser, console_server, "enterprise-register", {
+        "name": "防城港海润食品有限公司", "employees": "60", "revenue": "20000000.00", "honours": ["gazelle"],
+        "documents": document_lines("honour_certificate:gazelle")})
+    filled(browser, "#enterprise-balance")
+    declared = api(console_server, f"/enterprises/{code}", "new-enterprise")
+    assert (declared["honours"], declared["tier"]) == ([{"code": "gazelle", "verified": False}], "T1")
+
+    sign_in(browser, console_server, "operator")
+    browser.get(console_server.url(f"/console/enterprises/{code}"))
+    act(browser, console_server, "enterprise-verification", {"honours": ["gazelle"],
+                                                             "documents": document_lines("honour_certificate:gazelle")})
+    verified = api(console_server, f"/enterprises/{code}", "operator")
+    assert (verified["honours"], verified["tier"]) == ([{"code": "gazelle", "verified": True}], "T3")
+
+    provider = credit_code(271)
+    console_server.tokens["new-provider"] = console_server.issue_token("provider", provider)
+    sign_in(browser, console_server, "new-provider")
+    wait(browser, lambda d: provider in d.current_url)
+    act(browser, console_server, "provider-register", {
+        "name": "来宾市启明管理咨询有限公司", "entity_type": "legal_person", "years_operating": "3",
+        "core_staff_insured": "6", "clients_last_year": "12", "revenue_last_year": "1500000.00", "documents": ""})
+    assert api(console_server, f"/providers/{provider}", "new-provider")["name"] == "来宾市启明管理咨询有限公司"
