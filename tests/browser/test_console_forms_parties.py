@@ -15,7 +15,7 @@ import pytest
 from service.demo import credit_code
 from tests.browser.conftest import ENTERPRISE, PROVIDER, ConsoleServer
 from tests.browser.test_console import api, element, elements, filled, no_alerts, screenshot, sign_in
-from tests.browser.test_console_work import act, fill
+from tests.browser.test_console_work import act as act_and_wait, fill
 from tests.browser.test_console import wait
 from tests.support import YEAR
 
@@ -31,6 +31,12 @@ def document_lines(*kinds: str) -> str:
     """Document references as a clerk pastes them: "kind, name, uri, sha256, size", one a line."""
     return "\n".join(f"{kind}, {kind.split(':')[-1]}.pdf, https://docs.example.gov.cn/forms/{kind.split(':')[-1]}.pdf, "
                      f"{HASH}, 2048" for kind in kinds)
+
+
+def act(driver: Any, server: ConsoleServer, form: str, values: dict[str, Any], **options: Any) -> None:
+    """Send a form and wait for its own notice: the notice of the form sent before it is removed first."""
+    driver.execute_script("const old = document.getElementById('vl-flash'); if (old) old.remove();")
+    act_and_wait(driver, server, form, values, **options)
 
 
 def step_types(server: ConsoleServer, path: str) -> list[str]:
@@ -54,6 +60,7 @@ def test_open_fund_and_programme_a_year(browser: Any, console_server: ConsoleSer
     sign_in(browser, console_server, "finance")
     browser.get(console_server.url(f"/console/years/{NEXT}"))
     filled(browser, "#year-figures")
+    browser.execute_script("const old = document.getElementById('vl-flash'); if (old) old.remove();")
     fill(browser, "year-budget", {"amount": "5000000.00", "reference": f"桂财工〔{NEXT}〕1号"})
     element(browser, "#year-budget-submit").click()
     preview = element(browser, "#year-budget-preview")
