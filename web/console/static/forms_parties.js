@@ -292,10 +292,11 @@
   /* ---------- a year: open one, fund it, set its special programme ---------- */
   onPage("year", async (data, failure) => {
     const shown = Number(location.pathname.split("/").pop()) || Number(data.year) || VL.thisYear();
-    const me = VL.session.me();
-    const opened = me && VL.isReader(me) ? (await api("/years")).years.map((y) => y.year) : [];
+    // Only the approver's forms need the years opened and the programme set (the others fetch on preview).
+    const approver = (VL.session.me() || {}).role === "approver";
+    const opened = approver ? (await api("/years")).years.map((y) => y.year) : [];
     const next = [VL.thisYear(), VL.thisYear() + 1].find((y) => !opened.includes(y));
-    const info = failure || !VL.isReader(me) ? null : await api("/years/" + shown);
+    const info = failure || !approver ? null : await api("/years/" + shown);
     const programme = (info && info.special_programme) || null;
     const yearPath = "/years/" + shown;
     return [
