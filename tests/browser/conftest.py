@@ -57,6 +57,7 @@ class ConsoleServer:
     backend: str
     base_url: str
     tokens: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the CLI's environment: more tokens for a module's own subjects
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -86,7 +87,7 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     database_url = next(urls)
     env = cli_env(database_url, BUSINESS_DATE)  # a fixed business date: no time bomb
     _cli(env, "demo")
-    server = ConsoleServer(backend=backend, base_url="")
+    server = ConsoleServer(backend=backend, base_url="", env=env)
     # One `token issue` per role, one after another (each CLI process creates the store's tables if
     # missing, and concurrent DDL races on PostgreSQL); the token is the last line each prints.
     subjects = {"enterprise": ENTERPRISE, "provider": PROVIDER}
