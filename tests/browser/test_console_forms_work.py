@@ -74,14 +74,23 @@ def test_propose_a_contract_with_its_subsidy_previewed_then_a_refusal(browser: A
     choose(browser, "contract-propose", "product_id", product["product_id"])
     preview = previewed(browser, server, "contract-propose", {"amount": "20000.00", "quantity": "1"},
                         "forms-propose-preview")
-    assert "¥20,000.00" in preview and "年度补贴比例" in preview
+    # The ledger's rule: 50% of a consulting contract (Art. 10), within the voucher's ¥20,000 available.
+    assert "¥20,000.00" in preview and "50%" in preview and "将预留补贴\n¥10,000.00" in preview
     after = contracts_of(server, ENTERPRISE_102)
     assert len(after) == before + 1
     proposed = api(server, f"/contracts/{after[-1]['contract_id']}", "operator")
     assert (proposed["status"], proposed["amount"], proposed["provider_id"]) == ("proposed", "20000.00", PROVIDER)
 
-    # Above the listed price × quantity: the rule refuses, in Chinese, naming the price and the maximum.
+    # A subsidy asked above the year's share is refused at the preview already, before anything is proposed.
     element(browser, "#contract-propose")  # drawn again on the reloaded page
+    choose(browser, "contract-propose", "provider_id", PROVIDER)
+    choose(browser, "contract-propose", "product_id", product["product_id"])
+    fill(browser, "contract-propose", {"amount": "20000.00", "quantity": "1", "subsidy": "10000.01"})
+    element(browser, "#contract-propose-submit").click()
+    alert = element(browser, "#contract-propose-message .alert")
+    assert "SUBSIDY_ABOVE_SHARE" in alert.text and "10000.00" in alert.text
+    assert not elements(browser, "#contract-propose-confirm")
+    # Above the listed price × quantity: the rule refuses, in Chinese, naming the price and the maximum.
     choose(browser, "contract-propose", "provider_id", PROVIDER)
     choose(browser, "contract-propose", "product_id", product["product_id"])
     fill(browser, "contract-propose", {"amount": "999999.00", "quantity": "1", "subsidy": "1000.00"})

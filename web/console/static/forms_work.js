@@ -74,19 +74,18 @@
       ],
       send: (v) => ["/contracts", { voucher_id: v.voucher_id, provider_id: v.provider_id, product_id: v.product_id,
         amount: v.amount, quantity: Number(v.quantity), ...(v.subsidy ? { subsidy: v.subsidy } : {}) }],
-      // What signing will reserve: the subsidy asked, or the year's share of the amount up to what the
-      // voucher has left (Art. 10, 17). The share is applied by the ledger when the provider signs.
+      // What the provider's signature would reserve, by the ledger's own rule (the year's share of the
+      // amount, at most the voucher's available, or the smaller amount asked; Art. 10, 17).
       preview: async (v) => {
-        const voucher = vouchers.find((x) => x.voucher_id === v.voucher_id);
-        const product = productsOf(v.provider_id).find((p) => p.product_id === v.product_id);
-        const reserved = v.subsidy ? h("b", { id: "contract-propose-reserved" }, VL.yuan(v.subsidy))
-          : h("span", { id: "contract-propose-reserved" }, t("work.subsidy_by_share") + " ",
-            h("b", {}, VL.yuan(voucher ? voucher.available : null)));
-        return facts([["contract.provider", (providers.find((p) => p.provider_id === v.provider_id) || {}).name || v.provider_id],
+        const p = await api("/vouchers/" + enc(v.voucher_id) + "/subsidy-preview"
+          + qs({ product_id: v.product_id, amount: v.amount, subsidy: v.subsidy }));
+        const product = productsOf(v.provider_id).find((x) => x.product_id === v.product_id);
+        return facts([["contract.provider", (providers.find((x) => x.provider_id === v.provider_id) || {}).name || v.provider_id],
           ["contract.product", product ? productLabel(product) + " × " + v.quantity : v.product_id],
-          ["contract.amount", VL.yuan(v.amount)],
-          ["figure.available", VL.yuan(voucher ? voucher.available : null)],
-          ["work.subsidy_reserved", reserved],
+          ["contract.amount", VL.yuan(p.amount)],
+          ["work.share", VL.share(p.share) + " · " + t("work.share_maximum") + " " + VL.yuan(p.share_maximum)],
+          ["figure.available", VL.yuan(p.available)],
+          ["work.subsidy_reserved", h("b", { id: "contract-propose-reserved" }, VL.yuan(p.subsidy))],
           ["work.when", t("work.reserved_at_signature")]]);
       },
     });
