@@ -51,7 +51,13 @@ def previewed(driver: Any, server: ConsoleServer, form: str, values: dict[str, A
     screenshot(driver, server, shot)
     element(driver, f"#{form}-confirm").click()
     element(driver, "#vl-flash")
+    drawn(driver)
     return preview
+
+
+def drawn(driver: Any) -> None:
+    """Wait until the page has drawn its forms (forms_work.js marks the body), so an absent form is truly absent."""
+    element(driver, "body[data-work-forms='drawn']")
 
 
 def consulting_product(server: ConsoleServer) -> dict[str, Any]:
@@ -117,6 +123,7 @@ def test_survey_then_a_failed_acceptance_on_the_contract_page(browser: Any, serv
     act(browser, server, "contract-survey", {"score": "4", "comments": "服务及时，报告质量较好"})
     archive = api(server, f"/archive/enterprises/{ENTERPRISE_102}", "operator")["entries"]
     assert any(e["type"].endswith("SurveyRecorded") and e["data"]["score"] == 4 for e in archive)
+    drawn(browser)
     screenshot(browser, server, "forms-survey")
     sign_in(browser, server, "supervisor")
     browser.get(server.url(page))
@@ -124,6 +131,7 @@ def test_survey_then_a_failed_acceptance_on_the_contract_page(browser: Any, serv
                         "forms-acceptance-preview")
     assert signed["subsidy"] in preview.replace(",", "") and "补贴退回" in preview
     assert api(server, f"/contracts/{contract}", "operator")["status"] == "failed_acceptance"
+    drawn(browser)
     assert not elements(browser, "#contract-acceptance")  # no second check of a failed contract
 
 
@@ -136,6 +144,7 @@ def test_approver_releases_a_hold_after_its_preview(browser: Any, server: Consol
     sign_in(browser, server, "operator")
     browser.get(server.url(f"/console/contracts/{contract}"))
     element(browser, "#contract-figures .figure")
+    drawn(browser)
     assert not elements(browser, "#hold-release")  # the operator may not release a hold
     sign_in(browser, server, "approver")
     browser.get(server.url(f"/console/contracts/{contract}"))
@@ -163,6 +172,7 @@ def test_approver_resolves_an_objection_on_the_batch_page(browser: Any, server: 
     assert "随本批次兑付" in preview and "¥" in preview
     claim = next(c for c in api(server, path, "operator")["claims"] if c["claim_id"] == claim["claim_id"])
     assert claim["disputes"][disputed] == "dismissed"
+    drawn(browser)
     assert not elements(browser, "#objection-resolution")  # nothing left to resolve
 
 
@@ -175,6 +185,7 @@ def test_spot_check_report_and_a_finding_turned_into_a_case(browser: Any, server
     checks = [e for e in api(server, archive, "operator")["entries"] if e["type"].endswith("SpotChecked")]
     assert [c["data"]["result"] for c in checks] == ["failed"]
     element(browser, "#archive-entries tbody tr")
+    drawn(browser)
     screenshot(browser, server, "forms-spot-check")
 
     sign_in(browser, server, "supervisor")
@@ -203,7 +214,9 @@ def test_spot_check_report_and_a_finding_turned_into_a_case(browser: Any, server
     report = api(server, f"/archive/supervision-reports/{report_id}", "operator")
     assert report["findings"][0]["case_id"] and report["findings"][1]["case_id"] is None
     assert api(server, "/cases", "operator")["total"] == cases + 1
+    drawn(browser)
     assert not elements(browser, "#finding-case")  # the provider's one finding is referred
+    assert elements(browser, "#spot-check") and len(elements(browser, "#archive-entries tbody tr")) >= 2
     screenshot(browser, server, "forms-finding-case")
 
 
@@ -221,8 +234,10 @@ def test_a_webhook_subscribed_twice_is_one_and_its_secret_never_shows(browser: A
     assert len(hooks) == before + 1 and hooks[-1]["types"] == ["Voucher", "Contract"]
     assert "ledger-events" in element(browser, "#webhook-list tbody").text
     assert WEBHOOK_SECRET not in browser.page_source
+    drawn(browser)
     screenshot(browser, server, "forms-webhooks")
     sign_in(browser, server, "auditor")  # readers see the list, only the operator subscribes
     browser.get(server.url("/console/webhooks"))
     element(browser, "#webhook-list tbody tr")
+    drawn(browser)
     assert not elements(browser, "#webhook-new")

@@ -12,7 +12,8 @@
  * - a batch's page: resolving an objection to a disputed contract (approver);
  * - the audit page: the supervisor's supervision report with its findings (the supervisor works there);
  * - a page of its own, "事件推送" (/console/webhooks): the subscriptions (staff, supervisor, auditors read;
- *   the operator subscribes). A secret is sent once and never shown back (the API never returns it).
+ *   the operator subscribes). A secret is sent once and never shown back (the API never returns it); a
+ *   subscription made here starts at the chain's head (the API's default): replaying history is the API's `after`.
  * Commands that move money toward payment or back to a voucher (a hold release, an objection's
  * resolution, an acceptance check, a proposal's subsidy) show what they will do and ask to confirm.
  */
@@ -20,7 +21,13 @@
 
 (function (VL) {
   const { h, t, api, qs, $ } = VL;
-  const { after, documentFields, document: documentOf } = VL.formKit;
+  const { documentFields, document: documentOf } = VL.formKit;
+  /** Add a page's cards after its own rendering; the body says when they are drawn (data-work-forms). */
+  const after = (page, add) => VL.formKit.after(page, async (data) => {
+    const cards = await add(data);
+    document.body.dataset.workForms = "drawn";
+    return cards;
+  });
   const enc = encodeURIComponent;
   const short = (id) => (id ? String(id).slice(0, 8) : "—");
   const facts = (rows) => VL.facts(rows, "compact");
@@ -54,6 +61,7 @@
     const [mine, catalogue] = await Promise.all([api("/enterprises/" + enc(enterpriseId)),
       api("/catalogue" + qs({ year }))]);
     const vouchers = mine.vouchers.filter((v) => v.year === year && v.status === "active");
+    if (!vouchers.length) return null;  // no live voucher of the year: nothing to propose with
     const providers = catalogue.providers.filter((p) => p.products.length);
     const productsOf = (providerId) => (providers.find((p) => p.provider_id === providerId) || { products: [] }).products;
     const productLabel = (p) => p.name + " · " + VL.label("category", p.category) + " · " + VL.yuan(p.price);
@@ -268,7 +276,7 @@
     add.addEventListener("click", () => rows.append(findingRow(rows.children.length)));
     rows.append(findingRow(0));
     const form = card.querySelector("form");
-    form.insertBefore(h("fieldset", { class: "checks" }, h("legend", {}, t("work.findings")), rows, add),
+    form.insertBefore(h("fieldset", { class: "finding-rows" }, h("legend", {}, t("work.findings")), rows, add),
       form.querySelector(".row"));
     return [card];
   });
