@@ -221,3 +221,32 @@ def get_voucher(args: dict[str, Any], voucher_id: str) -> Any:
         voucher = balances.get_voucher(fresh_views(), voucher_id)
     require_reader(current_actor(), enterprise_id=voucher["enterprise_id"])
     return voucher
+
+
+class SubsidyPreviewQuery(Schema):
+    product_id = fields.UUID(required=True)
+    amount = Yuan(required=True, metadata={"description": "the contract amount"})
+    subsidy = Yuan(metadata={"description": "the subsidy the enterprise would ask, if any"})
+
+
+class SubsidyPreviewSchema(Schema):
+    voucher_id = fields.String()
+    product_id = fields.String()
+    category = fields.String()
+    amount = Yuan()
+    share = fields.String(metadata={"description": "the year's share for the product's category (Art. 10)"})
+    share_maximum = Yuan(metadata={"description": "share × amount, rounded down to the fen"})
+    available = Yuan(metadata={"description": "what the voucher has available now"})
+    asked = Yuan(allow_none=True)
+    subsidy = Yuan(metadata={"description": "what the provider's signature would reserve now"})
+
+
+@blp.get("/vouchers/<voucher_id>/subsidy-preview")
+@blp.arguments(SubsidyPreviewQuery, location="query")
+@blp.response(200, SubsidyPreviewSchema)
+def preview_subsidy(args: dict[str, Any], voucher_id: str) -> Any:
+    """What signing a contract of this amount for this product would reserve on the voucher (Art. 10, 17):
+    shown to the enterprise before it proposes (issue 19). 422 SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED."""
+    ledger = ledger_app()
+    require_reader(current_actor(), enterprise_id=ledger.get_voucher(voucher_id).enterprise_id)
+    return ledger.preview_subsidy(voucher_id, args["product_id"], args["amount"], args.get("subsidy"))

@@ -9,7 +9,9 @@ from ledger.commands.base import CommandResult, command, require, require_subjec
 from ledger.commands.stops import StopCommands
 from ledger.domain.contract import RESERVING, Contract, split_amount
 from ledger.domain.provider_year import ProviderYear
-from ledger.money import format_yuan, share_of
+from ledger.domain.voucher import Voucher
+from ledger.domain.year import Year
+from ledger.money import format_share, format_yuan, share_of
 from ledger.rules import APPROVER, ENTERPRISE, OPERATOR, PROVIDER, SPECIAL, SUPERVISOR
 
 MAX_QUANTITY = 10_000  # units of one standardised product in one contract; more is a typo, not a purchase
@@ -83,15 +85,8 @@ class ContractCommands(StopCommands):
         if voucher.kind == SPECIAL:  # Art. 6(二): a special voucher pays only for the programme's categories
             year.refuse_category_out_of_scope(contract.category)
         params = year.params
-        share_bp = params.share_for(contract.category)
-        share_cap = share_of(contract.amount_fen, share_bp)
-        asked = contract.subsidy_asked_fen
-        if asked is not None and asked > share_cap:
-            raise errors.SubsidyAboveShare(
-                f"the subsidy may be at most {format_yuan(share_cap)} yuan (Art. 10)",
-                {"asked": format_yuan(asked), "share": share_bp, "maximum": format_yuan(share_cap)},
-            )
-        subsidy = asked if asked is not None else min(share_cap, voucher.available_fen)
+        share_bp, _, subsidy = reservable_subsidy(year, voucher, contract.category, contract.amount_fen,
+                                                  contract.subsidy_asked_fen)
         voucher.refuse_unless_available(subsidy)
         contract.refuse_zero_subsidy(subsidy, share_bp)
         provider_year: ProviderYear = self.get_provider_year(contract.provider_id, contract.year)
@@ -180,3 +175,37 @@ class ContractCommands(StopCommands):
         contract.refuse_hold_release()
         contract.release_hold(reason=reason, documents=list(documents or []))
         return self._commit(contract_data(contract), contract)
+
+    def preview_subsidy(self, voucher_id: Any, product_id: Any, amount_fen: int,
+                        subsidy_fen: int | None = None) -> dict[str, Any]:
+        """What the provider's signature would reserve for a proposal (Art. 10, 17), before it is proposed.
+
+        The same rule as `sign_contract`: the year's share of the amount for the product's category, at
+        most what the voucher has available, or the smaller amount asked; refused as signing would be
+        (SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED). A query: who may read it is web/'s (the voucher's reader).
+        """
+        voucher = self.get_voucher(voucher_id)
+        product = self.get_product(product_id)
+        share_bp, share_cap, subsidy = reservable_subsidy(self.get_year(voucher.year), voucher, product.category,
+                                                          amount_fen, subsidy_fen)
+        voucher.refuse_unless_available(subsidy)
+        return {"voucher_id": str(voucher.id), "product_id": str(product.id), "category": product.category,
+                "amount": amount_fen, "share": format_share(share_bp), "share_maximum": share_cap,
+                "available": voucher.available_fen, "asked": subsidy_fen, "subsidy": subsidy}
+
+
+def reservable_subsidy(year: Year, voucher: Voucher, category: str, amount_fen: int,
+                       asked_fen: int | None) -> tuple[int, int, int]:
+    """(share in basis points, the share's maximum, the subsidy) a signature reserves (Art. 10, 17).
+
+    subsidy = min(share × amount, available), or the smaller amount asked, rounded down to the fen;
+    an amount asked above the share is refused (SUBSIDY_ABOVE_SHARE).
+    """
+    share_bp = year.params.share_for(category)
+    share_cap = share_of(amount_fen, share_bp)
+    if asked_fen is not None and asked_fen > share_cap:
+        raise errors.SubsidyAboveShare(
+            f"the subsidy may be at most {format_yuan(share_cap)} yuan (Art. 10)",
+            {"asked": format_yuan(asked_fen), "share": share_bp, "maximum": format_yuan(share_cap)},
+        )
+    return share_bp, share_cap, asked_fen if asked_fen is not None else min(share_cap, voucher.available_fen)

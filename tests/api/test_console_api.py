@@ -222,7 +222,7 @@ def test_console_static_files_are_served_locally_and_cached(client: Any) -> None
     assets = re.findall(r'(?:src|href)="(/console/static/[^"]+)"', html)
     assert {a.split("?")[0].rsplit("/", 1)[1] for a in assets} == {"favicon.svg", "console.css", "core.js", "charts.js",
                                                                     "pages.js", "trace.js", "actions.js",
-                                                                    "forms_parties.js"}
+                                                                    "forms_parties.js", "forms_work.js"}
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
     for asset in assets:
         response = client.get(asset)

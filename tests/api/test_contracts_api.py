@@ -224,3 +224,19 @@ def test_termination_releases_the_reservation(http, arrange, deal):
     http.post(deal["enterprise"], f"{path}/completion", {"balance_paid": signed["balance_due"]}, 409,
               "INVALID_STATE")
     assert http.get("operator", path)["status"] == "terminated"
+
+
+def test_subsidy_preview_before_proposing(http, arrange, deal):
+    # What the signature would reserve (Art. 10, 17), for the voucher's enterprise and readers only.
+    path = f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id={deal['consulting']}&amount=60000.00"
+    preview = http.get(deal["enterprise"], path)
+    assert {k: preview[k] for k in ("category", "share", "share_maximum", "available", "asked", "subsidy")} == {
+        "category": "management_consulting", "share": "0.50", "share_maximum": "30000.00", "available": "100000.00",
+        "asked": None, "subsidy": "30000.00"}
+    assert http.get("operator", path)["subsidy"] == "30000.00"
+    assert sign(http, deal, arrange.propose(deal, "60000.00", "consulting"))["subsidy"] == preview["subsidy"]
+    body = http.get(deal["enterprise"], path + "&subsidy=30000.01", 422, "SUBSIDY_ABOVE_SHARE")
+    assert body["error"]["details"]["maximum"] == "30000.00"
+    http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?amount=60000.00", 400, "VALIDATION_ERROR")
+    other, _ = arrange.holder()
+    http.get(other, path, 403, "FORBIDDEN")

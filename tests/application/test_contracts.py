@@ -332,3 +332,25 @@ def test_contract_for_unknown_voucher_provider_or_product_is_not_found(scenario,
                 ledger.propose_contract(*args, yuan(10_000))
     with as_role("provider", deal["provider"]), pytest.raises(errors.NotFound):
         ledger.sign_contract(str(uuid.uuid4()))
+
+
+def test_subsidy_preview_is_what_signing_reserves(scenario, ledger, deal):
+    # Art. 10, 17: before proposing, the enterprise sees what a signature would reserve; a preview records nothing.
+    head = scenario.app.recorder.max_notification_id()
+    preview = ledger.preview_subsidy(deal["voucher_id"], deal["consulting"], yuan(60_000))
+    assert (preview["share"], preview["share_maximum"], preview["available"], preview["asked"], preview["subsidy"]) == (
+        "0.50", yuan(30_000), yuan(100_000), None, yuan(30_000))
+    assert scenario.app.recorder.max_notification_id() == head
+    signed = scenario.sign(deal["provider"], propose(scenario, deal, 60_000, "consulting"))
+    assert signed["subsidy"] == preview["subsidy"]
+    # Now limited by what the voucher has left (80% of ¥125,000 is more than ¥70,000), or the smaller amount asked.
+    assert ledger.preview_subsidy(deal["voucher_id"], deal["diagnosis"], yuan(125_000))["subsidy"] == yuan(70_000)
+    assert ledger.preview_subsidy(deal["voucher_id"], deal["diagnosis"], yuan(10_000), yuan(3_000))["subsidy"] == yuan(3_000)
+
+
+def test_subsidy_preview_refuses_as_signing_would(scenario, ledger, deal):
+    with pytest.raises(errors.SubsidyAboveShare) as refused:
+        ledger.preview_subsidy(deal["voucher_id"], deal["consulting"], yuan(10_000), yuan(5_000) + 1)
+    assert refused.value.details == {"asked": "5000.01", "share": 5000, "maximum": "5000.00"}
+    with pytest.raises(errors.VoucherExhausted):
+        ledger.preview_subsidy(deal["voucher_id"], deal["diagnosis"], yuan(200_000), yuan(100_000) + 1)

@@ -64,6 +64,7 @@ EXPECTATIONS: dict[str, list[Expect]] = {
     "POST /api/v1/enterprises/{}/designations": [E(OPERATOR, body={
         "designation": "key_project", "reference": "认定名单"})],
     "GET /api/v1/vouchers/{}": [E(READERS, ENTERPRISE)],
+    "GET /api/v1/vouchers/{}/subsidy-preview": [E(READERS, ENTERPRISE, query={"product_id": "@product", "amount": "1000.00"})],
     "GET /api/v1/enterprises": [E(READERS)],  # search by code or name
     "GET /api/v1/enterprises/{}": [E(READERS, ENTERPRISE)],
     "POST /api/v1/enterprises/{}/verification": [E(OPERATOR, body={"honours": ["little_giant"]})],

@@ -151,6 +151,12 @@ def notice(kind: str, subject: str) -> str:
     return _shell("notice.html", "notice", kind=kind, id=subject)
 
 
+@blp.get("/webhooks")
+def webhooks() -> str:
+    """Webhook subscriptions: the list, and a new one for the operator (issue 19)."""
+    return _shell("webhooks.html", "webhooks")
+
+
 def _me(actor: Any, token: str) -> dict[str, Any]:
     return {"role": actor.role, "id": actor.id, "subject": actor.subject, "csrf": csrf_token(token)}
 

@@ -184,6 +184,8 @@
   ];
   /** A key/value confirmation list: [[labelKey, value], ...]. */
   const confirmFacts = (rows) => VL.facts(rows, "compact");
+  /** For the forms of other files (forms_work.js): the page hook and the document fields, written once here. */
+  VL.formKit = { after, documentFields: DOCUMENT_FIELDS, document: document_ };
 
   /* ---------- an enterprise: issue a voucher (operator) ---------- */
   /** The designations of special vouchers (API.md "Special vouchers"). */
