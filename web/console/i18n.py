@@ -667,6 +667,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                          "Scan the code, or verify the position and hash against the ledger (Audit · verify)"),
     "notice.no_head": ("尚未记录公示，无审计链位置。", "No public notice recorded yet: no chain head."),
     "search.contracts": ("本年度合同（编号开头）", "This year's contracts (start of id)"),
+    "notice.pdf": ("下载 PDF", "Download PDF"),
 }
 
 
