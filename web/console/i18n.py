@@ -668,6 +668,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notice.no_head": ("尚未记录公示，无审计链位置。", "No public notice recorded yet: no chain head."),
     "search.contracts": ("本年度合同（编号开头）", "This year's contracts (start of id)"),
     "notice.pdf": ("下载 PDF", "Download PDF"),
+    "status.contract.failed_acceptance": ("验收不通过", "Failed acceptance"),
 }
 
 
