@@ -57,9 +57,17 @@ class ConsoleServer:
     backend: str
     base_url: str
     tokens: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the CLI's environment, to issue a subject's token later
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def issue_token(self, role: str, subject: str) -> str:
+        """A token for a subject the test made (`voucher-ledger token issue`), kept under its credit code."""
+        printed = _cli(self.env, "token", "issue", "--role", role, "--name", f"browser-{subject[-4:]}",
+                       "--subject", subject)
+        self.tokens[subject] = printed.strip().splitlines()[-1]
+        return subject
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -86,7 +94,7 @@ def console_server(request: Any) -> Iterator[ConsoleServer]:
     database_url = next(urls)
     env = cli_env(database_url, BUSINESS_DATE)  # a fixed business date: no time bomb
     _cli(env, "demo")
-    server = ConsoleServer(backend=backend, base_url="")
+    server = ConsoleServer(backend=backend, base_url="", env=env)
     # One `token issue` per role, one after another (each CLI process creates the store's tables if
     # missing, and concurrent DDL races on PostgreSQL); the token is the last line each prints.
     subjects = {"enterprise": ENTERPRISE, "provider": PROVIDER}
