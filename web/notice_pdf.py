@@ -11,7 +11,8 @@ in Courier, so a reader can copy them whole.
 Each page repeats the table's header and carries its number (第 N 页 / 共 M 页), the title, the chain
 position and the time the PDF was made, in Beijing time; the last block is the total in yuan and in
 capital numerals (大写) and the audit chain's head with its QR code, drawn as vector squares from the
-modules the JSON notice carries (`head.qr`), so it prints sharp at any size.
+modules the JSON notice carries (`head.qr`), so it prints sharp at any size. The product catalogue has
+no money total, as its JSON: the prices of different products add up to nothing anyone is paid.
 """
 
 from __future__ import annotations
