@@ -187,8 +187,10 @@ def _compare(store: Any, folded: Fold) -> None:
         compare(f"provider year {provider_year.provider_id}/{provider_year.year}",
                 get_provider_totals(store, provider_year.provider_id, provider_year.year),
                 expected_provider_year(provider_year, folded))
+    kinds = {str(voucher.id): voucher.kind for voucher in folded.vouchers}  # a contract's kind is its voucher's
     for contract in folded.contracts:
-        compare(f"contract {contract.id}", get_contract(store, str(contract.id)), expected_contract(contract))
+        compare(f"contract {contract.id}", get_contract(store, str(contract.id)),
+                {**expected_contract(contract), "kind": kinds[contract.voucher_id]})
     for provider in folded.of(Provider):
         status = "terminated" if provider.banned else ("signed" if provider.signed_years else "applied")
         compare(f"provider {provider.code}", get_provider(store, provider.code),

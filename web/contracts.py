@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
+from ledger.rules import VOUCHER_KINDS
 from projections.views import contracts
 from web.auth import current_actor
 from web.blueprint import Blueprint
@@ -52,6 +53,8 @@ class ContractSchema(CommandResponse):
     receivable = Yuan()
     hold = fields.Nested(HoldSchema, allow_none=True,
                          metadata={"description": "while held (冻结): why, and the position of the event that held it"})
+    kind = fields.String(metadata={"enum": list(VOUCHER_KINDS),
+                                   "description": "its voucher's kind (专项券: special); in read answers (GET)"})
 
 
 class DepositSchema(Schema):

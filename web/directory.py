@@ -11,8 +11,9 @@ from marshmallow import Schema, fields, validate
 
 from ledger import errors
 from ledger.access import require_reader
-from ledger.domain.contract import ACTIVE, CLAWED_BACK, COMPLETED, PROPOSED, SIGNED, TERMINATED
-from ledger.rules import READERS, valid_credit_code
+from ledger.domain.contract import (ACTIVE, CLAWED_BACK, COMPLETED, FAILED_ACCEPTANCE, HELD, PROPOSED, SIGNED,
+                                    TERMINATED)
+from ledger.rules import READERS, VOUCHER_KINDS, valid_credit_code
 from projections.views import balances, contracts, enterprises, providers
 from web.auth import current_actor
 from web.blueprint import Blueprint
@@ -22,7 +23,8 @@ from web.enterprises import HonourStateSchema, VoucherSchema
 from web.fields import QueryYear
 from web.schemas import PagedSchema, page_of, page_query, paged_body
 
-CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK)
+# Every state a contract can be in (API.md: statuses add held and failed_acceptance), each a valid filter.
+CONTRACT_STATUSES = (PROPOSED, SIGNED, ACTIVE, COMPLETED, TERMINATED, CLAWED_BACK, HELD, FAILED_ACCEPTANCE)
 
 blp = Blueprint("directory", __name__, url_prefix="/api/v1", description="主体查询 Looking up enterprises and providers")
 
@@ -44,6 +46,8 @@ class ContractListQuery(page_query(contracts.CONTRACT_SORTS, 100, 500)):
     status = fields.String(validate=validate.OneOf(CONTRACT_STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=36),
                       metadata={"description": "the start of a contract id (issue 19)"})
+    kind = fields.String(validate=validate.OneOf(VOUCHER_KINDS),
+                         metadata={"description": "the kind of the contract's voucher: general or special (专项券)"})
 
 
 class OptionalYearQuery(Schema):
@@ -94,6 +98,7 @@ class EnterpriseDetail(EnterpriseSummary):
 class ContractList(PagedSchema):
     year = fields.Integer()
     status = fields.String(allow_none=True)
+    kind = fields.String(allow_none=True)
     contracts = fields.List(fields.Nested(NamedContractSchema))
 
 
@@ -176,6 +181,7 @@ def list_contracts(args: dict[str, Any]) -> Any:
     """A year's contracts, most recently changed first unless `sort` says otherwise (staff, supervisor, auditor)."""
     require_reader(current_actor(), roles=READERS)
     store = fresh_views()
-    found, total = enterprises.contracts_page(store, args["year"], args.get("status"), page_of(args), args.get("q"))
-    return {"year": args["year"], "status": args.get("status"), "contracts": _named(store, found),
-            **paged_body(args, total)}
+    found, total = enterprises.contracts_page(store, args["year"], args.get("status"), page_of(args), args.get("q"),
+                                              args.get("kind"))
+    return {"year": args["year"], "status": args.get("status"), "kind": args.get("kind"),
+            "contracts": _named(store, found), **paged_body(args, total)}

@@ -2,6 +2,9 @@
 settlement batch's payment list, each with its total in capital numerals (大写) and the audit chain's
 head (position and hash, and the QR code of both) at the time the notice's content was recorded.
 
+Each answers JSON, or with `?format=pdf` the same notice as a PDF (`web/notice_pdf.py`), as the year's
+evaluation answers `?format=xlsx`: one address per notice, the same roles, the JSON unchanged.
+
 Anyone holding a printed notice can later check it against the ledger: `GET /audit/verify?position=P&head=H`
 confirms that the chain up to P still ends in H, and every entry of the list was recorded at or before P.
 Where the ledger records the notice itself (a batch's public notice, DOMAIN.md "Stops" 6) its head is
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from flask import Response
+from marshmallow import Schema, fields, validate
 
 from ledger.access import require_reader
 from ledger.money import capital_yuan
@@ -22,14 +26,25 @@ from ledger.rules import READERS
 from projections.views import balances, settlement, workbooks
 from web.auth import current_actor
 from web.blueprint import Blueprint
-from web.commands import fresh_views
+from web import notice_pdf
+from web.commands import fresh_views, ledger_app
 from web.fields import QueryYear, Yuan
 
 blp = Blueprint("notices", __name__, url_prefix="/api/v1/notices", description="公示文书 Printable notices")
 
 
-class PrintNoticeQuery(Schema):
+class NoticeFormatQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "pdf"]),
+                           metadata={"description": "json (default), or pdf: the notice as a printable PDF"})
+
+
+class PrintNoticeQuery(NoticeFormatQuery):
     year = QueryYear(required=True)
+
+
+NOTICE_DOC = {"responses": {200: {"content": {notice_pdf.MEDIA_TYPE: {"schema": {"type": "string",
+                                                                                   "format": "binary"}}}}}}
+NOTICE_DESCRIPTION = "the notice as JSON; with ?format=pdf the same notice as a PDF (A4, Beijing time)"
 
 
 class PrintNoticeHeadSchema(Schema):
@@ -87,6 +102,15 @@ def _decided_head(store: Any, subject_kind: str, keys: list[str]) -> dict[str, A
     return _head(store, found and found["p"])
 
 
+def _answer(args: dict[str, Any], notice: dict[str, Any], name: str, recorded_at: Any = None) -> Any:
+    """The notice as JSON, or as a PDF download when the query asks for it."""
+    if args["format"] != "pdf":
+        return notice
+    document = notice_pdf.render(notice, ledger_app().now(), recorded_at)
+    return Response(document, status=200, content_type=notice_pdf.MEDIA_TYPE,
+                    headers={"Content-Disposition": f"attachment; filename=\"{name}.pdf\""})
+
+
 def _notice(kind: str, title: str, year: int, lines: list[dict[str, Any]], head: dict[str, Any] | None,
             money: bool, **extra: Any) -> dict[str, Any]:
     total = sum(int(line["amount"] or 0) for line in lines) if money else None
@@ -97,7 +121,8 @@ def _notice(kind: str, title: str, year: int, lines: list[dict[str, Any]], head:
 
 @blp.get("/providers")
 @blp.arguments(PrintNoticeQuery, location="query")
-@blp.response(200, PrintNoticeSchema)
+@blp.response(200, PrintNoticeSchema, description=NOTICE_DESCRIPTION)
+@blp.doc(**NOTICE_DOC)
 def providers_notice(args: dict[str, Any]) -> Any:
     """The providers signed for the year, with each one's annual cap and the caps' total (Art. 14-15)."""
     require_reader(current_actor(), roles=READERS)
@@ -107,12 +132,14 @@ def providers_notice(args: dict[str, Any]) -> Any:
     rows = workbooks.provider_totals(store, year)
     lines = [{"id": r["provider_id"], "name": r["name"], "amount": int(r["cap"]) + int(r["exceptions"])} for r in rows]
     head = _decided_head(store, "provider-year.general", [f"{r['provider_id']}/{year}" for r in rows])
-    return _notice("providers", f"{year}年度签约服务机构名单", year, lines, head, True)
+    return _answer(args, _notice("providers", f"{year}年度签约服务机构名单", year, lines, head, True),
+                   f"providers-{year}")
 
 
 @blp.get("/products")
 @blp.arguments(PrintNoticeQuery, location="query")
-@blp.response(200, PrintNoticeSchema)
+@blp.response(200, PrintNoticeSchema, description=NOTICE_DESCRIPTION)
+@blp.doc(**NOTICE_DOC)
 def products_notice(args: dict[str, Any]) -> Any:
     """The products listed for the year (入库服务产品目录) with their listed prices."""
     require_reader(current_actor(), roles=READERS)
@@ -126,12 +153,15 @@ def products_notice(args: dict[str, Any]) -> Any:
     lines = [{"id": r["product_id"], "name": r["name"], "category": r["category"], "party": r["provider_id"],
               "party_name": r["provider_name"], "amount": r["price"]} for r in rows]
     head = _decided_head(store, "product.general", [r["product_id"] for r in rows])
-    return _notice("products", f"{year}年度入库服务产品目录", year, lines, head, False)
+    return _answer(args, _notice("products", f"{year}年度入库服务产品目录", year, lines, head, False),
+                   f"products-{year}")
 
 
 @blp.get("/settlements/<batch_id>")
-@blp.response(200, PrintNoticeSchema)
-def payment_notice(batch_id: str) -> Any:
+@blp.arguments(NoticeFormatQuery, location="query")
+@blp.response(200, PrintNoticeSchema, description=NOTICE_DESCRIPTION)
+@blp.doc(**NOTICE_DOC)
+def payment_notice(args: dict[str, Any], batch_id: str) -> Any:
     """A batch's payment list: what it pays or paid, per contract, with the head of its public notice."""
     require_reader(current_actor(), roles=READERS)
     store = fresh_views()
@@ -140,5 +170,7 @@ def payment_notice(batch_id: str) -> Any:
     lines = [{"id": r["contract_id"], "name": r["provider_name"], "party": r["enterprise_id"],
               "party_name": r["enterprise_name"], "category": r["category"], "amount": r["amount"]} for r in rows]
     notice = batch.get("notice") or {}
-    return _notice("payment", f"{batch['name']} · 支付清单", batch["year"], lines,
-                   _head(store, notice.get("position")), True, batch_id=batch_id, reference=batch.get("reference"))
+    return _answer(args, _notice("payment", f"{batch['name']} · 支付清单", batch["year"], lines,
+                                 _head(store, notice.get("position")), True, batch_id=batch_id,
+                                 reference=batch.get("reference")),
+                   f"payment-{batch_id}", batch.get("noticed_at"))

@@ -109,7 +109,20 @@ def contract_failed_acceptance(db: Any, e: Any, position: int) -> None:
 
 CONTRACT_FIELDS = ("contract_id", "status", "voucher_id", "enterprise_id", "provider_id", "product_id", "year",
                    "category", "amount", "subsidy", "deposit", "balance_due", "deposit_paid", "balance_paid",
-                   "batch_id", "clawed_back", "receivable")
+                   "batch_id", "clawed_back", "receivable", "kind")
+
+# A contract's kind is its voucher's (general, or special 专项券, issue 17), which never changes and is kept
+# once, in the vouchers' rows (projections.views.balances): read by key for the rows a query returns, and
+# filtered through the vouchers of that kind, so no contract row stores it twice and a store made before
+# the kind was shown needs neither a rebuild nor a `migrate` (issue 19).
+CONTRACT_COLUMNS = ("*, (SELECT v.kind FROM vl_vouchers v WHERE v.voucher_id = vl_contracts.voucher_id) AS kind")
+
+
+def kind_clause(kind: str, year: int | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause (on vl_contracts) that keeps the contracts of vouchers of `kind` (of `year`)."""
+    if year is None:
+        return "voucher_id IN (SELECT voucher_id FROM vl_vouchers WHERE kind = ?)", [kind]
+    return "voucher_id IN (SELECT voucher_id FROM vl_vouchers WHERE year = ? AND kind = ?)", [year, kind]
 
 
 def _contract(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,8 +131,8 @@ def _contract(row: dict[str, Any]) -> dict[str, Any]:
 
 def get_contract(store: ViewStore, contract_id: str) -> dict[str, Any]:
     """A contract's figures and status; while held, the hold's reason and since when (DOMAIN.md "Stops" 1)."""
-    contract = _contract(found(store.query_one("SELECT * FROM vl_contracts WHERE contract_id = ?", [contract_id]),
-                               "contract", contract_id))
+    contract = _contract(found(store.query_one(f"SELECT {CONTRACT_COLUMNS} FROM vl_contracts WHERE contract_id = ?",
+                                               [contract_id]), "contract", contract_id))
     hold = store.query_one("SELECT reason, since_position FROM vl_contract_holds WHERE contract_id = ?", [contract_id])
     contract["hold"] = None if hold is None else {"reason": hold["reason"],
                                                   "since_position": int(hold["since_position"])}
@@ -127,9 +140,10 @@ def get_contract(store: ViewStore, contract_id: str) -> dict[str, Any]:
 
 
 def list_contracts(store: ViewStore, *, enterprise_id: str | None = None, provider_id: str | None = None,
-                   year: int | None = None, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+                   year: int | None = None, status: str | None = None, limit: int = 500,
+                   kind: str | None = None) -> list[dict[str, Any]]:
     return list_contracts_page(store, Page(limit, 0, "changed"), enterprise_id=enterprise_id, provider_id=provider_id,
-                               year=year, status=status)[0]
+                               year=year, status=status, kind=kind)[0]
 
 
 # The orders a list of contracts may ask for (issue 19): "changed" is the position of the last event.
@@ -139,16 +153,20 @@ CONTRACT_SORTS = {"changed": "position", "amount": "amount", "subsidy": "subsidy
 
 def list_contracts_page(store: ViewStore, page: Page, *, enterprise_id: str | None = None,
                         provider_id: str | None = None, year: int | None = None,
-                        status: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """One page of the contracts of a party (and year, status), and how many there are in all."""
+                        status: str | None = None, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """One page of the contracts of a party (and year, status, voucher kind), and how many there are in all."""
     clauses, params = [], []
     for column, value in (("enterprise_id", enterprise_id), ("provider_id", provider_id), ("year", year),
                           ("status", status)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if kind is not None:
+        clause, values = kind_clause(kind, year)
+        clauses.append(clause)
+        params.extend(values)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows, total = paged(store, "*", "vl_contracts" + where, params,
+    rows, total = paged(store, CONTRACT_COLUMNS, "vl_contracts" + where, params,
                         order_by(CONTRACT_SORTS, page.sort, "changed", "contract_id"), page)
     return [_contract(r) for r in rows], total
 

@@ -8,7 +8,7 @@ from typing import Any
 from ledger import errors
 from ledger.domain.enterprise import Enterprise
 from ledger.rules import tier_for
-from projections.views.contracts import CONTRACT_SORTS, _contract
+from projections.views.contracts import CONTRACT_COLUMNS, CONTRACT_SORTS, _contract, kind_clause
 from projections.views.model import ReadModel
 from projections.views.paging import Page, order_by, paged
 
@@ -137,15 +137,20 @@ def latest_contracts(store: Any, year: int, status: str | None = None, limit: in
 
 
 def contracts_page(store: Any, year: int, status: str | None, page: Page,
-                   id_prefix: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """One page of a year's contracts (of one status, whose id starts with `id_prefix`), and their number."""
+                   id_prefix: str | None = None, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """One page of a year's contracts (of one status and voucher kind, whose id starts with `id_prefix`),
+    and their number."""
     clauses, params = ["year = ?"], [year]
     if status is not None:
         clauses.append("status = ?")
         params.append(status)
+    if kind is not None:
+        clause, values = kind_clause(kind, year)
+        clauses.append(clause)
+        params.extend(values)
     if id_prefix:
         clauses.append("contract_id LIKE ? ESCAPE '\\'")
         params.append(_like(id_prefix.lower())[1:])
-    rows, total = paged(store, "*", f"vl_contracts WHERE {' AND '.join(clauses)}", params,
+    rows, total = paged(store, CONTRACT_COLUMNS, f"vl_contracts WHERE {' AND '.join(clauses)}", params,
                         order_by(CONTRACT_SORTS, page.sort, "-changed", "contract_id"), page)
     return [_contract(r) for r in rows], total

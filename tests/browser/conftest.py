@@ -63,9 +63,11 @@ class ConsoleServer:
         return self.base_url + path
 
     def issue_token(self, role: str, subject: str) -> str:
-        """A token for a subject the demo does not have (e.g. one about to register itself)."""
+        """A token for a subject the demo does not have (e.g. one about to register itself), also kept under
+        its credit code for the helpers that take a token's name."""
         printed = _cli(self.env, "token", "issue", "--role", role, "--name", f"browser-{role}-{subject}", "--subject", subject)
-        return printed.strip().splitlines()[-1]
+        self.tokens[subject] = printed.strip().splitlines()[-1]
+        return self.tokens[subject]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:

@@ -25,8 +25,8 @@ NEW_ENTERPRISE = credit_code(151)
 NEW_PROVIDER = credit_code(251)
 
 
-def post(server: ConsoleServer, path: str, role: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(server.url("/api/v1" + path), data=json.dumps(body).encode(), method="POST",
+def post(server: ConsoleServer, path: str, role: str, body: dict[str, Any], method: str = "POST") -> Any:
+    request = urllib.request.Request(server.url("/api/v1" + path), data=json.dumps(body).encode(), method=method,
                                      headers={"Authorization": f"Bearer {server.tokens[role]}",
                                               "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -346,3 +346,83 @@ def test_a_new_tab_stays_signed_in_by_the_session_cookie(browser: Any, console_s
     finally:
         browser.close()
         browser.switch_to.window(first)
+
+
+def test_download_each_notice_as_pdf(browser: Any, console_server: ConsoleServer, downloads: Any) -> None:
+    """下载 PDF on each notice page: the file opens (pypdf) and carries the chain head's hash and the 大写 total."""
+    import time
+
+    pypdf = pytest.importorskip("pypdf")
+    sign_in(browser, console_server, "finance")
+    paid = next(b for b in api(console_server, f"/settlements?year={YEAR}", "finance")["batches"] if b["status"] == "paid")
+    for path, page in ((f"/notices/providers?year={YEAR}", f"/console/notices/providers/{YEAR}"),
+                       (f"/notices/settlements/{paid['batch_id']}", f"/console/notices/settlements/{paid['batch_id']}")):
+        notice = api(console_server, path, "finance")
+        browser.get(console_server.url(page))
+        filled(browser, "#notice-lines")
+        element(browser, "#notice-pdf-download").click()
+        element(browser, "#notice-pdf-download-link")
+        file = downloads / f"{notice['title']}.pdf"
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not file.exists() or (downloads / (file.name + ".crdownload")).exists():
+            assert time.monotonic() < deadline, f"{file.name} was not downloaded"
+            time.sleep(0.1)
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(file).pages).replace(" ", "").replace("\n", "")
+        assert notice["head"]["hash"] in text and notice["total_capital"] in text
+    no_alerts(browser)
+
+
+def test_the_year_contract_list_filters_by_kind(browser: Any, console_server: ConsoleServer) -> None:
+    """A special voucher's contract (专项券) is found by the kind filter, the general ones by the other kind, each
+    with its own count; the state filter offers every contract state, held and failed acceptance too."""
+    from selenium.webdriver.support.ui import Select
+
+    code = credit_code(152)
+    product = next(line for line in api(console_server, f"/notices/products?year={YEAR}", "operator")["lines"]
+                   if line["party"] == PROVIDER)
+    post(console_server, f"/years/{YEAR}/special-programme", "approver", {
+        "quotas": {"key_project": "500000.00"}, "categories": [product["category"]], "provider_cap": None,
+        "reference": "桂工信〔2026〕专项1号"}, method="PUT")
+    post(console_server, "/enterprises", "operator", {
+        "id": code, "name": "广西重点项目业主有限公司", "employees": 5000, "revenue": "900000000.00",
+        "registered_in_guangxi": True, "legal_person": True, "social_insurance": True, "dishonest": False,
+        "major_violation": False, "industry_aligned": True, "honours": []})
+    post(console_server, f"/enterprises/{code}/designations", "operator",
+         {"year": YEAR, "designation": "key_project", "reference": "桂工信〔2026〕重点项目名单"})
+    voucher = post(console_server, "/vouchers", "operator",
+                   {"enterprise_id": code, "year": YEAR, "kind": "special", "designation": "key_project"})
+    console_server.issue_token("enterprise", code)  # kept under the credit code, which `post` takes
+    contract = post(console_server, "/contracts", code, {
+        "voucher_id": voucher["voucher_id"], "provider_id": PROVIDER, "product_id": product["id"],
+        "amount": product["amount"]})["contract_id"]
+    total = api(console_server, f"/contracts?year={YEAR}", "operator")["total"]
+
+    sign_in(browser, console_server, "operator")
+    browser.get(console_server.url(f"/console/years/{YEAR}"))
+    filled(browser, "#year-contracts")
+    states = [o.get_attribute("value") for o in elements(browser, "#contract-status option")]
+    assert {"held", "failed_acceptance", "clawed_back"} <= set(states)
+    kinds = Select(element(browser, "#contract-kind"))
+
+    size = browser.execute_script("return VL.PAGE_SIZE")
+
+    def listed(count: int) -> Any:
+        def shown(d: Any) -> bool:  # read in one script: the list is redrawn under the test's feet
+            found = d.execute_script("const c = document.querySelector('#year-contracts .pager-count');"
+                                     "return c ? [c.textContent.trim(), "
+                                     "document.querySelectorAll('#year-contracts tbody tr').length] : null;")
+            return bool(found) and found[0].endswith(f" {count}") and found[1] == min(count, size)
+
+        return wait(browser, shown, what=f"{count} contracts")
+
+    kinds.select_by_value("special")
+    listed(1)
+    rows = element(browser, "#year-contracts tbody").text
+    assert contract[:8] in rows and "专项券" in rows
+    screenshot(browser, console_server, "work-contracts-special")
+    kinds.select_by_value("general")
+    listed(total - 1)
+    assert contract[:8] not in element(browser, "#year-contracts tbody").text
+    kinds.select_by_value("")
+    listed(total)
+    no_alerts(browser)

@@ -565,7 +565,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "action.review_claim": ("审核结算申请", "Review a claim"),
     "action.reject_reason": ("驳回原因（驳回时必填）", "Rejection reason (with reject)"),
     "reason.materials": ("材料不全，可补正后重新申请", "Materials: may be claimed again"),
-    "reason.acceptance_failed": ("验收不合格", "Acceptance failed"),
+    "reason.acceptance_failed": ("验收不通过", "Acceptance failed"),
     "action.approve_batch": ("批准结算批次", "Approve the batch"),
     "action.notice": ("记录公示结果", "Record the public notice"),
     "action.outcome": ("结果", "Outcome"),
@@ -750,7 +750,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "honour.national_cluster_member": ("特色产业集群成员", "Industrial cluster member"),
     "honour.newly_above_scale": ("新升规企业", "Newly above designated size"),
     # the rarer commands' forms (issue 19, forms_work.js): contracts, objections, the archive, webhooks
-    "status.contract.failed_acceptance": ("验收不合格", "Failed acceptance"),
     "field.price": ("公示价格", "Listed price"),
     "field.quantity": ("数量", "Quantity"),
     "field.maximum": ("上限", "Maximum"),
@@ -808,7 +807,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "work.case_contracts_hint": ("以逗号或换行分隔", "Separated by commas or lines"),
     "work.acceptance": ("验收记录", "Acceptance check"),
     "work.acceptance_passed_effect": ("记录验收合格，资金不变", "Recorded as passed; no money moves"),
-    "work.acceptance_failed_effect": ("合同验收不合格：不能申请或兑付结算，补贴退回补贴券（期满后作废）",
+    "work.acceptance_failed_effect": ("合同验收不通过：不能申请或兑付结算，补贴退回补贴券（期满后作废）",
                                       "The contract fails acceptance: never claimed or paid; its subsidy returns to the voucher (expires after the window)"),
     "work.survey": ("满意度调查", "Satisfaction survey"),
     "work.score": ("评分", "Score"),
@@ -826,9 +825,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "work.claimable_again": ("可再次申请结算的补贴", "Subsidy claimable again"),
     "work.resolution": ("公示异议处理", "Resolve an objection"),
     "work.decision.dismissed": ("异议不成立（随批次兑付）", "Dismissed (paid with the batch)"),
-    "work.decision.upheld": ("异议成立（验收不合格）", "Upheld (fails acceptance)"),
+    "work.decision.upheld": ("异议成立（验收不通过）", "Upheld (fails acceptance)"),
     "work.resolution_effect.dismissed": ("该合同随本批次兑付", "The contract is paid with this batch"),
-    "work.resolution_effect.upheld": ("合同验收不合格，退出结算申请，补贴退回补贴券", "The contract fails acceptance, leaves its claim; its subsidy returns to the voucher"),
+    "work.resolution_effect.upheld": ("合同验收不通过，退出结算申请，补贴退回补贴券", "The contract fails acceptance, leaves its claim; its subsidy returns to the voucher"),
     "work.report": ("提交监理报告", "File a supervision report"),
     "work.report_title": ("报告标题", "Title"),
     "work.add_finding": ("增加一条发现", "Add a finding"),
@@ -849,6 +848,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "work.webhook_new": ("新增订阅", "Subscribe"),
     "work.webhook_hint": ("密钥至少 16 位，只在此提交一次，之后不再显示。", "The secret (16+ characters) is sent once and never shown again."),
     "work.webhook_secret": ("签名密钥", "Signing secret"),
+    "notice.pdf": ("下载 PDF", "Download PDF"),
+    "status.contract.failed_acceptance": ("验收不通过", "Failed acceptance"),
 }
 
 

@@ -398,7 +398,7 @@
 
   /* ---------- Excel workbooks (issue 19): fetched with the token, offered as a file ---------- */
   /** A button that downloads an API workbook; the token goes in the header, never in a URL. */
-  VL.workbookButton = function (id, labelKey, path, name) {
+  VL.workbookButton = function (id, labelKey, path, name, ext = ".xlsx") {
     const status = h("span", { class: "muted small", id: id + "-status" });
     const button = h("button", { type: "button", class: "secondary", id }, t(labelKey));
     button.addEventListener("click", async () => {
@@ -412,7 +412,7 @@
           throw new VL.ApiError(response.status, body);
         }
         const blob = await response.blob();
-        const a = h("a", { href: URL.createObjectURL(blob), download: name + ".xlsx", id: id + "-link" }, name + ".xlsx");
+        const a = h("a", { href: URL.createObjectURL(blob), download: name + ext, id: id + "-link" }, name + ext);
         VL.clear(status).append(a);
         a.click();
       } catch (error) {
@@ -495,6 +495,9 @@
   VL.pages.notice = async function (data) {
     const path = data.kind === "settlements" ? "/notices/settlements/" + enc(data.id) : "/notices/" + data.kind + qs({ year: data.id });
     const n = await api(path);
+    // The same notice as a PDF (?format=pdf), fetched with the token like the workbooks.
+    $("#notice-pdf").append(VL.workbookButton("notice-pdf-download", "notice.pdf",
+      path + (path.includes("?") ? "&" : "?") + "format=pdf", n.title, ".pdf"));
     $("#notice-title").textContent = n.title;
     document.title = n.title;
     const payment = n.kind === "payment";

@@ -34,7 +34,8 @@
     }
     cols.push(
       { label: "contract.product", render: (c) => h("span", {}, c.product_name || short(c.product_id), " ",
-        h("small", { class: "muted" }, VL.label("category", c.category))) },
+        h("small", { class: "muted" }, VL.label("category", c.category)),
+        c.kind === "special" ? [" ", h("small", { class: "badge kind-special" }, VL.label("kind", c.kind))] : null) },
       { label: "contract.amount", num: true, render: (c) => VL.yuan(c.amount) },
       { label: "contract.subsidy", num: true, render: (c) => VL.yuan(c.subsidy) },
       { label: "common.status", render: (c) => h("span", {}, VL.badge("contract", c.status),
@@ -120,14 +121,15 @@
       const box = VL.clear($("#year-contracts"));
       try {
         await VL.pagedTable(box, contractColumns(VL.session.me()), async (offset, limit) => {
-          const result = await api("/contracts" + qs({ year, status: statusSelect.value, sort: sortSelect.value,
-            q: idInput.value.trim(), offset, limit }));
+          const result = await api("/contracts" + qs({ year, status: statusSelect.value, kind: kindSelect.value,
+            sort: sortSelect.value, q: idInput.value.trim(), offset, limit }));
           return { rows: result.contracts, total: result.total };
         }, "contract.none");
       } catch (error) { VL.fail(error, box); }
     };
-    const sortSelect = $("#contract-sort"), idInput = $("#contract-q");
+    const sortSelect = $("#contract-sort"), idInput = $("#contract-q"), kindSelect = $("#contract-kind");
     statusSelect.addEventListener("change", loadContracts);
+    kindSelect.addEventListener("change", loadContracts);
     sortSelect.addEventListener("change", loadContracts);
     $("#contract-filter").addEventListener("submit", (event) => { event.preventDefault(); loadContracts(); });
     await Promise.all([loadContracts(), VL.loadBatches && VL.loadBatches($("#year-batches"), year)]);
