@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--pages-only", action="store_true",
                        help="with --world: only the console pages' stage (issue 19), on a copy of the saved store")
     bench.add_argument("--page-repetitions", type=int, default=3, help="loads of each page per role")
+    bench.add_argument("--page-roles", help="comma-separated roles to open the pages as (default: every role)")
     return bench
 
 
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       skip_close=args.skip_close, keep=args.keep, quiet=args.quiet, save_world=args.save_world,
                       world=args.world, generate_only=args.generate_only, pages_only=args.pages_only,
                       skip_pages=args.skip_pages, page_repetitions=args.page_repetitions,
+                      page_roles=tuple(args.page_roles.split(",")) if args.page_roles else None,
                       command_line="scripts/bench " + " ".join(sys.argv[1:] if argv is None else argv))
     return bench_main(options)
 

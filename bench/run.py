@@ -68,6 +68,7 @@ class Options:
     pages_only: bool = False  # with --world: only the console pages' stage (issue 19)
     skip_pages: bool = False
     page_repetitions: int = 3
+    page_roles: tuple[str, ...] | None = None  # None: every role that may open each page
     skipped: list[str] = field(default_factory=list)
 
 
@@ -228,7 +229,7 @@ def _pages(options: Options, store: Store, material: Any) -> dict[str, Any]:
     stage("启动服务 voucher-ledger serve for the console pages")
     with Server(store.url, os.path.join(options.output, "bench-server.log"), access_log=access) as server:
         return pages.measure(f"http://127.0.0.1:{server.port}", access, material.world, tokens,
-                             repetitions=options.page_repetitions)
+                             repetitions=options.page_repetitions, roles=options.page_roles)
 
 
 def _http(report: dict[str, Any], options: Options, store: Store, material: Any, plan: Plan) -> None:

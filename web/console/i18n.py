@@ -667,6 +667,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                          "Scan the code, or verify the position and hash against the ledger (Audit · verify)"),
     "notice.no_head": ("尚未记录公示，无审计链位置。", "No public notice recorded yet: no chain head."),
     "search.contracts": ("本年度合同（编号开头）", "This year's contracts (start of id)"),
+    # Long lists folded on screen (issue 19): a page stays under 10,000 px; printing shows every line.
+    "notice.show_all": ("展开全部", "Show all"),
+    "notice.folded": ("屏幕上仅显示前若干行，打印时包含全部", "Only the first lines are on screen; printing includes them all"),
 }
 
 
