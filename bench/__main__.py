@@ -35,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--generate-only", action="store_true", help="stop after generation (with --save-world)")
     bench.add_argument("--world", help="skip generation: --database-url holds the year this file describes "
                                        "(a copy of the store saved with --save-world, as it was then)")
+    bench.add_argument("--skip-pages", action="store_true", help="no console pages in headless Chromium")
+    bench.add_argument("--pages-only", action="store_true",
+                       help="with --world: only the console pages' stage (issue 19), on a copy of the saved store")
+    bench.add_argument("--page-repetitions", type=int, default=3, help="loads of each page per role")
+    bench.add_argument("--page-roles", help="comma-separated roles to open the pages as (default: every role)")
     return bench
 
 
@@ -47,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--generate-only 须与 --save-world 同用 / needs --save-world (else the year is lost)")
     if args.world and (args.save_world or args.generate_only):
         raise SystemExit("--world 不生成数据 / --world reuses a year: no --save-world or --generate-only with it")
+    if args.pages_only and not args.world:
+        raise SystemExit("--pages-only 须与 --world 同用 / needs --world (a saved year)")
     if args.world and not os.path.isfile(args.world):
         raise SystemExit(f"找不到 / not found: --world {args.world}")
     if args.world and not args.database_url:
@@ -55,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       workdir=args.workdir, samples=args.samples, query_samples=args.query_samples, seed=args.seed,
                       skip_http=args.skip_http, skip_audit=args.skip_audit, skip_views=args.skip_views,
                       skip_close=args.skip_close, keep=args.keep, quiet=args.quiet, save_world=args.save_world,
-                      world=args.world, generate_only=args.generate_only,
+                      world=args.world, generate_only=args.generate_only, pages_only=args.pages_only,
+                      skip_pages=args.skip_pages, page_repetitions=args.page_repetitions,
+                      page_roles=tuple(args.page_roles.split(",")) if args.page_roles else None,
                       command_line="scripts/bench " + " ".join(sys.argv[1:] if argv is None else argv))
     return bench_main(options)
 

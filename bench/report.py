@@ -31,6 +31,10 @@ EXPORT_SHARE = 0.6  # × raw log read
 VERIFY_SHARE = 0.4  # × raw log read
 CLOSE_SECONDS_21 = 5.0
 
+# Issue 19's targets at scale 0.1 (bench/pages.py): every list page answers under 300 ms, no page over 10,000 px.
+PAGE_MS = 300.0
+PAGE_HEIGHT_PX = 10_000
+
 
 def _get(report: dict, path: str) -> Any:
     node: Any = report
@@ -166,6 +170,30 @@ def targets_issue7(report: dict[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
+def targets_issue19(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 19's targets over the console's list pages (bench/pages.py), every role that sees each:
+    the slowest API request a list page makes (p95 server time), the slowest page load in Chromium (p50),
+    the tallest list page and the tallest of any page at 1280 and 390 px. n/a when the stage did not run
+    (no Chromium, --skip-pages, --skip-http)."""
+    checks: list[dict[str, Any]] = []
+    check = _checker(checks)
+    pages = _get(report, "pages")
+    worst = pages.get("worst") if isinstance(pages, dict) else None
+    why = None if worst else _why_missing(report, "pages")
+    figure = (lambda key: worst.get(key)) if worst else (lambda key: None)  # noqa: E731
+    check("every list page: its API requests, p95 server time", figure("api_server_p95_ms"), PAGE_MS, False, "ms",
+          rule="<", why=why)
+    check("every list page: load in headless Chromium, p50", figure("load_p50_ms"), PAGE_MS, False, "ms", rule="<",
+          why=why)
+    check("every list page: height at 1280 and 390 px", figure("height_px"), PAGE_HEIGHT_PX, False, "px", why=why)
+    check("every page (notices too): height at 1280 and 390 px", figure("height_any_page_px"), PAGE_HEIGHT_PX, False,
+          "px", why=why)
+    for target, key in zip(checks, ("api_where", "load_where", "height_where", "height_any_where")):
+        if worst and worst.get(key):
+            target["where"] = worst[key]
+    return checks
+
+
 def _close_projection(report: dict[str, Any]) -> float | None:
     """The year close's seconds scaled to 20,000 vouchers (linear: each chunk is independent)."""
     close = _get(report, "year_close")
@@ -194,9 +222,11 @@ def table(report: dict[str, Any]) -> str:
     durable = (meta.get("durability") or {}).get("durable")
     commits = {None: "", True: " — 持久提交 durable commits", False: " — 非持久提交 commits not durable"}[durable]
     lines = [f"Voucher Ledger bench — {meta['backend']} scale {meta['scale']} — {meta['events']:,} events — "
-             f"{meta['started_at']}{commits}",
-             f"floor: insert {floor['insert']['ops_per_s']:,.0f}/s · log read {floor['log_read']['rows_per_s']:,.0f} rows/s"
-             f" · point read p50 {floor['point_read']['p50_ms']} ms p99 {floor['point_read']['p99_ms']} ms"]
+             f"{meta['started_at']}{commits}"]
+    if "insert" not in floor:  # --pages-only: no floor, only the console's pages
+        return "\n".join(lines + pages_table(report))
+    lines.append(f"floor: insert {floor['insert']['ops_per_s']:,.0f}/s · log read {floor['log_read']['rows_per_s']:,.0f} rows/s"
+                 f" · point read p50 {floor['point_read']['p50_ms']} ms p99 {floor['point_read']['p99_ms']} ms")
     if "library_save" in floor and "decoded_read" in floor:
         lines.append(f"library: one-event save {floor['library_save']['ops_per_s']:,.0f}/s · log read decoded "
                      f"{floor['decoded_read']['rows_per_s']:,.0f} rows/s (ratios in brackets)")
@@ -237,13 +267,42 @@ def table(report: dict[str, Any]) -> str:
     width = max(len(r[0]) for r in rows)
     lines += [f"  {label:<{width}}  {value:<44} {ratio}" for label, value, ratio in rows]
     lines.append("targets (issue 21, stated for PostgreSQL with durable commits at scale 1):")
-    for target in report.get("targets", []):
+    lines += _target_lines(report.get("targets", []))
+    return "\n".join(lines + pages_table(report))
+
+
+def _target_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """One line per target: met / MISSED / n/a, the value against its bound, why n/a or where it was worst."""
+    lines = []
+    for target in checks:
         mark = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
         value = "—" if target["value"] is None else target["value"]
-        why = f" ({target['why']})" if target.get("why") else ""
+        why = f" ({target['why']})" if target.get("why") else f" — {target['where']}" if target.get("where") else ""
         lines.append(f"  {mark:<6} {target['target']}: {value} {target.get('rule', '')} {target['bound']} "
                      f"{target['unit']}{why}")
-    return "\n".join(lines)
+    return lines
+
+
+def pages_table(report: dict[str, Any]) -> list[str]:
+    """The console pages (issue 19): per page, over the roles that see it, the slowest request's p95 server
+    time, the slowest load's p50 and the tallest height at each width; then issue 19's targets."""
+    pages = _get(report, "pages")
+    lines = ["console pages (issue 19; ms: slowest API request p95 server time · load p50 in Chromium; px: 1280 / 390):"]
+    if not isinstance(pages, dict) or "pages" not in pages:
+        lines.append(f"  — {_why_missing(report, 'pages')}")
+    else:
+        for name, page in pages["pages"].items():
+            seen = {role: f for role, f in page["roles"].items() if not f.get("forbidden")}
+            if not seen:
+                lines.append(f"  {name:<20} forbidden to {', '.join(page['roles'])}")
+                continue
+            api = max((t["server"]["p95_ms"] or 0 for f in seen.values() for t in f["api"].values()), default=0)
+            load = max(f["load"]["p50_ms"] or 0 for f in seen.values())
+            tall = [max(f["height_px"][w] for f in seen.values()) for w in ("1280", "390")]
+            lines.append(f"  {name:<20} {api:>8.1f} ms · {load:>8.1f} ms · {tall[0]:>7,} / {tall[1]:>7,} px  "
+                         f"{'' if page['list_page'] else '(not a list page) '}{len(seen)} role(s)")
+    lines.append("targets (issue 19, at scale 0.1):")
+    return lines + _target_lines(report.get("targets_issue19", []))
 
 
 def _why_missing(report: dict[str, Any], path: str) -> str:

@@ -65,6 +65,10 @@ class Options:
     save_world: str | None = None  # pickle the generated year here, so later runs can skip generation
     world: str | None = None  # a year pickled by --save-world; the store must hold exactly that year
     generate_only: bool = False
+    pages_only: bool = False  # with --world: only the console pages' stage (issue 19)
+    skip_pages: bool = False
+    page_repetitions: int = 3
+    page_roles: tuple[str, ...] | None = None  # None: every role that may open each page
     skipped: list[str] = field(default_factory=list)
 
 
@@ -145,6 +149,12 @@ def run(options: Options) -> dict[str, Any]:
                 if options.generate_only:
                     report["meta"]["events"] = events
                     return report
+            if options.pages_only:
+                material = Material(Driver(app, world), Plan(options.seed + 1))
+                _phase(report, "pages", lambda: _pages(options, store, material))
+                options.skipped += ["projections", "app_commands", "http", "audit", "year_close"]
+                report["meta"]["events"] = app.recorder.max_notification_id() or 0
+                return _finish(report, options)
             # The bench's records of the year live to the end: out of the collector's full passes, whose
             # pauses would otherwise be timed as the latency of whatever request was in flight.
             gc.collect()
@@ -180,6 +190,10 @@ def run(options: Options) -> dict[str, Any]:
                     traceback.print_exc()
                     for section in ("http_commands", "http_queries", "audit"):
                         report.setdefault(section, {"error": f"{type(exc).__name__}: {exc}"})
+            if options.skip_pages or options.skip_http:
+                options.skipped.append("pages")
+            else:  # before the close: the year-end warning is a page of the open year
+                _phase(report, "pages", lambda: _pages(options, store, material))
             if options.skip_close:
                 options.skipped.append("year_close")
             else:
@@ -188,13 +202,34 @@ def run(options: Options) -> dict[str, Any]:
             report["meta"]["events"] = app.recorder.max_notification_id() or 0
         finally:
             app.close()
+    return _finish(report, options)
+
+
+def _finish(report: dict[str, Any], options: Options) -> dict[str, Any]:
     report["meta"]["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     report["meta"]["load_average_end"] = list(os.getloadavg())
     report["meta"]["skipped"] = options.skipped
     reporting.add_ratios(report)
     report["targets"] = reporting.targets(report)  # issue 21's
     report["targets_issue7"] = reporting.targets_issue7(report)
+    report["targets_issue19"] = reporting.targets_issue19(report)
     return report
+
+
+def _pages(options: Options, store: Store, material: Any) -> dict[str, Any]:
+    """Issue 19: the console's pages in headless Chromium, on a server writing its access log."""
+    from bench import http_bench, pages
+    from bench.server import Server
+
+    os.makedirs(options.output, exist_ok=True)
+    access = os.path.join(options.output, "bench-pages-access.log")
+    if os.path.exists(access):
+        os.remove(access)
+    tokens = http_bench.Tokens(material)
+    stage("启动服务 voucher-ledger serve for the console pages")
+    with Server(store.url, os.path.join(options.output, "bench-server.log"), access_log=access) as server:
+        return pages.measure(f"http://127.0.0.1:{server.port}", access, material.world, tokens,
+                             repetitions=options.page_repetitions, roles=options.page_roles)
 
 
 def _http(report: dict[str, Any], options: Options, store: Store, material: Any, plan: Plan) -> None:

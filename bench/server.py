@@ -18,8 +18,9 @@ from tests.servers import cli_env, free_port, popen_cli, run_cli, stop_process, 
 class Server:
     """`voucher-ledger serve` on LEDGER_DATABASE_URL=url, started and stopped by the bench."""
 
-    def __init__(self, url: str, log_path: str, threads: int = 8) -> None:
+    def __init__(self, url: str, log_path: str, threads: int = 8, access_log: str | None = None) -> None:
         self.url = url
+        self.access_log = access_log  # the server's access log (one JSON line per request), if wanted
         self.port = free_port()
         self.log_path = log_path
         self.threads = threads
@@ -39,7 +40,8 @@ class Server:
         self._log.write(run_cli(env, "migrate", timeout=timeout).stdout.encode())
         self._log.flush()
         self.process = popen_cli(env, ["serve", "--host", "127.0.0.1", "--port", str(self.port),
-                                       "--threads", str(self.threads)], self._log)
+                                       "--threads", str(self.threads),
+                                       *(("--access-log", self.access_log) if self.access_log else ())], self._log)
         wait_healthy(f"http://127.0.0.1:{self.port}", self.process, timeout, lambda: f"see {self.log_path}")
 
     def stop(self) -> None:

@@ -27,6 +27,11 @@ from web.fields import QueryYear
 
 class TraceYearQuery(Schema):
     year = QueryYear(required=True)
+    # A party's year is thousands of steps (issue 19): the console reads it a page at a time.
+    limit = fields.Integer(validate=validate.Range(min=1, max=500),
+                           metadata={"description": "steps per page (at most 500); without it, every step"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9),
+                            metadata={"description": "steps to skip, in position order"})
 
 
 class _Range(Schema):
@@ -82,6 +87,9 @@ class TraceStepSchema(Schema):
 class TraceSchema(Schema):
     subject = fields.Dict(metadata={"description": "what is traced: its type and ids"})
     steps = fields.List(fields.Nested(TraceStepSchema), metadata={"description": "in position order"})
+    total = fields.Integer(metadata={"description": "steps in the whole trace (as many as `steps` unless paged)"})
+    offset = fields.Integer(metadata={"description": "steps skipped (a party's year, paged)"})
+    limit = fields.Integer(allow_none=True, metadata={"description": "the page's size; null: every step"})
 
 
 class AuditHeadSchema(Schema):
@@ -147,8 +155,7 @@ def trace_enterprise(args: dict[str, Any], enterprise_id: str) -> Any:
     """An enterprise's year, step by step."""
     actor = current_actor()
     require_reader(actor, enterprise_id=_credit_code(enterprise_id, "enterprise_id"))
-    return trace_queries.scoped(trace_queries.enterprise_trace(ledger_app(), fresh_views(), enterprise_id,
-                                                               args["year"]), _viewer(actor), fresh_views())
+    return _year_trace(trace_queries.enterprise_trace, actor, enterprise_id, args)
 
 
 @blp.get("/trace/providers/<provider_id>")
@@ -158,8 +165,17 @@ def trace_provider(args: dict[str, Any], provider_id: str) -> Any:
     """A provider's year, step by step."""
     actor = current_actor()
     require_reader(actor, provider_id=_credit_code(provider_id, "provider_id"))
-    return trace_queries.scoped(trace_queries.provider_trace(ledger_app(), fresh_views(), provider_id, args["year"]),
-                                _viewer(actor), fresh_views())
+    return _year_trace(trace_queries.provider_trace, actor, provider_id, args)
+
+
+def _year_trace(trace: Any, actor: Any, code: str, args: dict[str, Any]) -> Any:
+    """A party's year, whole or a page of it. Readers of every subject get the page read alone; a party
+    sees its own year scoped to itself (steps of others left out), so that is paged after scoping."""
+    viewer = _viewer(actor)
+    if viewer is None:
+        return trace(ledger_app(), fresh_views(), code, args["year"], args["offset"], args.get("limit"))
+    whole = trace_queries.scoped(trace(ledger_app(), fresh_views(), code, args["year"]), viewer, fresh_views())
+    return trace_queries.sliced(whole, args["offset"], args.get("limit"))
 
 
 @blp.get("/trace/settlements/<batch_id>")

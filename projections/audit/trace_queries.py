@@ -145,11 +145,10 @@ def _other_year(record: Any, year: Any) -> bool:
     return own is not None and str(own) != str(year)
 
 
-def _with_context(app: Any, store: ViewStore, own: Hashes, keys: set[tuple[str, str]],
-                  keep: Any = None) -> dict[str, Any]:
+def _with_context(app: Any, store: ViewStore, own: Hashes, keys: set[tuple[str, str]]) -> dict[str, Any]:
     """The subject's own steps and the context's, read in one more round."""
     records = dict(eventlog.records_at(app, own))
-    keys |= _context_keys(records.values()) if keep is None else keep(records.values())
+    keys |= _context_keys(records.values())
     with store.read() as db:
         context = {p: h for p, h in _positions(db, keys).items() if p not in own}
     for position, record in eventlog.records_at(app, context).items():
@@ -188,31 +187,59 @@ def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, An
     return {"subject": subject, "steps": _steps(records, found["hashes"])}
 
 
-def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int) -> dict[str, Any]:
+def _batches_named(db: Any, own: Iterable[int], chunk: int = 500) -> set[str]:
+    """The settlement batches filed in the index under any of these positions (a claim, a contract's
+    settlement, a payment naming the party's contracts): one lookup per batch and chunk, on the index's key."""
+    positions = sorted(own)
+    found: set[str] = set()
+    for row in db.all("SELECT batch_id FROM vl_batches ORDER BY batch_id", []):
+        batch = row["batch_id"]
+        for start in range(0, len(positions), chunk):
+            part = positions[start:start + chunk]
+            if db.one(f"SELECT position FROM vl_trace WHERE subject_kind = 'batch' AND subject_key = ? "
+                      f"AND position IN ({', '.join('?' * len(part))}) LIMIT 1", [batch, *part]) is not None:
+                found.add(batch)
+                break
+    return found
+
+
+def sliced(trace: dict[str, Any], offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+    """A page of a trace's steps (issue 19), with how many there are in all."""
+    steps = trace["steps"]
+    return {**trace, "steps": steps[offset:offset + limit] if limit else steps[offset:], "total": len(steps),
+            "offset": offset, "limit": limit}
+
+
+def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int, offset: int = 0,
+                limit: int | None = None) -> dict[str, Any]:
+    """The party's steps and its context (its year's opening and budget, the batches its steps are filed
+    under), every position found in the index first, so that only the page asked for is read and decoded
+    (issue 19: a provider's year is thousands of steps)."""
     with store.read() as db:
         if db.one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
                   [kind, code]) is None:
             raise errors.NotFound(f"no {kind} {code}", {"id": code})
         own = _positions(db, [(kind, code), (f"{kind}-year", f"{code}/{year}")])
+        keys = {("year.general", str(year))} | {("batch.general", b) for b in _batches_named(db, own)}
+        hashes = {**_positions(db, keys), **own}
+    chosen = sorted(hashes)[offset:offset + limit] if limit else sorted(hashes)[offset:]
+    records = eventlog.records_at(app, {p: hashes[p] for p in chosen})
+    return {"subject": {"type": kind, f"{kind}_id": code, "year": year}, "steps": _steps(records, hashes),
+            "total": len(hashes), "offset": offset, "limit": limit}
 
-    def batches(records: Iterable[Any]) -> set[tuple[str, str]]:
-        return {key for key in _context_keys(records) if key[0] == "batch.general"}
 
-    found = _with_context(app, store, own, {("year.general", str(year))}, keep=batches)
-    return {"subject": {"type": kind, f"{kind}_id": code, "year": year},
-            "steps": _steps(found["records"], found["hashes"])}
-
-
-def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int) -> dict[str, Any]:
+def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int, offset: int = 0,
+                     limit: int | None = None) -> dict[str, Any]:
     """An enterprise's year: its registration, vouchers, contracts, claims, settlements and sanctions,
     with the year's opening and budget and the batches that paid its contracts."""
-    return _year_trace(app, store, "enterprise", enterprise_id, year)
+    return _year_trace(app, store, "enterprise", enterprise_id, year, offset, limit)
 
 
-def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int) -> dict[str, Any]:
+def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int, offset: int = 0,
+                   limit: int | None = None) -> dict[str, Any]:
     """A provider's year: application, reviews and signing, cap and exceptions, products, contracts,
     claims, settlements, receivables and sanctions, with the year's budget and its batches."""
-    return _year_trace(app, store, "provider", provider_id, year)
+    return _year_trace(app, store, "provider", provider_id, year, offset, limit)
 
 
 def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any]:

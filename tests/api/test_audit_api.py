@@ -89,6 +89,24 @@ def test_provider_trace_is_its_own_only(client, tokens, history):
     assert body["steps"][0]["type"] == "Year.Opened"
 
 
+def test_a_partys_year_trace_is_read_a_page_at_a_time(client, tokens, history):
+    """Issue 19: a party's year is thousands of steps; its pages put together are the whole trace, in order."""
+    ids = history.ids
+    for who, url in (("auditor", f"/api/v1/trace/providers/{ids['provider']}?year=2026"),
+                     (ids["provider"], f"/api/v1/trace/providers/{ids['provider']}?year=2026"),
+                     ("supervisor", f"/api/v1/trace/enterprises/{ids['enterprise_a']}?year=2026"),
+                     (ids["enterprise_a"], f"/api/v1/trace/enterprises/{ids['enterprise_a']}?year=2026")):
+        whole = get(client, tokens, url, who).get_json()
+        assert whole["total"] == len(whole["steps"]) > 3, who
+        pages = [get(client, tokens, f"{url}&limit=3&offset={offset}", who).get_json()
+                 for offset in range(0, whole["total"], 3)]
+        assert all(page["total"] == whole["total"] and len(page["steps"]) <= 3 for page in pages), who
+        assert [step for page in pages for step in page["steps"]] == whole["steps"], who
+    for bad in ("limit=0", "limit=501", "offset=-1", "limit=x"):
+        response = get(client, tokens, f"/api/v1/trace/providers/{ids['provider']}?year=2026&{bad}")
+        assert response.status_code == 400, bad
+
+
 def test_settlement_trace_is_for_readers(client, tokens, history):
     url = f"/api/v1/trace/settlements/{history.ids['batch']}"
     body = get(client, tokens, url, "supervisor").get_json()

@@ -32,7 +32,8 @@ def positive(node: Any, path: str, *keys: str) -> None:
 
 def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_path: Any) -> None:
     options = Options(scale=SCALE, backend=store.backend, database_url=store.url, output=str(tmp_path / "results"),
-                      samples=8, query_samples=8, quiet=True, command_line="pytest smoke")
+                      samples=8, query_samples=8, quiet=True, command_line="pytest smoke",
+                      skip_pages=True)  # Chromium's page stage has its own test (tests/browser/test_page_bounds.py)
     report = run(options)
 
     # Floor of the same run.
@@ -124,7 +125,8 @@ def test_reuse_options_that_cannot_work_are_refused_before_anything_runs(tmp_pat
     for argv, said in ((["--generate-only"], "--save-world"),
                        (["--world", str(tmp_path / "missing.pickle"), "--database-url", store], "not found"),
                        (["--world", __file__], "--database-url"),
-                       (["--world", __file__, "--save-world", "x", "--database-url", store], "reuses a year")):
+                       (["--world", __file__, "--save-world", "x", "--database-url", store], "reuses a year"),
+                       (["--pages-only"], "--world")):
         with pytest.raises(SystemExit) as refused:
             main(["--scale", "0.0003", *argv])
         assert said in str(refused.value)

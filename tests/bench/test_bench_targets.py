@@ -132,3 +132,38 @@ def test_the_lag_in_seconds_counts_from_when_the_head_was_first_seen_past_the_vi
     assert probe._behind_since(2.5, 12, heads) == 0.5
     assert probe._behind_since(2.5, 15, heads) == 0.0  # caught up
     assert probe._behind_since(0.5, 10, heads) == 0.0  # at 0.5 nothing past 10 had been seen
+
+
+def issue19(worst: dict[str, Any] | None) -> dict[str, Any]:
+    report = a_report()
+    if worst is not None:
+        report["pages"] = {"pages": {}, "worst": worst}
+    return {target["target"]: target for target in reporting.targets_issue19(report)}
+
+
+WORST_MET = {"api_server_p95_ms": 120.0, "api_where": "dashboard as auditor: /contracts", "load_p50_ms": 250.0,
+             "load_where": "dashboard as auditor", "height_px": 6_000, "height_where": "provider as provider",
+             "height_any_page_px": 9_000, "height_any_where": "notice_payment as auditor"}
+
+
+def test_every_list_page_under_300_ms_and_no_page_over_10000_px_meets_issue_19() -> None:
+    checked = issue19(WORST_MET)
+    assert len(checked) == 4
+    assert all(target["met"] is True for target in checked.values()), checked
+    assert checked["every list page: height at 1280 and 390 px"]["where"] == "provider as provider"
+
+
+def test_a_slow_request_or_a_tall_page_misses_issue_19() -> None:
+    checked = issue19({**WORST_MET, "api_server_p95_ms": 300.0, "height_any_page_px": 10_001})
+    assert checked["every list page: its API requests, p95 server time"]["met"] is False  # < 300, not <=
+    assert checked["every page (notices too): height at 1280 and 390 px"]["met"] is False
+    assert checked["every list page: height at 1280 and 390 px"]["met"] is True
+
+
+def test_issue_19_targets_are_n_a_when_the_page_stage_did_not_run() -> None:
+    skipped = issue19(None)
+    assert [target["met"] for target in skipped.values()] == [None] * 4
+    report = a_report()
+    report["pages"] = {"skipped": "Chromium unavailable: /usr/bin/chromium not found"}
+    reasons = {target["why"] for target in reporting.targets_issue19(report)}
+    assert reasons == {"skipped: Chromium unavailable: /usr/bin/chromium not found"}

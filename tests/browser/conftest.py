@@ -18,12 +18,11 @@ from typing import Any, Iterator
 import pytest
 
 from service.demo import credit_code
+from tests.browser import chromium
 from tests.conftest import BACKENDS, postgres_admin_url
 from tests.servers import cli_env, free_port, popen_cli, run_cli, scratch_database, stop_process, wait_healthy
 from tests.support import BUSINESS_DATE
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "console"
 ENTERPRISE = credit_code(101)  # the demo's first enterprise
@@ -41,13 +40,9 @@ def _unavailable(reason: str) -> None:
 
 
 def require_chromium() -> None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.access(path, os.X_OK):
-            _unavailable(f"{path} not found")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        _unavailable("selenium is not installed (pip install -e '.[test]')")
+    reason = chromium.missing()
+    if reason:
+        _unavailable(reason)
 
 
 @dataclass
@@ -130,23 +125,13 @@ def downloads(console_server: ConsoleServer) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def browser(console_server: ConsoleServer, downloads: Path) -> Iterator[Any]:
     """A headless Chromium from Debian's packages; selenium's manager is never asked for anything."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = tempfile.mkdtemp(prefix="vl-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-extensions", "--lang=zh-CN", "--window-size=1360,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
     # A second export from the same page is an "automatic download" once the click's user activation
     # has lapsed (a slow export): allow it, as a person would when Chromium asks.
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False,
-                                              "profile.default_content_setting_values.automatic_downloads": 1,
-                                              "safebrowsing.enabled": False})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = chromium.start(profile, {"download.default_directory": str(downloads),
+                                      "download.prompt_for_download": False,
+                                      "profile.default_content_setting_values.automatic_downloads": 1,
+                                      "safebrowsing.enabled": False})
     driver.set_page_load_timeout(30)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     try:

@@ -850,6 +850,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "work.webhook_secret": ("签名密钥", "Signing secret"),
     "notice.pdf": ("下载 PDF", "Download PDF"),
     "status.contract.failed_acceptance": ("验收不通过", "Failed acceptance"),
+    # Long lists folded on screen (issue 19): a page stays under 10,000 px; printing shows every line.
+    "notice.show_all": ("展开全部", "Show all"),
+    "notice.folded": ("屏幕上仅显示前若干行，打印时包含全部", "Only the first lines are on screen; printing includes them all"),
 }
 
 

@@ -463,20 +463,20 @@
     $("#yearend-figures").append(VL.figures([["yearend.available", report.available, "strong"],
       ["yearend.reserved", report.reserved, "strong"]]),
       h("p", { class: "sub" }, t("yearend.expires_on") + " " + report.ends_on));
-    $("#yearend-enterprises").append(VL.table([
+    await VL.localTable($("#yearend-enterprises"), [
       { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.enterprise_id) + qs({ year })), e.enterprise_id, "mono") },
       { label: "enterprise.name", key: "name" },
       { label: "yearend.vouchers", num: true, key: "vouchers" },
       { label: "yearend.available", num: true, render: (e) => VL.yuan(e.available) },
       { label: "yearend.reserved", num: true, render: (e) => VL.yuan(e.reserved) },
-    ], report.enterprises, "yearend.none"));
-    $("#yearend-providers").append(VL.table([
+    ], report.enterprises, "yearend.none");
+    await VL.localTable($("#yearend-providers"), [
       { label: "enterprise.code", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.provider_id) + qs({ year })), p.provider_id, "mono") },
       { label: "provider.name", key: "name" },
       { label: "yearend.contracts", num: true, key: "contracts" },
       { label: "contract.amount", num: true, render: (p) => VL.yuan(p.amount) },
       { label: "yearend.reserved", num: true, render: (p) => VL.yuan(p.reserved) },
-    ], report.providers, "yearend.none"));
+    ], report.providers, "yearend.none");
     $("#yearend-download").append(VL.workbookButton("wb-yearend", "workbook.yearend",
       "/workbooks/year-end" + qs({ year, from }), year + "-余额预警"));
   };
@@ -517,8 +517,20 @@
       { label: "product.category", render: (l) => VL.label("category", l.category) },
       { label: "notice.paid", num: true, render: (l) => VL.yuan(l.amount) },
     ];
-    const numbered = [{ label: "notice.no", num: true, render: (l) => String(n.lines.indexOf(l) + 1) }, ...columns];
-    $("#notice-lines").append(VL.table(numbered, n.lines, "common.none"));
+    const numbers = new Map(n.lines.map((l, i) => [l, i + 1]));  // a payment list has thousands of lines
+    const numbered = [{ label: "notice.no", num: true, render: (l) => String(numbers.get(l)) }, ...columns];
+    const lines = $("#notice-lines");
+    lines.append(VL.table(numbered, n.lines, "common.none"));
+    // On screen a long list shows its first lines and a button for the rest (issue 19: no page over
+    // 10,000 px); the print stylesheet shows every line, so the printed notice is always whole.
+    if (n.lines.length > NOTICE_SCREEN_LINES) {
+      lines.classList.add("folded");
+      const all = h("button", { type: "button", class: "secondary no-print", id: "notice-show-all" },
+        t("notice.show_all") + " (" + n.lines.length + ")");
+      all.addEventListener("click", () => { lines.classList.remove("folded"); all.remove(); hint.remove(); });
+      const hint = h("p", { class: "muted small no-print" }, t("notice.folded"));
+      lines.append(hint, all);
+    }
     $("#notice-total").append(VL.facts([
       ["notice.count", String(n.count)],
       n.total !== null && n.total !== undefined ? ["notice.total", h("b", { id: "notice-total-yuan" }, VL.yuan(n.total))] : null,
@@ -534,6 +546,8 @@
     ])));
     $("#notice-print").addEventListener("click", () => window.print());
   };
+
+  const NOTICE_SCREEN_LINES = 50;  // the CSS rule `#notice-lines.folded` hides the rows after these
 
   /** Links to the printable notices of a year or a batch, for readers. */
   function noticeLinks(list) {

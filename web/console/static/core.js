@@ -313,6 +313,13 @@ VL.pagedTable = async function (box, columns, fetchPage, emptyKey, pageSize) {
   await load();
 };
 
+/** A list the API gives whole, shown a page at a time in the same way (issue 19: a year-end warning
+ * names every enterprise with money left, thousands of them). */
+VL.localTable = function (box, columns, rows, emptyKey, pageSize) {
+  return VL.pagedTable(box, columns, async (offset, limit) => ({ rows: rows.slice(offset, offset + limit),
+    total: rows.length }), emptyKey, pageSize);
+};
+
 /** A row of figure cards [[labelKey, yuanString, cls?], ...]. */
 VL.figures = function (rows) {
   // Even rows: up to six figures side by side, more in two rows.

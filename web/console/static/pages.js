@@ -220,7 +220,7 @@
       { label: "common.status", render: (v) => VL.badge("voucher", all.revoked && v.status === "active" ? "revoked" : v.status) },
     ], vouchers, "voucher.none"));
     const contracts = all.contracts.filter((c) => c.year === year);
-    $("#enterprise-contracts").append(VL.table(contractColumns(me, { hideEnterprise: true }), contracts, "contract.none"));
+    await VL.localTable($("#enterprise-contracts"), contractColumns(me, { hideEnterprise: true }), contracts, "contract.none");
     asOf("/enterprises/" + enc(id) + "/balance", year, (b) => [
       ["figure.quota", b.quota], ["figure.available", b.available], ["figure.reserved", b.reserved],
       ["figure.used", b.used], ["figure.expired", b.expired], ["figure.clawed_back", b.clawed_back]]);

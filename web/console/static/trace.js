@@ -63,26 +63,46 @@
       step("batch.paid_step", b.paid_by, b.paid_at, b.reference ? h("b", { id: "batch-reference" }, b.reference) : null),
     ]));
     const reader = VL.isReader(me);
-    // Providers' names, for the people reading the claims (a few look-ups; the code stays if refused).
-    const codes = [...new Set((b.claims || []).map((c) => c.provider_id))].slice(0, 50);
-    const named = await Promise.allSettled(codes.map((code) => api("/providers/" + enc(code))));
-    const names = Object.fromEntries(codes.map((code, i) => [code, named[i].status === "fulfilled" ? named[i].value.name : code]));
-    $("#batch-claims").append(VL.table([
+    // Providers' names, for the people reading the claims: looked up for the page of claims shown (the code
+    // stays if refused), so a batch of a thousand claims costs a page's look-ups, not a thousand.
+    const names = {};
+    const nameThem = async (claims) => {
+      const codes = [...new Set(claims.map((c) => c.provider_id))].filter((code) => !(code in names));
+      const named = await Promise.allSettled(codes.map((code) => api("/providers/" + enc(code))));
+      codes.forEach((code, i) => { names[code] = named[i].status === "fulfilled" ? named[i].value.name : code; });
+    };
+    const claims = b.claims || [];
+    await VL.pagedTable($("#batch-claims"), [
       { label: "claim.id", render: (c) => h("span", { class: "mono", title: c.claim_id }, short(c.claim_id)) },
       { label: "contract.provider", render: (c) => reader
         ? VL.link(VL.consoleUrl("/providers/" + enc(c.provider_id) + qs({ year: b.year })), names[c.provider_id])
         : names[c.provider_id] },
-      { label: "claim.contracts", render: (c) => h("ul", { class: "plain" }, (c.contracts || []).map((line) =>
-        h("li", {}, VL.link(VL.consoleUrl("/contracts/" + enc(line.contract_id)), short(line.contract_id), "mono"),
-          " ", VL.yuan(line.amount)))) },
+      { label: "claim.contracts", render: (c) => contractLines(c.contracts || []) },
       { label: "claim.amount", num: true, render: (c) => VL.yuan(c.amount) },
       { label: "claim.review", render: (c) => h("span", {}, VL.badge("claim", c.status),
         c.reviewed_by ? h("div", { class: "muted small" }, c.reviewed_by + " · " + VL.instant(c.reviewed_at)) : null,
         c.note ? h("div", { class: "small" }, c.note) : null) },
       { label: "claim.documents", render: (c) => documents(c.documents) },
       { label: "claim.claimed", render: (c) => h("span", { class: "small" }, c.claimed_by, h("br"), VL.instant(c.claimed_at)) },
-    ], b.claims || [], "claim.none"));
+    ], async (offset, limit) => {
+      const rows = claims.slice(offset, offset + limit);
+      await nameThem(rows);
+      return { rows, total: claims.length };
+    }, "claim.none", CLAIM_PAGE);
   };
+  const CLAIM_PAGE = 25;
+  const CLAIM_LINES = 3;
+
+  /** A claim's contracts: the first few, the rest folded under their count (a claim may list hundreds). */
+  function contractLines(lines) {
+    const item = (line) => h("li", {}, VL.link(VL.consoleUrl("/contracts/" + enc(line.contract_id)), short(line.contract_id), "mono"),
+      " ", VL.yuan(line.amount));
+    const list = h("ul", { class: "plain" }, lines.slice(0, CLAIM_LINES).map(item));
+    if (lines.length <= CLAIM_LINES) return list;
+    return h("div", {}, list, h("details", { class: "fold" },
+      h("summary", {}, t("common.more") + " " + (lines.length - CLAIM_LINES)),
+      h("ul", { class: "plain" }, lines.slice(CLAIM_LINES).map(item))));
+  }
 
   function documents(list) {
     if (!list || !list.length) return "—";
@@ -190,7 +210,11 @@
     const year = new URLSearchParams(location.search).get("year");
     $("#trace-title").textContent = t("trace.of." + kind) + " · " + (kind === "enterprises" || kind === "providers"
       ? id + (year ? " · " + year : "") : short(id));
-    const result = await api("/trace/" + kind + "/" + enc(id) + qs({ year }));
+    // A party's year is read from the API a page at a time (issue 19); a contract's or a batch's whole.
+    const paged = kind === "enterprises" || kind === "providers";
+    const fetchSteps = (offset) => api("/trace/" + kind + "/" + enc(id) + qs({ year,
+      ...(paged ? { limit: TRACE_PAGE, offset } : {}) }));
+    const result = await fetchSteps(0);
     const subject = result.subject || {};
     const subjectYear = subject.year || year;
     $("#trace-subject").append(VL.facts(Object.entries(subject).filter(([, v]) => typeof v !== "object" || v === null)
@@ -200,22 +224,26 @@
     else if (kind === "settlements") back.href = VL.consoleUrl("/settlements/" + enc(id));
     else if (kind === "enterprises") back.href = VL.consoleUrl("/enterprises/" + enc(id) + qs({ year: subjectYear }));
     else back.href = VL.consoleUrl("/providers/" + enc(id) + qs({ year: subjectYear }));
-    const steps = result.steps || [];
-    $("#trace-count").textContent = t("trace.steps") + ": " + steps.length;
+    let steps = result.steps || [];
+    const total = paged ? result.total : steps.length;
+    $("#trace-count").textContent = t("trace.steps") + ": " + total;
     // A long trace is shown a page of steps at a time (issue 19: one provider's year was 191,469 px tall).
     const list = h("ol", { class: "timeline" });
     const more = h("button", { type: "button", class: "secondary pager-more", id: "trace-more" }, t("common.more"));
     const count = h("span", { class: "muted small pager-count" });
     $("#trace-steps").append(list, h("div", { class: "pager" }, count, " ", more));
     let shown = 0;
-    const showMore = () => {
+    const showMore = async () => {
+      more.disabled = true;
+      if (paged && shown >= steps.length && steps.length < total) steps = steps.concat((await fetchSteps(steps.length)).steps);
       list.append(...steps.slice(shown, shown + TRACE_PAGE).map(renderStep));
       shown = Math.min(steps.length, shown + TRACE_PAGE);
-      count.textContent = t("common.shown") + " " + shown + " / " + t("common.total") + " " + steps.length;
-      more.hidden = shown >= steps.length;
+      count.textContent = t("common.shown") + " " + shown + " / " + t("common.total") + " " + total;
+      more.hidden = shown >= total;
+      more.disabled = false;
     };
-    more.addEventListener("click", showMore);
-    showMore();
+    more.addEventListener("click", () => showMore().catch((error) => VL.fail(error, count)));
+    await showMore();
     function renderStep(step) {
       const type = String(step.type || "").split(":").pop();
       const group = type.split(".")[0];
@@ -233,7 +261,7 @@
           h("div", { class: "links" }, stepLinks(step, subjectYear, kind, id))));
     }
   };
-  const TRACE_PAGE = 40;
+  const TRACE_PAGE = 15;  // a step is up to ~450 px tall at 390 px wide: a page stays well under 10,000 px
 
   /* ---------- audit: the chain head, verification, exports ---------- */
   VL.pages.audit = async function () {
