@@ -35,7 +35,7 @@ def authenticate_request() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
         raise errors.Unauthenticated("send Authorization: Bearer <token>")
-    g.actor = current_app.extensions["ledger"].authenticate(token.strip())
+    g.actor = authenticate(token.strip())
     if g.actor.role == INTEGRATION and request.endpoint not in INTEGRATION_ENDPOINTS:
         raise errors.Forbidden("an integration token reads the event feed only", {"role": INTEGRATION})
 
@@ -63,4 +63,13 @@ def session_actor(token: str, check_csrf: bool) -> Actor:
         raise errors.Unauthenticated("sign in again")
     if check_csrf and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(token)):
         raise errors.Forbidden("a console session's write needs its X-CSRF-Token", {CSRF_HEADER: ["missing or wrong"]})
-    return current_app.extensions["ledger"].authenticate(token)
+    return authenticate(token)
+
+
+def authenticate(token: str) -> Actor:
+    """The token's actor; notes in `g.log_head` the log's head that authentication's check of the log read,
+    which the request's queries then wait for instead of asking the store for it again (web/commands.py)."""
+    ledger = current_app.extensions["ledger"]
+    actor = ledger.authenticate(token)
+    g.log_head = ledger.log_check.checked_head()
+    return actor

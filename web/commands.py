@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from typing import Any, Callable
 
 from flask import current_app, g, request
@@ -11,6 +12,7 @@ from flask import current_app, g, request
 from ledger import errors
 from ledger.commands.base import CommandResult
 from ledger.context import Idempotency, acting
+from projections.runner import REPLAY_WAIT_S
 from projections.views.idempotency import idempotent_position
 from web.auth import current_actor
 from web.observe import count_command
@@ -38,9 +40,14 @@ def views() -> Any:
 
 
 def fresh_views() -> Any:
-    """The read models, caught up with everything committed so far."""
+    """The read models, caught up with everything committed before the request (read-your-writes).
+
+    The log's head is the one the request's authentication read (web/auth.py: after the request
+    arrived, so it covers every answer a client had before sending it); without one, the store's.
+    """
     store_views = views()
-    store_views.ensure(ledger_app().recorder.max_notification_id() or 0)
+    head = g.get("log_head")
+    store_views.ensure(head if head is not None else ledger_app().recorder.max_notification_id() or 0)
     return store_views.store
 
 
@@ -62,8 +69,11 @@ def run(command: Callable[..., CommandResult], *args: Any, **kwargs: Any) -> Any
     """
     idempotency = request_idempotency()
     name = getattr(command, "__name__", "command")
+    # Authentication checked the aggregate cache against the log after the request arrived (web/auth.py):
+    # the command's first attempt trusts that check instead of reading the log once more.
+    checked = ledger_app().log_check.checked_already() if g.get("log_head") is not None else nullcontext()
     try:
-        with acting(current_actor(), request_id=g.request_id, idempotency=idempotency):
+        with acting(current_actor(), request_id=g.request_id, idempotency=idempotency), checked:
             result = command(*args, **kwargs)
     except errors.LedgerError as refused:
         count_command(name, refused.code)
@@ -78,7 +88,8 @@ def run(command: Callable[..., CommandResult], *args: Any, **kwargs: Any) -> Any
     if result.replayed:
         position = None
         try:
-            lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0)
+            lag = store_views.lag_after_command(ledger_app().recorder.max_notification_id() or 0,
+                                                timeout=REPLAY_WAIT_S)
             if not lag:
                 position = idempotent_position(store_views.store, str(result.idempotency_key_id))
         except Exception:  # noqa: BLE001 - the store or the views failed after the record was read

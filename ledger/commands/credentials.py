@@ -87,7 +87,11 @@ class CredentialCommands(CommandBase):
         """The actor a bearer token stands for; unknown, revoked or expired tokens are refused."""
         digest = token_hash(token)
         try:
-            credential: Credential = self.repository.get(Credential.create_id(digest))
+            # One check of the log (ledger/cache.py) instead of the library's fast-forward query: it evicts
+            # a credential that was revoked since (by any process), so a revoked token stops at once, and an
+            # unchanged one comes from the cache; the check also gives the request the log's head (issue 21).
+            with self.unit_of_work():
+                credential: Credential = self.repository.get(Credential.create_id(digest))
         except AggregateNotFoundError:
             raise errors.Unauthenticated("unknown token") from None
         # The id lookup already matched the hash; compare again in constant time all the same.

@@ -189,7 +189,15 @@ class _ReadTransaction:
         self.store = store
 
     def __enter__(self) -> Db:
-        self._cm = self.store.datastore.transaction(commit=False)  # type: ignore[attr-defined]
+        if self.store.dialect == "postgres":
+            # PostgreSQL: the pool's connections are in autocommit mode, and a read gains nothing from a
+            # transaction at READ COMMITTED (each statement reads its own snapshot either way). Without
+            # one a single-row query is one round trip, not four: BEGIN, the query, ROLLBACK, and the
+            # DEALLOCATE ALL psycopg sends after a rollback, which also threw away every prepared
+            # statement of the connection (issue 21's profile of a voucher query).
+            self._cm = self.store.datastore.cursor()  # type: ignore[attr-defined]
+        else:
+            self._cm = self.store.datastore.transaction(commit=False)  # type: ignore[attr-defined]
         return Db(self._cm.__enter__(), self.store.dialect)
 
     def __exit__(self, *exc: Any) -> None:
