@@ -84,8 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def _views(app: Any) -> Iterator[Any]:
-    with _views(app) as views:
+    from projections.runner import Views
+
+    views = Views(app)
+    try:
         yield views
+    finally:
+        views.close()
 
 
 def _rate(events: int, seconds: float, **more: Any) -> dict[str, Any]:
