@@ -7,8 +7,11 @@ the slower one's page is rolled back by the tracking conflict and it simply read
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import multiprocessing
 import os
+import pickle
 import threading
 import time
 from typing import Any, Callable
@@ -31,6 +34,19 @@ READ_MODELS = (
     chain.MODEL, trace.MODEL, history.MODEL,
 )
 REGISTRY = Registry(READ_MODELS)
+# A rebuild on PostgreSQL replays the log in two processes at once, one group of read models each
+# (issue 21: both cores). No handler of one group reads a table of the other: balances reads the
+# providers' years, monthly the vouchers and the batches, the history the years and the trace index's
+# subjects (and facts), and settlement adds to the years' totals, so those go together; the contracts,
+# the enterprises, the idempotency records and the chain read and write only their own tables. Each group keeps its handlers in READ_MODELS' order
+# and its own tracking row, so each group's tables come out as a serial replay writes them
+# (tests/projections/test_parallel_rebuild.py).
+REBUILD_GROUPS = (
+    (balances.MODEL, settlement.MODEL, monthly.MODEL, providers.MODEL, trace.MODEL, history.MODEL),
+    (contracts.MODEL, enterprises.MODEL, idempotency.MODEL, chain.MODEL),
+)
+# Processes a rebuild uses on PostgreSQL (SQLite has one writer: its rebuild stays in one process).
+REBUILD_PROCESSES = int(os.environ.get("LEDGER_REBUILD_PROCESSES", "2"))
 
 PAGE_SIZE = 1000  # events per transaction; rows are batched per page (projections/storage/batch.py)
 # How long a command's answer waits for the views to reach it before answering anyway (with a lag header).
@@ -139,7 +155,7 @@ class Views:
             return max(position - self._known, 1)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None, page_size: int = PAGE_SIZE,
-                rechain: bool = False) -> int:
+                rechain: bool = False, processes: int | None = None) -> int:
         """Replay the whole log from position 0 into fresh read models, then switch to them at once.
 
         Blue/green (projections/storage/bluegreen.py): the live models keep answering queries while the
@@ -149,13 +165,17 @@ class Views:
         The stored audit chain is checked against the events first (issue 15): if an event no longer
         matches its link, `chain.ChainMismatch` names the first such position and nothing is built.
         `rechain=True` replays anyway (the operator's decision, projections/audit/chain.py).
+
+        On PostgreSQL the replay up to the head runs in `processes` (REBUILD_PROCESSES) processes, one
+        group of read models each (REBUILD_GROUPS); the events after that head, in this one, as ever.
         """
         if not rechain:
             chain.check_for_rebuild(self.app, self.store)
         fresh = bluegreen.open_build_store(self.app.store)
         try:
             building = Views(self.app, store=fresh)
-            applied = building.catch_up(page_size=page_size, progress=progress)
+            applied = _replay_in_groups(self.app, fresh, page_size, progress) if self._in_groups(processes) else 0
+            applied += building.catch_up(page_size=page_size, progress=progress)
             while True:
                 try:
                     position = bluegreen.swap_in(self.app.store, self.store, fresh, self.app.name)
@@ -172,6 +192,16 @@ class Views:
     def follow_now(self) -> None:
         """Wake the follower (if this process runs one): a command of this process has just committed."""
         self._wake.set()
+    def _in_groups(self, processes: int | None) -> bool:
+        """Whether this rebuild replays in two processes: PostgreSQL, and an application class that a
+        second process can import (not one made inside a function, as a test might)."""
+        if (REBUILD_PROCESSES if processes is None else processes) < 2 or self.app.store.backend != "postgres":
+            return False
+        try:
+            pickle.dumps((type(self.app), self.app.store))
+        except Exception:  # noqa: BLE001 - not importable elsewhere: replay here
+            return False
+        return True
 
     def start_polling(self, interval: float = 0.25) -> None:
         """Follow the log in a background thread: at once after this process's commands (`follow_now`),
@@ -197,3 +227,56 @@ class Views:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.store.datastore.close()  # type: ignore[attr-defined]
+
+
+def replay(app: Any, store: ViewStore, registry: Registry, tracking_name: str, stop: int,
+           page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None) -> int:
+    """Apply the events up to position `stop` to `registry`'s read models, tracked as `tracking_name`,
+    a page per transaction as `catch_up` does; the events applied."""
+    applied = 0
+    last = store.max_tracking_id(tracking_name) or 0  # type: ignore[attr-defined]
+    while last < stop:
+        page = app.recorder.select_notifications(start=last, limit=page_size, stop=stop, inclusive_of_start=False)
+        if not page:
+            break
+        events = [(app.mapper.to_domain_event(n), n.id) for n in page]
+        store.apply_page(events, tracking_name, page[-1].id, after=last, registry=registry)
+        last = page[-1].id
+        applied += len(page)
+        if progress:
+            progress(last, stop)
+    return applied
+
+
+def _replay_in_groups(app: Any, fresh: ViewStore, page_size: int,
+                      progress: Callable[[int, int], None] | None) -> int:
+    """Replay the log up to its head into the fresh read models, REBUILD_GROUPS[1] in a second process.
+
+    This process replays the first group under the application's own tracking row; the second
+    process its group under a row of its own, removed once both reached the head, so the catch-up
+    that follows (every model, from the head on) and the swap see one position, as after a serial
+    replay. Should either fail, the rebuild fails and its tables are discarded (`Views.rebuild`).
+    """
+    stop = app.recorder.max_notification_id() or 0
+    if not stop:
+        return 0
+    second = f"{app.name}#{REBUILD_GROUPS[1][0].name}"
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no pool or thread of ours copied
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        other = pool.submit(_replay_group, type(app), app.store, 1, second, stop, page_size)
+        applied = replay(app, fresh, Registry(REBUILD_GROUPS[0]), app.name, stop, page_size, progress)
+        if other.result() != applied:
+            raise RuntimeError(f"the rebuild's groups replayed {applied} and {other.result()} events")
+    fresh.forget_tracking(second)  # type: ignore[attr-defined]
+    return applied
+
+
+def _replay_group(app_class: Any, store: Any, group: int, tracking_name: str, stop: int, page_size: int) -> int:
+    """In the rebuild's second process: replay one group of read models into the build's tables."""
+    app = app_class.for_store(store, create_table=False)
+    built = bluegreen.open_build_store(store, existing=True)
+    try:
+        return replay(app, built, Registry(REBUILD_GROUPS[group]), tracking_name, stop, page_size)
+    finally:
+        built.datastore.close()  # type: ignore[attr-defined]
+        app.close()

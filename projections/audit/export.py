@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from projections.audit import canonical, chain, scope, trace_queries
+from projections.audit import canonical, chain, fasthash, scope, trace_queries
 from projections.storage import eventlog, fastlog
 from projections.storage.store import ViewStore
 
@@ -95,7 +95,7 @@ def _redacted(record: Any, link: chain.Link | None) -> dict[str, Any]:
         return _line(record, link)  # no digest to give: exported as it is, so the break shows where it is
     prev_hash, hash_ = (None, None) if link is None else (link.prev_hash, link.hash)
     return {"position": record["position"], "prev_hash": prev_hash, "hash": hash_,
-            canonical.REDACTED: canonical.digest(record)}
+            canonical.REDACTED: fasthash.digest(record)}
 
 
 def _line(record: Any, link: chain.Link | None) -> dict[str, Any]:

@@ -57,12 +57,13 @@ def build_path(store: Store) -> str:
     return f"{root}.build{ext or '.db'}"
 
 
-def open_build_store(store: Store) -> ViewStore:
-    """Fresh, empty read-model tables beside the live ones (a previous unfinished build is discarded)."""
-    env = dict(store.views_env(create_table=True))
+def open_build_store(store: Store, existing: bool = False) -> ViewStore:
+    """Fresh, empty read-model tables beside the live ones (a previous unfinished build is discarded);
+    `existing`: the build's tables as another process made them (a rebuild's second process, runner.py)."""
+    env = dict(store.views_env(create_table=not existing))
     if store.backend == "sqlite":
         path = build_path(store)
-        for leftover in (path, f"{path}-wal", f"{path}-shm"):
+        for leftover in (path, f"{path}-wal", f"{path}-shm") if not existing else ():
             if os.path.exists(leftover):
                 os.remove(leftover)
         env["SQLITE_DBNAME"] = path
@@ -70,9 +71,10 @@ def open_build_store(store: Store) -> ViewStore:
     else:
         import psycopg
 
-        with schema_lock(store.url), psycopg.connect(store.url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(BUILD_SCHEMA)))
-            conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(BUILD_SCHEMA)))
+        if not existing:
+            with schema_lock(store.url), psycopg.connect(store.url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(BUILD_SCHEMA)))
+                conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(BUILD_SCHEMA)))
         env.update(POSTGRES_SCHEMA=BUILD_SCHEMA, LEDGER_SEARCH_PATH=BUILD_SCHEMA)
         view_class = PostgresViewStore
     factory = InfrastructureFactory.construct(Environment(VIEWS_NAME, env))

@@ -13,7 +13,8 @@ upcast class, an unknown or nested transcoding, a float, an actor of another sha
 that is not the library's, JSON orjson refuses) goes through `eventlog.decode`, so an altered
 event decodes, or fails to decode, exactly as the projections and `audit/verify` see it.
 tests/projections/test_fastlog.py holds both paths equal over a whole lifecycle and over random
-and hand-made altered states. `audit/verify` keeps the library's mapper: it is the independent check.
+and hand-made altered states. `audit/verify` reads through this path too (issue 21): were the two
+ever to differ, it would report an event altered, never pass an altered one.
 """
 
 from __future__ import annotations

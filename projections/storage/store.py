@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from ledger.persistence import Store
 from projections.storage.batch import PageWrites, remember, remembered
@@ -118,10 +118,11 @@ class ViewStore:
     dialect = "sqlite"
 
     def apply_page(self, events: Sequence[tuple[Any, int]], application_name: str, last_position: int,
-                   after: int | None = None) -> None:
+                   after: int | None = None, registry: Any = None) -> None:
         """Apply events (with their positions) and track `last_position`, all in one transaction.
 
         Refused with IntegrityError, changing nothing, if any event of the page was already applied.
+        `registry`: the read models to apply (default: all of them; a rebuild's groups, runner.py).
         """
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             # One applier at a time, across processes: two followers applying pages concurrently would
@@ -137,13 +138,18 @@ class ViewStore:
                 # applied more, or rebuilt them): applying it could skip events, so refuse it.
                 raise IntegrityError(f"the views are at position {applied}, not {after}")
             db = Db(cursor, self.dialect, memo=self.memo)
-            handlers_for = _registry().handlers_for
+            handlers_for = (registry or _registry()).handlers_for
             for domain_event, position in events:
                 for handler in handlers_for(type(domain_event)):
                     handler(db, domain_event, position)
             # The rows and the tracking position in one transaction (and, on PostgreSQL, one pipeline).
             tracking = Tracking(application_name, last_position)
             db.flush(then=lambda own: self._insert_tracking(own, tracking))  # type: ignore[attr-defined]
+
+    def forget_tracking(self, application_name: str) -> None:
+        """Remove a tracking row (a rebuild's second group's, projections/runner.py)."""
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(self._forget_sql, (application_name,))
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         """Serialise page application across processes (per backend)."""
@@ -221,6 +227,7 @@ class _ViewsConnectionPool(SQLiteConnectionPool):
 
 class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
     dialect = "sqlite"
+    _forget_sql = "DELETE FROM tracking WHERE application_name = ?"
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         if type(datastore.pool) is SQLiteConnectionPool and not datastore.pool.is_sqlite_memory_mode:
@@ -249,6 +256,11 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
 
 class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRecorder):
     dialect = "postgres"
+
+    @property
+    def _forget_sql(self) -> Any:
+        return SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name))  # type: ignore[attr-defined]
 
     def _lock_for_page(self, cursor: Any, application_name: str) -> None:
         # Held until the transaction ends; the key is this database's read models of that application.
