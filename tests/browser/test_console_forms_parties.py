@@ -225,7 +225,12 @@ def test_a_new_enterprise_and_provider_register_themselves_and_the_operator_veri
     console_server.tokens["new-provider"] = console_server.issue_token("provider", provider)
     sign_in(browser, console_server, "new-provider")
     wait(browser, lambda d: provider in d.current_url)
-    act(browser, console_server, "provider-register", {
-        "name": "来宾市启明管理咨询有限公司", "entity_type": "legal_person", "years_operating": "3",
-        "core_staff_insured": "6", "clients_last_year": "12", "revenue_last_year": "1500000.00", "documents": ""})
+    facts = {"name": "来宾市启明管理咨询有限公司", "entity_type": "legal_person", "years_operating": "3",
+             "core_staff_insured": "6", "clients_last_year": "12", "revenue_last_year": "1500000.00"}
+    # A document line that is not "kind, name, uri, sha256, size" is refused in the page, nothing sent.
+    fill(browser, "provider-register", {**facts, "documents": "licence, 营业执照.pdf"})
+    element(browser, "#provider-register-submit").click()
+    alert = element(browser, "#provider-register-message .alert")
+    assert "VALIDATION_ERROR" in alert.text and "材料行号 1" in alert.text
+    act(browser, console_server, "provider-register", {**facts, "documents": document_lines("licence")})
     assert api(console_server, f"/providers/{provider}", "new-provider")["name"] == "来宾市启明管理咨询有限公司"

@@ -676,7 +676,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "forms.documents": ("材料（每行一份）", "Documents (one a line)"),
     "forms.documents_hint": ("类型, 名称, 地址, SHA-256, 大小（荣誉证书写 honour_certificate:荣誉代码）",
                              "kind, name, uri, sha256, size (an honour certificate: honour_certificate:CODE)"),
-    "forms.documents_line": ("材料第几行", "Document line"),
+    "forms.documents_line": ("材料行号", "Document line"),
     "forms.unchanged": ("不变", "Unchanged"),
     "forms.yuan_hint": ("元，两位小数，如 50000.00", "Yuan with two decimals, e.g. 50000.00"),
     "forms.commitment": ("作出信用承诺", "Make the credit commitment"),
