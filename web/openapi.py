@@ -66,6 +66,8 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "archive.record_survey": ("CONTRACT_NOT_COMPLETED", "ALREADY_EXISTS"),
     "archive.make_commitment": ("ALREADY_EXISTS",),
     "archive.refer_finding": ("ALREADY_EXISTS",),
+    # What a proposal's signature would reserve (issue 19): refused as the signature would be.
+    "enterprises.preview_subsidy": ("SUBSIDY_ABOVE_SHARE", "VOUCHER_EXHAUSTED"),
 }
 
 IDEMPOTENCY_HEADER = {

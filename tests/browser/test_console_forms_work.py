@@ -241,3 +241,19 @@ def test_a_webhook_subscribed_twice_is_one_and_its_secret_never_shows(browser: A
     element(browser, "#webhook-list tbody tr")
     drawn(browser)
     assert not elements(browser, "#webhook-new")
+
+
+def test_the_new_forms_fit_a_phone(browser: Any, server: ConsoleServer) -> None:
+    contract = api(server, f"/contracts?year={YEAR}&status=completed&limit=1", "operator")["contracts"][0]["contract_id"]
+    sign_in(browser, server, "operator")
+    browser.set_window_size(390, 844)
+    try:
+        for path in (f"/console/providers/{PROVIDER}?year={YEAR}", f"/console/enterprises/{ENTERPRISE_102}?year={YEAR}",
+                     f"/console/contracts/{contract}", "/console/webhooks"):
+            browser.get(server.url(path))
+            drawn(browser)
+            element(browser, "#vl-actions")
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 400, (path, width)
+    finally:
+        browser.set_window_size(1360, 1000)

@@ -141,12 +141,15 @@
     const archive = await api("/archive/" + subjectType + "s/" + enc(subjectId));
     const entries = archive.entries.slice().reverse();  // the latest first
     const card = h("section", { class: "card", id: "archive-card" }, h("h2", {}, t("work.archive")),
-      h("div", { id: "archive-entries" }, VL.table([
-        { label: "audit.position", render: (e) => h("span", { class: "mono" }, String(e.position)) },
-        { label: "work.when", render: (e) => h("span", { class: "small" }, VL.instant(e.recorded_at)) },
-        { label: "work.by", render: (e) => e.actor ? VL.label("role", e.actor.role) + " " + e.actor.id : "—" },
-        { label: "work.entry", render: entrySummary },
-      ], entries.slice(0, 50), "work.archive_none")));
+      h("div", { id: "archive-entries" }));
+    // Twenty at a time, the latest first, so a busy subject's page stays short.
+    await VL.pagedTable(card.querySelector("#archive-entries"), [
+      { label: "audit.position", render: (e) => h("span", { class: "mono" }, String(e.position)) },
+      { label: "work.when", render: (e) => h("span", { class: "small" }, VL.instant(e.recorded_at)) },
+      { label: "work.by", render: (e) => e.actor ? VL.label("role", e.actor.role) + " " + e.actor.id : "—" },
+      { label: "work.entry", render: entrySummary },
+    ], async (offset, limit) => ({ rows: entries.slice(offset, offset + limit), total: entries.length }),
+    "work.archive_none", 20);
     const cards = [card];
     if (me.role !== "operator") return cards;
     const findings = entries.filter((e) => e.type.endsWith(".FindingRecorded"));
