@@ -102,6 +102,11 @@ def plan(world: Any, batch: str | None) -> list[Page]:
     return pages
 
 
+def subject_of(pages: list[Page], name: str) -> str:
+    """The party whose page `name` ("provider", "enterprise") is opened: the busiest of its kind."""
+    return urlsplit(next(p.path for p in pages if p.name == name)).path.rsplit("/", 1)[1]
+
+
 def busiest_batch(client: Client, world: Any, token: str) -> str | None:
     """The batch with most claims (its page lists them)."""
     best, most = None, -1
@@ -222,8 +227,7 @@ def measure(base_url: str, access_log: str, world: Any, tokens: Any, repetitions
     auditor = tokens("auditor")
     batch = busiest_batch(client, world, auditor)
     pages = plan(world, batch)
-    subjects = {"provider": urlsplit(next(p.path for p in pages if p.name == "provider")).path.split("/")[-1],
-                "enterprise": urlsplit(next(p.path for p in pages if p.name == "enterprise")).path.split("/")[-1]}
+    subjects = {role: subject_of(pages, role) for role in ("provider", "enterprise")}
     wanted = [(page, role) for page in pages for role in page.roles if roles is None or role in roles]
     stage(f"控制台页面 console pages: {len(pages)} pages, {len(wanted)} page × role, "
           f"{repetitions} loads each in headless Chromium")

@@ -185,6 +185,7 @@ class BatchSchema(Schema):
     claimed = Yuan()
     payable = Yuan()
     paid = Yuan()
+    claims_total = fields.Integer(metadata={"description": "claims in all (as many as `claims` unless paged)"})
 
 
 class BatchListQuery(page_query(settlement.BATCH_SORTS, 500, 500)):
@@ -294,15 +295,28 @@ def pay_settlement(body: dict[str, Any], batch_id: str) -> Any:
     return run(ledger_app().pay_settlement, batch_id, body["reference"])
 
 
+class BatchQuery(Schema):
+    # A year's batch pays thousands of contracts (issue 19): the console reads its claims a page at a time.
+    claims_limit = fields.Integer(validate=validate.Range(min=1, max=500),
+                                  metadata={"description": "claims per page (at most 500); without it, every claim"})
+    claims_offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9),
+                                   metadata={"description": "claims to skip, in the order they were made"})
+
+
 @blp.get("/<batch_id>")
+@blp.arguments(BatchQuery, location="query")
 @blp.response(200, BatchSchema)
-def get_batch(batch_id: str) -> Any:
-    """Staff, the supervisor and auditors see every claim; a provider sees the batch with its own claims only."""
+def get_batch(args: dict[str, Any], batch_id: str) -> Any:
+    """Staff, the supervisor and auditors see every claim; a provider sees the batch with its own claims only.
+    Totals are over every claim the reader sees, whatever page of claims is asked for."""
+    from projections.views.paging import Page
+
+    page = Page(args["claims_limit"], args["claims_offset"]) if args.get("claims_limit") else None
     actor = current_actor()
     if actor.role == PROVIDER:
-        return settlement.get_batch(fresh_views(), batch_id, provider_id=actor.subject)
+        return settlement.get_batch(fresh_views(), batch_id, provider_id=actor.subject, claims_page=page)
     require_reader(actor, roles=READERS)
-    return settlement.get_batch(fresh_views(), batch_id)
+    return settlement.get_batch(fresh_views(), batch_id, claims_page=page)
 
 
 @blp.get("/<batch_id>/plan")

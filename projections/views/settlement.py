@@ -253,15 +253,32 @@ BATCH_FIELDS = ("batch_id", "year", "name", "status", "opened_by", "opened_at", 
                 "notice_outcome", "notice_note", "noticed_by", "noticed_at", "reference", "paid_by", "paid_at")
 
 
-def _claims(store: ViewStore, batch_id: str, provider_id: str | None) -> list[dict[str, Any]]:
+def _claims(store: ViewStore, batch_id: str, provider_id: str | None,
+            page: Page | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the claims asked for, with their contracts; every claim's status, amount, dispute and contract count).
+
+    With a `page`, only that page's claims carry their contracts: a batch of a year pays thousands of
+    contracts (issue 19), and the totals need only each claim's count of them.
+    """
     with store.read() as db:
         if provider_id is None:
             claims = db.all("SELECT * FROM vl_claims WHERE batch_id = ? ORDER BY claimed_at, claim_id", [batch_id])
         else:
             claims = db.all("SELECT * FROM vl_claims WHERE batch_id = ? AND provider_id = ? "
                             "ORDER BY claimed_at, claim_id", [batch_id, provider_id])
-        lines = db.all("SELECT claim_id, contract_id, amount FROM vl_claim_contracts WHERE batch_id = ? "
-                       "ORDER BY claim_id, ordinal", [batch_id])
+        shown = claims if page is None else claims[page.offset:page.offset + page.limit]
+        if page is None:
+            lines = db.all("SELECT claim_id, contract_id, amount FROM vl_claim_contracts WHERE batch_id = ? "
+                           "ORDER BY claim_id, ordinal", [batch_id])
+            counts: dict[str, int] = {}
+        else:
+            ids = [c["claim_id"] for c in shown]
+            lines = db.all("SELECT claim_id, contract_id, amount FROM vl_claim_contracts WHERE batch_id = ? AND "
+                           f"claim_id IN ({', '.join('?' * len(ids))}) ORDER BY claim_id, ordinal",
+                           [batch_id, *ids]) if ids else []
+            counts = {r["claim_id"]: int(r["n"]) for r in db.all(
+                "SELECT claim_id, COUNT(*) AS n FROM vl_claim_contracts WHERE batch_id = ? GROUP BY claim_id",
+                [batch_id])}
         disputes = db.all("SELECT claim_id, contract_id, status FROM vl_claim_disputes WHERE batch_id = ?", [batch_id])
         reasons = {r["claim_id"]: r["reason"] for r in db.all(
             "SELECT r.claim_id, r.reason FROM vl_claim_reasons r JOIN vl_claims c ON c.claim_id = r.claim_id "
@@ -272,13 +289,20 @@ def _claims(store: ViewStore, batch_id: str, provider_id: str | None) -> list[di
     by_claim: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_claim.setdefault(line["claim_id"], []).append({"contract_id": line["contract_id"], "amount": line["amount"]})
-    return [{"claim_id": c["claim_id"], "provider_id": c["provider_id"], "status": c["status"], "amount": c["amount"],
-             "contract_ids": [line["contract_id"] for line in by_claim.get(c["claim_id"], [])],
-             "contracts": by_claim.get(c["claim_id"], []), "documents": json.loads(c["documents"]),
-             "claimed_by": c["claimed_by"], "claimed_at": c["claimed_at"], "reviewed_by": c["reviewed_by"],
-             "reviewed_at": c["reviewed_at"], "note": c["note"], "reason": reasons.get(c["claim_id"]),
-             "dispute": SettlementBatch.dispute_of({"disputed": disputed.get(c["claim_id"])}),
-             "disputes": disputed.get(c["claim_id"], {})} for c in claims]
+
+    def dispute(claim_id: str) -> Any:
+        return SettlementBatch.dispute_of({"disputed": disputed.get(claim_id)})
+
+    built = [{"claim_id": c["claim_id"], "provider_id": c["provider_id"], "status": c["status"], "amount": c["amount"],
+              "contract_ids": [line["contract_id"] for line in by_claim.get(c["claim_id"], [])],
+              "contracts": by_claim.get(c["claim_id"], []), "documents": json.loads(c["documents"]),
+              "claimed_by": c["claimed_by"], "claimed_at": c["claimed_at"], "reviewed_by": c["reviewed_by"],
+              "reviewed_at": c["reviewed_at"], "note": c["note"], "reason": reasons.get(c["claim_id"]),
+              "dispute": dispute(c["claim_id"]), "disputes": disputed.get(c["claim_id"], {})} for c in shown]
+    if page is None:
+        return built, [{**c, "contract_count": len(c["contract_ids"])} for c in built]
+    return built, [{"status": c["status"], "amount": c["amount"], "dispute": dispute(c["claim_id"]),
+                    "contract_count": counts.get(c["claim_id"], 0)} for c in claims]
 
 
 def totals_of(claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -287,26 +311,28 @@ def totals_of(claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     for claim in claims:
         bucket = totals[claim["status"]]
         bucket["claims"] += 1
-        bucket["contracts"] += len(claim["contract_ids"])
+        bucket["contracts"] += claim["contract_count"]
         bucket["amount"] += claim["amount"]
     return totals
 
 
-def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None) -> dict[str, Any]:
-    """A batch with its claims (all, or one provider's) and totals per claim status.
+def get_batch(store: ViewStore, batch_id: str, provider_id: str | None = None,
+              claims_page: Page | None = None) -> dict[str, Any]:
+    """A batch with its claims (all, or one provider's; every one, or a page of them) and totals per claim
+    status, always over every claim (`claims_total` says how many).
 
     A provider's view is its own (API.md "Data each party may see"): its claims, and totals and
     `paid` over those alone, never the batch-wide figures.
     """
     row = found(store.query_one("SELECT * FROM vl_batches WHERE batch_id = ?", [batch_id]), "settlement batch",
                 batch_id)
-    claims = _claims(store, batch_id, provider_id)
-    totals = totals_of(claims)
+    claims, every = _claims(store, batch_id, provider_id, claims_page)
+    totals = totals_of(every)
     # Payable: the approved claims no objection holds (DOMAIN.md "Stops" 6). A provider sees its own paid.
-    payable = sum(c["amount"] for c in claims if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN)
+    payable = sum(c["amount"] for c in every if c["status"] == CLAIM_APPROVED and c["dispute"] != DISPUTE_OPEN)
     paid = row["paid_amount"] if provider_id is None else totals[CLAIM_PAID]["amount"]
     return {**{k: row[k] for k in BATCH_FIELDS}, "claims": claims, "totals": totals, "notice": _notice(store, batch_id),
-            "claimed": sum(c["amount"] for c in claims), "payable": payable, "paid": paid}
+            "claimed": sum(c["amount"] for c in every), "payable": payable, "paid": paid, "claims_total": len(every)}
 
 
 def _notice(store: ViewStore, batch_id: str) -> dict[str, Any] | None:

@@ -134,6 +134,30 @@ def test_provider_sees_only_its_own_claims(http, world, scenario, ledger):
     assert len(http.get("auditor", f"/settlements/{batch_id}")["claims"]) == 2
 
 
+def test_a_batchs_claims_are_read_a_page_at_a_time_with_totals_over_every_claim(http, world, scenario, ledger):
+    """Issue 19: a year's batch pays thousands of contracts; its page of claims carries only those claims'
+    contracts, while totals, claimed and payable stay the whole batch's (and a provider's, its own)."""
+    rival = scenario.provider(signed_for=YEAR)
+    rival_product = scenario.product(rival, "diagnosis", 50_000)
+    http.tokens["rival"] = issue_tokens(ledger, ("provider", rival))[rival]
+    batch_id = _batch(http)
+    for _ in range(2):
+        http.post("provider", f"/settlements/{batch_id}/claims",
+                  {"contract_ids": [world.contract(), world.contract()], "documents": DOCS}, 201)
+    http.post("rival", f"/settlements/{batch_id}/claims",
+              {"contract_ids": [world.contract(provider=rival, product=rival_product)], "documents": DOCS}, 201)
+    for who, count in (("auditor", 3), ("provider", 2)):
+        whole = http.get(who, f"/settlements/{batch_id}")
+        assert whole["claims_total"] == len(whole["claims"]) == count
+        pages = [http.get(who, f"/settlements/{batch_id}?claims_limit=2&claims_offset={offset}")
+                 for offset in range(0, count, 2)]
+        assert [c for page in pages for c in page["claims"]] == whole["claims"], who
+        for page in pages:
+            assert {k: v for k, v in page.items() if k != "claims"} == {k: v for k, v in whole.items() if k != "claims"}
+    for bad in ("claims_limit=0", "claims_limit=501", "claims_offset=-1"):
+        http.get("auditor", f"/settlements/{batch_id}?{bad}", 400)
+
+
 def test_unknown_batch_or_claim_is_404(http, world):
     missing = "00000000-0000-0000-0000-000000000000"
     http.get("auditor", f"/settlements/{missing}", 404, "NOT_FOUND")

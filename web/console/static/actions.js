@@ -301,7 +301,10 @@
 
   after("settlement", async (data) => {
     const me = VL.session.me();
-    const b = await api("/settlements/" + enc(data.id));
+    // Only an open batch (claims, reviews) or an approved one (the notice's disputed claims) needs its claims
+    // here, so only then are they read whole (issue 19: a paid batch of a year lists thousands of contracts).
+    const head = await api("/settlements/" + enc(data.id) + qs({ claims_limit: 1 }));
+    const b = ["open", "approved"].includes(head.status) ? await api("/settlements/" + enc(data.id)) : head;
     const path = "/settlements/" + enc(b.batch_id);
     const claimsOf = (status) => (b.claims || []).filter((c) => c.status === status);
     const claimLabel = (c) => short(c.claim_id) + " · " + c.provider_id + " · " + VL.yuan(c.amount);

@@ -47,7 +47,9 @@
 
   VL.pages.settlement = async function (data) {
     const me = VL.session.me();
-    const b = await api("/settlements/" + enc(data.id));
+    // The batch with its first page of claims; the next pages come from the API as 更多 asks (issue 19).
+    const claimsPage = (offset) => api("/settlements/" + enc(data.id) + qs({ claims_limit: CLAIM_PAGE, claims_offset: offset }));
+    const b = await claimsPage(0);
     $("#batch-title").textContent = b.name || short(b.batch_id);
     $("#batch-meta").append(h("span", { class: "mono" }, b.batch_id), " ", VL.badge("batch", b.status),
       " ", h("span", { class: "muted" }, t("common.year") + " " + b.year));
@@ -71,7 +73,6 @@
       const named = await Promise.allSettled(codes.map((code) => api("/providers/" + enc(code))));
       codes.forEach((code, i) => { names[code] = named[i].status === "fulfilled" ? named[i].value.name : code; });
     };
-    const claims = b.claims || [];
     await VL.pagedTable($("#batch-claims"), [
       { label: "claim.id", render: (c) => h("span", { class: "mono", title: c.claim_id }, short(c.claim_id)) },
       { label: "contract.provider", render: (c) => reader
@@ -84,10 +85,10 @@
         c.note ? h("div", { class: "small" }, c.note) : null) },
       { label: "claim.documents", render: (c) => documents(c.documents) },
       { label: "claim.claimed", render: (c) => h("span", { class: "small" }, c.claimed_by, h("br"), VL.instant(c.claimed_at)) },
-    ], async (offset, limit) => {
-      const rows = claims.slice(offset, offset + limit);
+    ], async (offset) => {
+      const rows = (offset ? await claimsPage(offset) : b).claims || [];
       await nameThem(rows);
-      return { rows, total: claims.length };
+      return { rows, total: b.claims_total };
     }, "claim.none", CLAIM_PAGE);
   };
   const CLAIM_PAGE = 25;
