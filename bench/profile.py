@@ -4,9 +4,10 @@
 
 Generates a small year on an empty store (as the bench does), then profiles, each in this process:
 (a) `sign_contract` through the application, (b) the same command over HTTP through the WSGI app
-(Flask's test client: the whole request path of ours, without waitress's socket handling), and
-(c) the year close. For each it writes the pstats file and the top 40 functions by cumulative and by
-own time (`<path>-<backend>.cumulative.txt` / `.tottime.txt`) under --output.
+(Flask's test client: the whole request path of ours, without waitress's socket handling), the
+voucher and balance queries the same way, and (c) the year close. For each it writes the pstats file
+and the top 40 functions by cumulative and by own time (`<path>-<backend>.cumulative.txt` /
+`.tottime.txt`) under --output.
 """
 
 from __future__ import annotations
@@ -111,6 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile, seconds, _ = _profiled(sign_http)
         _dump(profile, args.output, f"sign-http{suffix}",
               header + f"\n# sign_contract (WSGI): {len(proposed) / seconds:.1f}/s under the profiler")
+
+        # (b2) queries over HTTP: a voucher by its id, an enterprise's balance (issue 21: p50 <= 1 ms).
+        auditor = {"Authorization": f"Bearer {tokens('auditor')}"}
+        paths = [f"/api/v1/vouchers/{voucher.voucher_id}" for voucher in world.vouchers[:args.samples]]
+        paths += [f"/api/v1/enterprises/{voucher.enterprise}/balance?year={year}"
+                  for voucher in world.vouchers[:args.samples]]
+
+        def query_http() -> None:
+            for path in paths:
+                answer = client.get(path, headers=auditor)
+                assert answer.status_code == 200, answer.get_data(as_text=True)
+
+        query_http()  # the views catch up with the signatures first: not what this profile is about
+        profile, seconds, _ = _profiled(query_http)
+        _dump(profile, args.output, f"query-http{suffix}",
+              header + f"\n# voucher and balance queries (WSGI): {len(paths) / seconds:.1f}/s under the profiler")
 
         # (c) the year close.
         operator = material.driver.actor("operator")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.bootstrap import open_ledger
 from service.demo import credit_code
 from tests.api.support_http import ENTERPRISE_BODY, PROVIDER_BODY, arrange, check, http  # noqa: F401 - fixtures
 from tests.support import YEAR, as_role, bearer, year_ended
@@ -139,6 +140,23 @@ def test_reads_see_writes_made_by_another_process(http, ledger, arrange):
     with as_role("operator"):
         voucher_id = ledger.issue_voucher(enterprise, YEAR).data["voucher_id"]
     assert http.get("auditor", f"/vouchers/{voucher_id}")["quota"] == "50000.00"
+
+
+def test_a_command_acts_on_what_another_process_committed_before_it_arrived(http, ledger, arrange, clock):
+    # The command's first attempt trusts the check of the log its authentication made once the request had
+    # arrived (issue 21): a provider another server terminated since this one cached it is refused.
+    arrange.year()
+    deal = arrange.deal()
+    arrange.propose(deal, "10000.00")  # this server now has the provider in its aggregate cache
+    other = open_ledger(ledger.store, clock=clock)  # another server process on the same store
+    try:
+        with as_role("approver"):
+            other.terminate_provider(deal["provider"], "terminated on the other server")
+    finally:
+        other.close()
+    http.post(deal["enterprise"], "/contracts", {"voucher_id": deal["voucher_id"], "provider_id": deal["provider"],
+                                                 "product_id": deal["diagnosis"], "amount": "10000.00"},
+              422, code="PARTY_TERMINATED")
 
 
 def test_errors_are_json_never_html(http, client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -157,6 +158,22 @@ def test_ensure_waits_for_a_position_read_your_writes(scenario, ledger, views):
     assert balances.get_voucher(views.store, result.data["voucher_id"])["quota"] == yuan(50_000)
     with pytest.raises(TimeoutError):
         views.ensure(result.position + 1000, timeout=0.2)
+
+
+def test_a_command_wakes_the_follower_instead_of_waiting_for_the_views(scenario, ledger, views):
+    # ARCHITECTURE.md: a command never waits for the views; this process's follower applies its events at
+    # once (not after its poll interval), and a query waits for them (issue 21).
+    scenario.open_year()
+    views.catch_up()
+    views.start_polling(interval=3600)
+    with as_role("operator"):
+        result = ledger.issue_voucher(scenario.enterprise(), YEAR)
+    views.lag_after_command(result.position)  # what a command's answer does: wakes the follower, does not wait
+    deadline = time.monotonic() + 20
+    while views.position < result.position and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert views.position >= result.position
+    assert balances.get_voucher(views.store, result.data["voucher_id"])["quota"] == yuan(50_000)
 
 
 def test_exactly_once_a_page_overlapping_applied_events_is_refused(scenario, ledger, views):
