@@ -36,7 +36,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.persistence import Store
 from projections.storage.pgschema import schema_lock
-from projections.storage.store import VIEWS_NAME, PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.storage.store import VIEWS_NAME, PostgresViewStore, SQLiteViewStore, ViewStore, views_env
 
 BUILD_SCHEMA = "ledgerviews_build"
 OLD_SCHEMA = "ledgerviews_old"
@@ -60,7 +60,7 @@ def build_path(store: Store) -> str:
 def open_build_store(store: Store, existing: bool = False) -> ViewStore:
     """Fresh, empty read-model tables beside the live ones (a previous unfinished build is discarded);
     `existing`: the build's tables as another process made them (a rebuild's second process, runner.py)."""
-    env = dict(store.views_env(create_table=not existing))
+    env = views_env(store, create_table=not existing)
     if store.backend == "sqlite":
         path = build_path(store)
         for leftover in (path, f"{path}-wal", f"{path}-shm") if not existing else ():

@@ -288,9 +288,20 @@ class PostgresViewStore(SerializedSchemaCreation, ViewStore, PostgresTrackingRec
         self.memo.clear()
 
 
+# A page's transaction stays open while its events' handlers run (1,000 events: seconds on a busy machine,
+# more under a profiler); the library's default of 5 s idle in a transaction cut rebuilds off (issue 21).
+PAGE_IDLE_TIMEOUT_S = "60"
+
+
+def views_env(store: Store, create_table: bool = True) -> dict[str, str]:
+    """The read models' recorder's environment: the store's, with room for a page's handlers."""
+    return {**store.views_env(create_table=create_table),
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": PAGE_IDLE_TIMEOUT_S}
+
+
 def open_view_store(store: Store, create_table: bool = True) -> ViewStore:
     """Construct the read models' recorder on the same backend as the events."""
-    env = Environment(VIEWS_NAME, store.views_env(create_table=create_table))
+    env = Environment(VIEWS_NAME, views_env(store, create_table=create_table))
     factory = InfrastructureFactory.construct(env)
     view_class = SQLiteViewStore if store.backend == "sqlite" else PostgresViewStore
     return factory.tracking_recorder(view_class)  # type: ignore[return-value]
