@@ -24,9 +24,9 @@ from ledger.access import require_reader
 from ledger.money import capital_yuan
 from ledger.rules import READERS
 from projections.views import balances, settlement, workbooks
+from web import notice_pdf
 from web.auth import current_actor
 from web.blueprint import Blueprint
-from web import notice_pdf
 from web.commands import fresh_views, ledger_app
 from web.fields import QueryYear, Yuan
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.api.support_http import Http, Slice, arrange, http  # noqa: F401
 from tests.projections.test_contract_kinds import world
-from tests.support import YEAR
+from tests.support import YEAR, bearer
 
 STATES = ("proposed", "signed", "active", "completed", "terminated", "clawed_back", "held", "failed_acceptance")
 
@@ -45,6 +45,10 @@ def test_contract_list_takes_every_contract_state(http: Http, arrange: Slice) ->
     failed = http.get("operator", f"/contracts?year={YEAR}&status=failed_acceptance")["contracts"]
     assert [c["contract_id"] for c in held] == [arranged["held"]]
     assert [c["contract_id"] for c in failed] == [arranged["failed"]]
+    # The contracts workbook takes the same states (its filter is the same list).
+    response = http.client.get(f"/api/v1/workbooks/contracts?year={YEAR}&status=failed_acceptance",
+                               headers=bearer(http.tokens["auditor"]))
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
 
 
 def test_contract_kind_filter_is_validated_and_for_readers(http: Http, arrange: Slice) -> None:  # noqa: F811
