@@ -285,7 +285,7 @@ def year_end_report(year: int, warn_from: str | None, page: Any = None) -> dict[
     ends_on = dt.date.fromisoformat(info["ends_on"])
     found = workbooks.year_end(store, year, page)
     enterprises = [{**r, "revoked": bool(r["revoked"])} for r in found["enterprises"]]
-    totals = workbooks.year_end_totals(store, year)
+    totals = found["totals"]
     return {"year": year, "ends_on": info["ends_on"], "warn_from": start.isoformat(), "today": today.isoformat(),
             "warning": today >= start, "days_left": max(0, (ends_on - today).days),
             "available": totals["available"], "reserved": totals["reserved"],

@@ -76,35 +76,26 @@ _WARN_PROVIDERS = (
     "WHERE c.year = ? AND c.status IN (?, ?) GROUP BY c.provider_id, p.name")
 
 
-def year_end(store: ViewStore, year: int, page: Page | None = None) -> dict[str, list[dict[str, Any]]]:
+def year_end(store: ViewStore, year: int, page: Page | None = None) -> dict[str, Any]:
     """Money that expires at the year's end unless used (余额预警, Art. 18): per enterprise, its vouchers'
     unused balance and reserved money; per provider, its signed-but-unfinished contracts. A revoked holder
     is left out: it may no longer use its voucher, so there is no one to remind.
 
-    With a `page`, each of the three lists is cut to it (issue 19: a year names thousands of enterprises);
-    `year_end_totals` gives their lengths and sums."""
-    cut = "" if page is None else f" LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
-    enterprises = store.query(_WARN_ENTERPRISES + " ORDER BY SUM(v.available) + SUM(v.reserved) DESC, v.enterprise_id"
-                              + cut, [year])
-    providers = store.query(_WARN_PROVIDERS + " ORDER BY SUM(c.subsidy) DESC, c.provider_id" + cut,
-                            [year, *UNFINISHED])
+    `totals`: how many rows each list has and the money unused (the enterprises' available) and reserved
+    (the providers' unfinished subsidies). With a `page`, each list is cut to it (issue 19: a year names
+    thousands of enterprises): each query still runs once over the year, as the totals need it whole."""
+    enterprises = store.query(_WARN_ENTERPRISES + " ORDER BY SUM(v.available) + SUM(v.reserved) DESC, v.enterprise_id",
+                              [year])
+    providers = store.query(_WARN_PROVIDERS + " ORDER BY SUM(c.subsidy) DESC, c.provider_id", [year, *UNFINISHED])
     unfinished = store.query(
         "SELECT c.contract_id, c.enterprise_id, e.name AS enterprise_name, c.provider_id, p.name AS provider_name, "
         "c.status, c.amount, c.subsidy, c.proposed_at FROM vl_contracts c "
         "LEFT JOIN vl_enterprises e ON e.enterprise_id = c.enterprise_id "
         "LEFT JOIN vl_providers p ON p.provider_id = c.provider_id WHERE c.year = ? AND c.status IN (?, ?) "
-        "ORDER BY c.subsidy DESC, c.contract_id" + cut, [year, *UNFINISHED])
-    return {"enterprises": enterprises, "providers": providers, "contracts": unfinished}
-
-
-def year_end_totals(store: ViewStore, year: int) -> dict[str, int]:
-    """How many enterprises, providers and unfinished contracts the year-end warning names, and the money
-    unused (its enterprises' available) and reserved (its providers' unfinished subsidies)."""
-    enterprises = store.query_one(f"SELECT COUNT(*) AS n, COALESCE(SUM(available), 0) AS available "
-                                  f"FROM ({_WARN_ENTERPRISES}) x", [year])
-    providers = store.query_one(f"SELECT COUNT(*) AS n, COALESCE(SUM(contracts), 0) AS contracts, "
-                                f"COALESCE(SUM(reserved), 0) AS reserved FROM ({_WARN_PROVIDERS}) x",
-                                [year, *UNFINISHED])
-    return {"enterprises": int(enterprises["n"]), "providers": int(providers["n"]),
-            "contracts": int(providers["contracts"]), "available": int(enterprises["available"]),
-            "reserved": int(providers["reserved"])}
+        "ORDER BY c.subsidy DESC, c.contract_id", [year, *UNFINISHED])
+    totals = {"enterprises": len(enterprises), "providers": len(providers), "contracts": len(unfinished),
+              "available": sum(int(r["available"]) for r in enterprises),
+              "reserved": sum(int(r["reserved"]) for r in providers)}
+    cut = (lambda rows: rows) if page is None else (lambda rows: rows[page.offset:page.offset + page.limit])  # noqa: E731
+    return {"enterprises": cut(enterprises), "providers": cut(providers), "contracts": cut(unfinished),
+            "totals": totals}
