@@ -133,6 +133,14 @@ class YearEndQuery(YearQuery):
     warn_from = IsoDate(data_key="from", metadata={"description": "the day the warning starts (default 1 October)"})
 
 
+class YearEndPageQuery(YearEndQuery):
+    # A year's warning names thousands of enterprises (issue 19): the console reads each list a page at a time.
+    limit = fields.Integer(validate=validate.Range(min=1, max=500),
+                           metadata={"description": "rows per list (at most 500); without it, every row"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9),
+                            metadata={"description": "rows to skip in each list"})
+
+
 def _readers() -> None:
     require_reader(current_actor(), roles=READERS)
 
@@ -262,31 +270,40 @@ class YearEndSchema(Schema):
     enterprises = fields.List(fields.Nested(WarnEnterpriseSchema))
     providers = fields.List(fields.Nested(WarnProviderSchema))
     contracts = fields.List(fields.Nested(WarnContractSchema))
+    enterprises_total = fields.Integer(metadata={"description": "enterprises in all (as many as listed unless paged)"})
+    providers_total = fields.Integer(metadata={"description": "providers in all"})
+    contracts_total = fields.Integer(metadata={"description": "unfinished contracts in all"})
 
 
-def year_end_report(year: int, warn_from: str | None) -> dict[str, Any]:
-    """The year-end warning of a year: what expires at `ends_on` unless used, as of today (Art. 18)."""
+def year_end_report(year: int, warn_from: str | None, page: Any = None) -> dict[str, Any]:
+    """The year-end warning of a year: what expires at `ends_on` unless used, as of today (Art. 18);
+    with a `page`, a page of each list, the money and the counts still over the whole year."""
     store = fresh_views()
     info = balances.get_year(store, year)
     today = ledger_app().today()
     start = dt.date.fromisoformat(warn_from) if warn_from else dt.date(year, 10, 1)
     ends_on = dt.date.fromisoformat(info["ends_on"])
-    found = workbooks.year_end(store, year)
+    found = workbooks.year_end(store, year, page)
     enterprises = [{**r, "revoked": bool(r["revoked"])} for r in found["enterprises"]]
+    totals = found["totals"]
     return {"year": year, "ends_on": info["ends_on"], "warn_from": start.isoformat(), "today": today.isoformat(),
             "warning": today >= start, "days_left": max(0, (ends_on - today).days),
-            "available": sum(int(r["available"]) for r in enterprises),
-            "reserved": sum(int(r["reserved"]) for r in found["providers"]),
-            "enterprises": enterprises, "providers": found["providers"], "contracts": found["contracts"]}
+            "available": totals["available"], "reserved": totals["reserved"],
+            "enterprises": enterprises, "providers": found["providers"], "contracts": found["contracts"],
+            "enterprises_total": totals["enterprises"], "providers_total": totals["providers"],
+            "contracts_total": totals["contracts"]}
 
 
 @blp.get("/year-end")
-@blp.arguments(YearEndQuery, location="query")
+@blp.arguments(YearEndPageQuery, location="query")
 @blp.response(200, YearEndSchema)
 def year_end(args: dict[str, Any]) -> Any:
     """余额预警: per enterprise its unused and reserved money, per provider its unfinished contracts."""
+    from projections.views.paging import Page
+
     _readers()
-    return year_end_report(args["year"], args.get("warn_from"))
+    page = Page(args["limit"], args["offset"]) if args.get("limit") else None
+    return year_end_report(args["year"], args.get("warn_from"), page)
 
 
 @blp.get("/workbooks/year-end")

@@ -12,6 +12,7 @@ from typing import Any
 from ledger.domain.settlement import CLAIM_APPROVED, CLAIM_PAID, DISPUTE_OPEN
 from projections.storage.store import ViewStore
 from projections.views import settlement
+from projections.views.paging import Page
 
 UNFINISHED = ("signed", "active")  # contracts whose reservation still waits for completion (Art. 18)
 
@@ -64,25 +65,37 @@ def batch(store: ViewStore, batch_id: str) -> dict[str, Any]:
     return settlement.get_batch(store, batch_id)
 
 
-def year_end(store: ViewStore, year: int) -> dict[str, list[dict[str, Any]]]:
+_WARN_ENTERPRISES = (
+    "SELECT v.enterprise_id, e.name, e.revoked, COUNT(*) AS vouchers, SUM(v.available) AS available, "
+    "SUM(v.reserved) AS reserved FROM vl_vouchers v LEFT JOIN vl_enterprises e ON e.enterprise_id = v.enterprise_id "
+    "WHERE v.year = ? AND v.status = 'active' AND COALESCE(e.revoked, 0) = 0 AND (v.available > 0 OR v.reserved > 0) "
+    "GROUP BY v.enterprise_id, e.name, e.revoked")
+_WARN_PROVIDERS = (
+    "SELECT c.provider_id, p.name, COUNT(*) AS contracts, SUM(c.subsidy) AS reserved, SUM(c.amount) AS amount "
+    "FROM vl_contracts c LEFT JOIN vl_providers p ON p.provider_id = c.provider_id "
+    "WHERE c.year = ? AND c.status IN (?, ?) GROUP BY c.provider_id, p.name")
+
+
+def year_end(store: ViewStore, year: int, page: Page | None = None) -> dict[str, Any]:
     """Money that expires at the year's end unless used (余额预警, Art. 18): per enterprise, its vouchers'
     unused balance and reserved money; per provider, its signed-but-unfinished contracts. A revoked holder
-    is left out: it may no longer use its voucher, so there is no one to remind."""
-    enterprises = store.query(
-        "SELECT v.enterprise_id, e.name, e.revoked, COUNT(*) AS vouchers, SUM(v.available) AS available, "
-        "SUM(v.reserved) AS reserved FROM vl_vouchers v LEFT JOIN vl_enterprises e ON e.enterprise_id = v.enterprise_id "
-        "WHERE v.year = ? AND v.status = 'active' AND COALESCE(e.revoked, 0) = 0 AND (v.available > 0 OR v.reserved > 0) "
-        "GROUP BY v.enterprise_id, e.name, e.revoked ORDER BY SUM(v.available) + SUM(v.reserved) DESC, v.enterprise_id",
-        [year])
-    providers = store.query(
-        "SELECT c.provider_id, p.name, COUNT(*) AS contracts, SUM(c.subsidy) AS reserved, SUM(c.amount) AS amount "
-        "FROM vl_contracts c LEFT JOIN vl_providers p ON p.provider_id = c.provider_id "
-        "WHERE c.year = ? AND c.status IN (?, ?) GROUP BY c.provider_id, p.name "
-        "ORDER BY SUM(c.subsidy) DESC, c.provider_id", [year, *UNFINISHED])
+    is left out: it may no longer use its voucher, so there is no one to remind.
+
+    `totals`: how many rows each list has and the money unused (the enterprises' available) and reserved
+    (the providers' unfinished subsidies). With a `page`, each list is cut to it (issue 19: a year names
+    thousands of enterprises): each query still runs once over the year, as the totals need it whole."""
+    enterprises = store.query(_WARN_ENTERPRISES + " ORDER BY SUM(v.available) + SUM(v.reserved) DESC, v.enterprise_id",
+                              [year])
+    providers = store.query(_WARN_PROVIDERS + " ORDER BY SUM(c.subsidy) DESC, c.provider_id", [year, *UNFINISHED])
     unfinished = store.query(
         "SELECT c.contract_id, c.enterprise_id, e.name AS enterprise_name, c.provider_id, p.name AS provider_name, "
         "c.status, c.amount, c.subsidy, c.proposed_at FROM vl_contracts c "
         "LEFT JOIN vl_enterprises e ON e.enterprise_id = c.enterprise_id "
         "LEFT JOIN vl_providers p ON p.provider_id = c.provider_id WHERE c.year = ? AND c.status IN (?, ?) "
         "ORDER BY c.subsidy DESC, c.contract_id", [year, *UNFINISHED])
-    return {"enterprises": enterprises, "providers": providers, "contracts": unfinished}
+    totals = {"enterprises": len(enterprises), "providers": len(providers), "contracts": len(unfinished),
+              "available": sum(int(r["available"]) for r in enterprises),
+              "reserved": sum(int(r["reserved"]) for r in providers)}
+    cut = (lambda rows: rows) if page is None else (lambda rows: rows[page.offset:page.offset + page.limit])  # noqa: E731
+    return {"enterprises": cut(enterprises), "providers": cut(providers), "contracts": cut(unfinished),
+            "totals": totals}

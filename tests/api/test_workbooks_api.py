@@ -119,3 +119,23 @@ def test_year_end_warning_names_the_money_that_will_expire(client: Any, tokens: 
     assert len(book.worksheets) == 3
     _, enterprises, _ = rows_of(book.worksheets[0])
     assert len(enterprises) == len(report["enterprises"])
+
+
+def test_year_end_warning_is_read_a_page_at_a_time_with_its_money_over_the_whole_year(
+        client: Any, tokens: dict[str, str]) -> None:
+    """Issue 19: a year's warning names thousands of enterprises; each list comes a page at a time while the
+    money and the counts stay the whole year's."""
+    whole = get(client, tokens, "operator", f"/year-end?year={YEAR}")
+    for key in ("enterprises", "providers", "contracts"):
+        assert whole[key + "_total"] == len(whole[key]) > 0, key
+    pages = [get(client, tokens, "operator", f"/year-end?year={YEAR}&limit=1&offset={offset}")
+             for offset in range(max(whole["enterprises_total"], whole["providers_total"], whole["contracts_total"]))]
+    for key in ("enterprises", "providers", "contracts"):
+        assert [row for page in pages for row in page[key]] == whole[key], key
+    for page in pages:
+        assert {k: page[k] for k in ("available", "reserved", "enterprises_total", "providers_total",
+                                     "contracts_total")} == {k: whole[k] for k in ("available", "reserved",
+                                                                                  "enterprises_total", "providers_total",
+                                                                                  "contracts_total")}
+    get(client, tokens, "operator", f"/year-end?year={YEAR}&limit=0", 400, "VALIDATION_ERROR")
+    get(client, tokens, "operator", f"/year-end?year={YEAR}&limit=501", 400, "VALIDATION_ERROR")

@@ -458,7 +458,13 @@
       event.preventDefault();
       location.search = qs({ from: input.value });
     });
-    const report = await api("/year-end" + qs({ year, from }));
+    // Each list a page at a time from the API (issue 19: a year names thousands of enterprises).
+    const pageOf = (offset) => api("/year-end" + qs({ year, from, limit: VL.PAGE_SIZE, offset }));
+    const report = await pageOf(0);
+    const listed = (key) => async (offset) => {
+      const r = offset ? await pageOf(offset) : report;
+      return { rows: r[key], total: r[key + "_total"] };
+    };
     $("#yearend-title").textContent = t("yearend.title") + " · " + year;
     $("#yearend-state").append(report.warning
       ? h("span", { class: "badge warn-on", id: "yearend-warning" }, t("yearend.active") + " · " + t("yearend.days_left") + " " + report.days_left)
@@ -466,20 +472,20 @@
     $("#yearend-figures").append(VL.figures([["yearend.available", report.available, "strong"],
       ["yearend.reserved", report.reserved, "strong"]]),
       h("p", { class: "sub" }, t("yearend.expires_on") + " " + report.ends_on));
-    await VL.localTable($("#yearend-enterprises"), [
+    await VL.pagedTable($("#yearend-enterprises"), [
       { label: "enterprise.code", render: (e) => VL.link(VL.consoleUrl("/enterprises/" + enc(e.enterprise_id) + qs({ year })), e.enterprise_id, "mono") },
       { label: "enterprise.name", key: "name" },
       { label: "yearend.vouchers", num: true, key: "vouchers" },
       { label: "yearend.available", num: true, render: (e) => VL.yuan(e.available) },
       { label: "yearend.reserved", num: true, render: (e) => VL.yuan(e.reserved) },
-    ], report.enterprises, "yearend.none");
-    await VL.localTable($("#yearend-providers"), [
+    ], listed("enterprises"), "yearend.none");
+    await VL.pagedTable($("#yearend-providers"), [
       { label: "enterprise.code", render: (p) => VL.link(VL.consoleUrl("/providers/" + enc(p.provider_id) + qs({ year })), p.provider_id, "mono") },
       { label: "provider.name", key: "name" },
       { label: "yearend.contracts", num: true, key: "contracts" },
       { label: "contract.amount", num: true, render: (p) => VL.yuan(p.amount) },
       { label: "yearend.reserved", num: true, render: (p) => VL.yuan(p.reserved) },
-    ], report.providers, "yearend.none");
+    ], listed("providers"), "yearend.none");
     $("#yearend-download").append(VL.workbookButton("wb-yearend", "workbook.yearend",
       "/workbooks/year-end" + qs({ year, from }), year + "-余额预警"));
   };
