@@ -24,7 +24,7 @@ def _tables(views: Any) -> dict[str, list[tuple[Any, ...]]]:
     return dump
 
 
-def test_groups_read_and_write_only_their_own_tables() -> None:
+def test_the_groups_hold_every_read_model_once() -> None:
     grouped = [model for group in runner.REBUILD_GROUPS for model in group]
     assert sorted(model.name for model in grouped) == sorted(model.name for model in runner.READ_MODELS)
     assert len(grouped) == len(runner.READ_MODELS)
@@ -34,7 +34,10 @@ def test_a_rebuild_in_two_processes_writes_the_serial_rebuilds_tables(scenario: 
     build(scenario)
     views.catch_up()
     live = _tables(views)
-    assert sum(len(rows) for rows in live.values()) > 100
+    # Both groups have rows to compare: the trace index, history and settlement; the chain and the contracts.
+    for table in ("vl_trace", "vl_trace_facts", "vl_year_history", "vl_claims", "vl_vouchers", "vl_audit_chain",
+                  "vl_contracts", "vl_enterprises"):
+        assert live[table], table
 
     serial = views.rebuild(page_size=7, processes=1)
     assert _tables(views) == live
