@@ -178,12 +178,16 @@ class ContractCommands(StopCommands):
 
         The same rule as `sign_contract`: the year's share of the amount for the product's category, at
         most what the voucher has available, or the smaller amount asked; refused as signing would be
-        (SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED, CATEGORY_OUT_OF_SCOPE for a special voucher, SUBSIDY_ZERO), and
+        (SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED, PRODUCT_NOT_LISTED for the voucher's year, CATEGORY_OUT_OF_SCOPE for a
+        special voucher, SUBSIDY_ZERO), and
         its amounts as proposing would (VALIDATION_ERROR). A query: who may read it is web/'s (the voucher's reader).
         """
         voucher = self.get_voucher(voucher_id)
         refuse_bad_amounts(amount_fen, subsidy_fen)  # as proposing would: a preview of 0.00 is no contract
         product = self.get_product(product_id)
+        if not product.is_listed_for(voucher.year):  # Art. 7-8: the signature would refuse it (PRODUCT_NOT_LISTED)
+            raise errors.ProductNotListed(f"the product is not in the {voucher.year} catalogue",
+                                          {"product_id": str(product.id), "year": voucher.year})
         year = self.get_year(voucher.year)
         if voucher.kind == SPECIAL:  # Art. 6(二): the signature would refuse it, so the preview does
             year.refuse_category_out_of_scope(product.category)

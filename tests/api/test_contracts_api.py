@@ -256,3 +256,6 @@ def test_subsidy_preview_refuses_what_proposing_or_signing_would(http, arrange, 
     http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id=x&amount=10.00",
              400, "VALIDATION_ERROR")
     http.get(deal["provider"], path + "&amount=100.00", 403, "FORBIDDEN")
+    unlisted = arrange.product(deal["provider"], "management_consulting", listed_for=None)
+    http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id={unlisted}&amount=10.00",
+             422, "PRODUCT_NOT_LISTED")

@@ -369,3 +369,7 @@ def test_subsidy_preview_refuses_what_proposing_or_signing_would(scenario, ledge
     # ...as the signature of that contract is refused.
     one_fen = scenario.propose(deal["enterprise"], deal["voucher_id"], deal["provider"], deal["consulting"], 1)
     sign_refused(scenario, deal, one_fen, errors.SubsidyZero)
+    # A product outside the voucher's year's catalogue: PRODUCT_NOT_LISTED, as its signature (test_product_not_listed).
+    unlisted = scenario.product(deal["provider"], listed_for=None)
+    with pytest.raises(errors.ProductNotListed):
+        ledger.preview_subsidy(deal["voucher_id"], unlisted, yuan(10_000))
