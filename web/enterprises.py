@@ -246,7 +246,8 @@ class SubsidyPreviewSchema(Schema):
 @blp.response(200, SubsidyPreviewSchema)
 def preview_subsidy(args: dict[str, Any], voucher_id: str) -> Any:
     """What signing a contract of this amount for this product would reserve on the voucher (Art. 10, 17):
-    shown to the enterprise before it proposes (issue 19). 422 SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED."""
+    shown to the enterprise before it proposes (issue 19). 422 SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED,
+    PRODUCT_NOT_LISTED, CATEGORY_OUT_OF_SCOPE (a special voucher), SUBSIDY_ZERO; 400 VALIDATION_ERROR for an amount of 0.00."""
     ledger = ledger_app()
     require_reader(current_actor(), enterprise_id=ledger.get_voucher(voucher_id).enterprise_id)
     return ledger.preview_subsidy(voucher_id, args["product_id"], args["amount"], args.get("subsidy"))

@@ -67,7 +67,8 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "archive.make_commitment": ("ALREADY_EXISTS",),
     "archive.refer_finding": ("ALREADY_EXISTS",),
     # What a proposal's signature would reserve (issue 19): refused as the signature would be.
-    "enterprises.preview_subsidy": ("SUBSIDY_ABOVE_SHARE", "VOUCHER_EXHAUSTED"),
+    "enterprises.preview_subsidy": ("SUBSIDY_ABOVE_SHARE", "VOUCHER_EXHAUSTED", "PRODUCT_NOT_LISTED", "CATEGORY_OUT_OF_SCOPE",
+                                    "SUBSIDY_ZERO"),
 }
 
 IDEMPOTENCY_HEADER = {

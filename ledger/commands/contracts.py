@@ -7,7 +7,7 @@ from typing import Any
 from ledger import errors
 from ledger.commands.base import CommandResult, command, require, require_subject
 from ledger.commands.stops import StopCommands
-from ledger.domain.contract import RESERVING, Contract, split_amount
+from ledger.domain.contract import RESERVING, Contract, refuse_zero_subsidy, split_amount
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.voucher import Voucher
 from ledger.domain.year import Year
@@ -40,11 +40,7 @@ class ContractCommands(StopCommands):
         actor = require(ENTERPRISE)
         voucher = self.get_voucher(voucher_id)
         require_subject(actor, voucher.enterprise_id)
-        if amount_fen <= 0:
-            raise errors.ValidationFailed("the contract amount must be positive", {"amount": ["must be greater than 0.00"]})
-        if subsidy_fen is not None and not 0 < subsidy_fen <= amount_fen:
-            raise errors.ValidationFailed("the subsidy asked must be positive and within the amount",
-                                          {"subsidy": ["must be greater than 0.00 and at most the amount"]})
+        refuse_bad_amounts(amount_fen, subsidy_fen)
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
             raise errors.ValidationFailed("the quantity is a whole number of at least 1",
                                           {"quantity": [f"must be an integer from 1 to {MAX_QUANTITY}"]})
@@ -182,16 +178,35 @@ class ContractCommands(StopCommands):
 
         The same rule as `sign_contract`: the year's share of the amount for the product's category, at
         most what the voucher has available, or the smaller amount asked; refused as signing would be
-        (SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED). A query: who may read it is web/'s (the voucher's reader).
+        (SUBSIDY_ABOVE_SHARE, VOUCHER_EXHAUSTED, PRODUCT_NOT_LISTED for the voucher's year, CATEGORY_OUT_OF_SCOPE for a
+        special voucher, SUBSIDY_ZERO), and
+        its amounts as proposing would (VALIDATION_ERROR). A query: who may read it is web/'s (the voucher's reader).
         """
         voucher = self.get_voucher(voucher_id)
+        refuse_bad_amounts(amount_fen, subsidy_fen)  # as proposing would: a preview of 0.00 is no contract
         product = self.get_product(product_id)
-        share_bp, share_cap, subsidy = reservable_subsidy(self.get_year(voucher.year), voucher, product.category,
-                                                          amount_fen, subsidy_fen)
+        if not product.is_listed_for(voucher.year):  # Art. 7-8: the signature would refuse it (PRODUCT_NOT_LISTED)
+            raise errors.ProductNotListed(f"the product is not in the {voucher.year} catalogue",
+                                          {"product_id": str(product.id), "year": voucher.year})
+        year = self.get_year(voucher.year)
+        if voucher.kind == SPECIAL:  # Art. 6(二): the signature would refuse it, so the preview does
+            year.refuse_category_out_of_scope(product.category)
+        share_bp, share_cap, subsidy = reservable_subsidy(year, voucher, product.category, amount_fen, subsidy_fen)
         voucher.refuse_unless_available(subsidy)
+        refuse_zero_subsidy(amount_fen, subsidy, share_bp)
         return {"voucher_id": str(voucher.id), "product_id": str(product.id), "category": product.category,
                 "amount": amount_fen, "share": format_share(share_bp), "share_maximum": share_cap,
                 "available": voucher.available_fen, "asked": subsidy_fen, "subsidy": subsidy}
+
+
+def refuse_bad_amounts(amount_fen: int, subsidy_fen: int | None) -> None:
+    """A contract's amount is positive and a subsidy asked lies within it (VALIDATION_ERROR), when it is
+    proposed and when its subsidy is previewed."""
+    if amount_fen <= 0:
+        raise errors.ValidationFailed("the contract amount must be positive", {"amount": ["must be greater than 0.00"]})
+    if subsidy_fen is not None and not 0 < subsidy_fen <= amount_fen:
+        raise errors.ValidationFailed("the subsidy asked must be positive and within the amount",
+                                      {"subsidy": ["must be greater than 0.00 and at most the amount"]})
 
 
 def reservable_subsidy(year: Year, voucher: Voucher, category: str, amount_fen: int,

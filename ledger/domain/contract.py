@@ -127,10 +127,7 @@ class Contract(LedgerAggregate):
         whose share comes to nothing on a voucher that still has money (a share of 0, or an amount so
         small the share rounds down to 0 fen).
         """
-        if subsidy_fen <= 0:
-            raise errors.SubsidyZero("the contract would carry no subsidy (Art. 10)",
-                                     {"amount": format_yuan(self.amount_fen), "share": share_bp,
-                                      "subsidy": format_yuan(subsidy_fen)})
+        refuse_zero_subsidy(self.amount_fen, subsidy_fen, share_bp)
 
     def refuse_unless_proposed(self) -> None:
         self._refuse_unless(PROPOSED)
@@ -327,3 +324,12 @@ class Contract(LedgerAggregate):
         self.status = CLAWED_BACK
         self.receivable_fen = receivable_fen
         self.claim = None
+
+
+def refuse_zero_subsidy(amount_fen: int, subsidy_fen: int, share_bp: int) -> None:
+    """SUBSIDY_ZERO for a contract of `amount_fen` whose subsidy would be nothing (Art. 10): at signing,
+    and in the preview of what signing would reserve."""
+    if subsidy_fen <= 0:
+        raise errors.SubsidyZero("the contract would carry no subsidy (Art. 10)",
+                                 {"amount": format_yuan(amount_fen), "share": share_bp,
+                                  "subsidy": format_yuan(subsidy_fen)})

@@ -240,3 +240,22 @@ def test_subsidy_preview_before_proposing(http, arrange, deal):
     http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?amount=60000.00", 400, "VALIDATION_ERROR")
     other, _ = arrange.holder()
     http.get(other, path, 403, "FORBIDDEN")
+
+
+def test_subsidy_preview_refuses_what_proposing_or_signing_would(http, arrange, deal):
+    # 0.00 is no contract (VALIDATION_ERROR), and a share that rounds down to nothing is SUBSIDY_ZERO (Art. 10).
+    path = f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id={deal['consulting']}"
+    http.get(deal["enterprise"], path + "&amount=0.00", 400, "VALIDATION_ERROR")
+    http.get(deal["enterprise"], path + "&amount=100.00&subsidy=0.00", 400, "VALIDATION_ERROR")
+    http.get(deal["enterprise"], path + "&amount=0.01", 422, "SUBSIDY_ZERO")
+    sign(http, deal, arrange.propose(deal, "0.01", "consulting"), 422, "SUBSIDY_ZERO")
+    for garbage in ("-5.00", "1e9", "abc", "1.5", "99999999999999999999.00", ""):
+        http.get(deal["enterprise"], f"{path}&amount={garbage}", 400, "VALIDATION_ERROR")
+    http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id={uuid.uuid4()}"
+                                 "&amount=10.00", 404, "NOT_FOUND")
+    http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id=x&amount=10.00",
+             400, "VALIDATION_ERROR")
+    http.get(deal["provider"], path + "&amount=100.00", 403, "FORBIDDEN")
+    unlisted = arrange.product(deal["provider"], "management_consulting", listed_for=None)
+    http.get(deal["enterprise"], f"/vouchers/{deal['voucher_id']}/subsidy-preview?product_id={unlisted}&amount=10.00",
+             422, "PRODUCT_NOT_LISTED")

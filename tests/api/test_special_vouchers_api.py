@@ -224,3 +224,11 @@ def test_special_events_are_exported_and_chained_like_every_other(http, arrange,
     year_trace = http.get("auditor", f"/trace/enterprises/{special_deal['enterprise']}?year={YEAR}")
     issued = [s for s in year_trace["steps"] if s["type"] == "Voucher.Issued"]
     assert issued and issued[0]["data"]["kind"] == "special" and issued[0]["data"]["designation"] == "key_project"
+
+
+def test_subsidy_preview_of_a_special_voucher_is_refused_out_of_scope(http, special_deal):  # noqa: F811
+    # Art. 6(二): what the signature would refuse (test_category_out_of_scope), the preview refuses too.
+    path = f"/vouchers/{special_deal['voucher_id']}/subsidy-preview?amount=10000.00&product_id="
+    body = http.get(special_deal["enterprise"], path + special_deal["legal"], 422, "CATEGORY_OUT_OF_SCOPE")
+    assert body["error"]["details"]["category"] == "legal"
+    assert http.get(special_deal["enterprise"], path + special_deal["diagnosis"])["subsidy"] == "8000.00"

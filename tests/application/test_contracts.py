@@ -354,3 +354,22 @@ def test_subsidy_preview_refuses_as_signing_would(scenario, ledger, deal):
     assert refused.value.details == {"asked": "5000.01", "share": 5000, "maximum": "5000.00"}
     with pytest.raises(errors.VoucherExhausted):
         ledger.preview_subsidy(deal["voucher_id"], deal["diagnosis"], yuan(200_000), yuan(100_000) + 1)
+
+
+def test_subsidy_preview_refuses_what_proposing_or_signing_would(scenario, ledger, deal):
+    # The preview answers only what a signature could reserve: an amount proposing refuses (0.00, a subsidy
+    # above the amount) is VALIDATION_ERROR, and a share that rounds down to nothing is SUBSIDY_ZERO (Art. 10).
+    with pytest.raises(errors.ValidationFailed) as refused:
+        ledger.preview_subsidy(deal["voucher_id"], deal["consulting"], 0)
+    assert "amount" in refused.value.details
+    with pytest.raises(errors.ValidationFailed):
+        ledger.preview_subsidy(deal["voucher_id"], deal["consulting"], yuan(100), 0)
+    with pytest.raises(errors.SubsidyZero):
+        ledger.preview_subsidy(deal["voucher_id"], deal["consulting"], 1)
+    # ...as the signature of that contract is refused.
+    one_fen = scenario.propose(deal["enterprise"], deal["voucher_id"], deal["provider"], deal["consulting"], 1)
+    sign_refused(scenario, deal, one_fen, errors.SubsidyZero)
+    # A product outside the voucher's year's catalogue: PRODUCT_NOT_LISTED, as its signature (test_product_not_listed).
+    unlisted = scenario.product(deal["provider"], listed_for=None)
+    with pytest.raises(errors.ProductNotListed):
+        ledger.preview_subsidy(deal["voucher_id"], unlisted, yuan(10_000))

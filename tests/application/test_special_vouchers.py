@@ -345,3 +345,12 @@ def test_as_of_figures_carry_by_kind_as_the_views_do(scenario, ledger, views, sp
         views.store, d["enterprise"], YEAR)
     year = history.get_year_as_of(views.store, YEAR, now)
     assert year["by_kind"] == balances.get_year(views.store, YEAR)["by_kind"]
+
+
+def test_subsidy_preview_of_a_special_voucher_is_refused_out_of_scope(ledger, special_deal):
+    # Art. 6(二): the preview refuses a category the signature would refuse, not a subsidy never reservable.
+    d = special_deal
+    with pytest.raises(errors.CategoryOutOfScope) as refused:
+        ledger.preview_subsidy(d["voucher_id"], d["legal"], yuan(10_000))
+    assert refused.value.details["category"] == "legal"
+    assert ledger.preview_subsidy(d["voucher_id"], d["diagnosis"], yuan(10_000))["subsidy"] == yuan(8_000)
