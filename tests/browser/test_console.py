@@ -160,6 +160,17 @@ def test_sign_in_refuses_an_unknown_token(browser: Any, console_server: ConsoleS
     screenshot(browser, console_server, "login")
 
 
+def every_step(driver: Any) -> None:
+    """A trace draws a page of steps (issue 19): 更多 until every step is shown."""
+    for _ in range(100):
+        more = driver.find_elements("css selector", "#trace-more")
+        if not more or not more[0].is_displayed():
+            return
+        shown = len(driver.find_elements("css selector", "#trace-steps li.step"))
+        more[0].click()
+        wait(driver, lambda d: len(d.find_elements("css selector", "#trace-steps li.step")) > shown)
+
+
 def test_dashboard_to_contract_trace_to_its_payment(browser: Any, console_server: ConsoleServer) -> None:
     """The settlement clerk walks from the year's figures to a settled contract, its trace, and the payment."""
     sign_in(browser, console_server, "operator")
@@ -183,6 +194,7 @@ def test_dashboard_to_contract_trace_to_its_payment(browser: Any, console_server
     # Its trace reaches back to the budget and forward to the settlement.
     element(browser, "#contract-trace").click()
     filled(browser, "#trace-steps")
+    every_step(browser)
     types = [step.get_attribute("data-type") for step in elements(browser, "#trace-steps li.step")]
     assert "Year.BudgetAllocated" in types and "Voucher.Issued" in types
     assert "Contract.Completed" in types and "Contract.Settled" in types
@@ -192,6 +204,7 @@ def test_dashboard_to_contract_trace_to_its_payment(browser: Any, console_server
     settled = element(browser, '#trace-steps li.step[data-type="Contract.Settled"]')
     settled.find_element("css selector", "a[href*='/console/trace/settlements/']").click()
     filled(browser, "#trace-steps")
+    every_step(browser)
     paid = element(browser, '#trace-steps li.step[data-type="SettlementBatch.Paid"]')
     assert "¥" in paid.text
     screenshot(browser, console_server, "trace-settlement")
