@@ -64,8 +64,6 @@ class Unit:
 
 
 _unit: ContextVar[Unit | None] = ContextVar("voucher_ledger_cache_unit", default=None)
-# Set by `LogCheck.checked_already`: the next unit trusts the check its caller has just made.
-_prechecked: ContextVar[bool] = ContextVar("voucher_ledger_cache_prechecked", default=False)
 
 
 def _anchor(notification: Any) -> tuple[Any, int]:
@@ -467,27 +465,13 @@ class LogCheck:
             return self.seen
 
     @contextmanager
-    def checked_already(self) -> Iterator[None]:
-        """The caller has just checked the log for this same request (its authentication, after the request
-        arrived): the first unit inside trusts that check rather than read the log again, which is as
-        fresh for the request as a check of its own; a retried attempt checks anew (issue 21)."""
-        token = _prechecked.set(True)
-        try:
-            yield
-        finally:
-            _prechecked.reset(token)
-
-    @contextmanager
     def unit(self) -> Iterator[Unit]:
         """One attempt of a command: check once, then trust the cache until it ends."""
         outer = _unit.get()
         if outer is not None:  # a command run by a command: the outer check stands
             yield outer
             return
-        if _prechecked.get():
-            _prechecked.set(False)  # only the first attempt: the `checked_already` that set it resets it
-        else:
-            self.check()
+        self.check()
         unit = Unit(self.repository)
         token = _unit.set(unit)
         try:
