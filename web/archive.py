@@ -244,6 +244,9 @@ def provider_grade(args: dict[str, Any], provider_id: str) -> Any:
 
 class CatalogueQuery(Schema):
     year = QueryYear(required=True)
+    grades = fields.Boolean(load_default=True, metadata={
+        "description": "false: without grades (null), for choosing a provider and product; each grade reads "
+                       "that provider's year from the log, which at scale 0.1 took 18 s for the whole list"})
 
 
 class CatalogueProduct(Schema):
@@ -265,8 +268,8 @@ class ExecutionSchema(Schema):
 class CatalogueProvider(Schema):
     provider_id = fields.String(metadata={"description": "the provider's own credit code (public as a signed provider)"})
     name = fields.String()
-    grade = fields.String(metadata={"enum": list(GRADES)})
-    score = fields.String()
+    grade = fields.String(allow_none=True, metadata={"enum": list(GRADES), "description": "null with grades=false"})
+    score = fields.String(allow_none=True)
     products = fields.List(fields.Nested(CatalogueProduct))
     execution = fields.Nested(ExecutionSchema, metadata={"description": "contract amounts of the year, summed"})
 
@@ -286,6 +289,9 @@ def catalogue(args: dict[str, Any]) -> Any:
     store = fresh_views()
     listed = providers.catalogue(store, args["year"])
     for entry in listed:
+        if not args["grades"]:
+            entry.update(grade=None, score=None)
+            continue
         graded = archive.provider_grade(ledger_app(), store, entry["provider_id"], args["year"])
         entry.update(grade=graded["grade"], score=graded["score"])
     return {"year": args["year"], "providers": listed}

@@ -184,3 +184,14 @@ def test_supervision_report_shows_each_party_its_own_findings_only(http: Http, s
     assert filed and all(f["subject_id"] == enterprise for s in filed for f in s["data"]["findings"])
     assert other not in str(http.get(enterprise, f"/trace/enterprises/{enterprise}?year={YEAR}"))
     assert other not in str(http.get(enterprise, f"/archive/enterprises/{enterprise}"))
+
+
+def test_catalogue_without_grades_is_the_same_list_for_choosing(http: Http, scenario: Scenario,
+                                                                world: dict[str, str]) -> None:
+    other = http.subject("enterprise", scenario.enterprise(("tech_sme",)))
+    graded = http.get(other, f"/catalogue?year={YEAR}")
+    plain = http.get(other, f"/catalogue?year={YEAR}&grades=false")
+    assert [{**p, "grade": None, "score": None} for p in graded["providers"]] == plain["providers"]
+    assert plain["providers"] and all(p["grade"] is None and p["score"] is None for p in plain["providers"])
+    assert http.get(other, f"/catalogue?year={YEAR}&grades=true") == graded
+    http.get(other, f"/catalogue?year={YEAR}&grades=maybe", 400, "VALIDATION_ERROR")

@@ -59,7 +59,7 @@
   /** The enterprise's proposal (Art. 7, 10, 17): its voucher, a signed provider and one of its listed products. */
   async function proposeForm(enterpriseId, year) {
     const [mine, catalogue] = await Promise.all([api("/enterprises/" + enc(enterpriseId)),
-      api("/catalogue" + qs({ year }))]);
+      api("/catalogue" + qs({ year, grades: "false" }))]);
     const vouchers = mine.vouchers.filter((v) => v.year === year && v.status === "active");
     if (!vouchers.length) return null;  // no live voucher of the year: nothing to propose with
     const providers = catalogue.providers.filter((p) => p.products.length);
