@@ -18,7 +18,9 @@ from ledger.persistence import Store, parse_database_url
 from projections.storage.pgschema import schema_lock
 
 
-SCHEMA_VERSION = 2  # 2: the webhooks' tables (projections/storage/webhooks.py)
+# 2: the webhooks' tables (projections/storage/webhooks.py); 3: the index vl_contracts (year, status)
+# (projections/views/contracts.py) for the year-end warning. Each upgrade reruns the CREATE ... IF NOT EXISTS.
+SCHEMA_VERSION = 3
 VERSION_TABLE = "ledger_schema_version"
 
 

@@ -79,6 +79,20 @@ def test_each_partys_traces_leave_out_the_other_parties(world, http):
             assert list(paid["data"]["providers"]) == [world[who]]  # its own line of the shared payment
 
 
+def test_a_partys_scoped_page_is_the_same_slice_of_its_whole_scoped_trace(world, http):
+    """Issue 19: a party's page of its year is cut from its scoped year (others' steps left out, shared
+    steps cut down), so every page and its `total` agree with the unpaged scoped trace."""
+    for who, kind in (("e1", "enterprises"), ("e2", "enterprises"), ("p1", "providers"), ("p2", "providers")):
+        url = f"/trace/{kind}/{world[who]}?year={YEAR}"
+        whole = http.get(world[who], url)
+        everything = http.get("auditor", url)
+        assert len(whole["steps"]) < len(everything["steps"]) and any(s.get("scoped") for s in whole["steps"]), who
+        for offset, limit in ((0, 2), (1, 3), (len(whole["steps"]) - 1, 5), (len(whole["steps"]), 2)):
+            page = http.get(world[who], f"{url}&offset={offset}&limit={limit}")
+            assert page["steps"] == whole["steps"][offset:offset + limit], (who, offset, limit)
+            assert (page["total"], page["offset"], page["limit"]) == (len(whole["steps"]), offset, limit), who
+
+
 def test_a_contract_trace_shows_each_side_nothing_of_the_others_identity_or_figures(world, http):
     url = f"/trace/contracts/{world['c1']}"
     whole = http.get("auditor", url)
