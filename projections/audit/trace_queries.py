@@ -187,19 +187,18 @@ def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, An
     return {"subject": subject, "steps": _steps(records, found["hashes"])}
 
 
-def _batches_named(db: Any, own: Iterable[int], chunk: int = 500) -> set[str]:
+def _batches_named(db: Any, own: Iterable[int]) -> set[str]:
     """The settlement batches filed in the index under any of these positions (a claim, a contract's
-    settlement, a payment naming the party's contracts): one lookup per batch and chunk, on the index's key."""
-    positions = sorted(own)
+    settlement, a payment naming the party's contracts): each batch's positions read on the index's key
+    prefix and met with the party's in memory. (Probing 500 positions at a time with `IN` was planned as a
+    scan on PostgreSQL: 3.5 s for the busiest provider at scale 0.1.)"""
+    positions = set(own)
     found: set[str] = set()
     for row in db.all("SELECT batch_id FROM vl_batches ORDER BY batch_id", []):
         batch = row["batch_id"]
-        for start in range(0, len(positions), chunk):
-            part = positions[start:start + chunk]
-            if db.one(f"SELECT position FROM vl_trace WHERE subject_kind = 'batch' AND subject_key = ? "
-                      f"AND position IN ({', '.join('?' * len(part))}) LIMIT 1", [batch, *part]) is not None:
-                found.add(batch)
-                break
+        filed = db.all("SELECT position FROM vl_trace WHERE subject_kind = 'batch' AND subject_key = ?", [batch])
+        if any(r["position"] in positions for r in filed):
+            found.add(batch)
     return found
 
 
