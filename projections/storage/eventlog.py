@@ -65,8 +65,10 @@ def runs(positions: Iterable[int], gap: int = RUN_GAP) -> list[tuple[int, int]]:
     return ranges
 
 
-def notifications_at(recorder: Any, positions: Sequence[int]) -> list[Notification]:
-    """The stored events at these positions, in one statement per chunk.
+def notifications_at(recorder: Any, positions: Sequence[int], types: frozenset[str] | None = None) -> list[Notification]:
+    """The stored events at these positions, in one statement per chunk; with `types`, only events of
+    those types, chosen in the statement by the stored topic (module:qualname; a record's type is the
+    qualname), so the others' state is not even read.
 
     Reads the library's own events table with the columns its `select_notifications` reads (the
     recorder offers ranges only, and a trace's positions are scattered over the whole log);
@@ -74,21 +76,26 @@ def notifications_at(recorder: Any, positions: Sequence[int]) -> list[Notificati
     """
     wanted = sorted(set(positions))
     found: list[Notification] = []
+    chosen = sorted(types) if types is not None else None
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start:start + CHUNK]
         if isinstance(recorder, PostgresApplicationRecorder):
-            statement = SQL("SELECT * FROM {schema}.{table} WHERE notification_id = ANY(%s)").format(
-                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            by_type = SQL(" AND split_part(topic, ':', 2) = ANY(%s)") if chosen is not None else SQL("")
+            statement = SQL("SELECT * FROM {schema}.{table} WHERE notification_id = ANY(%s){by_type}").format(
+                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name),
+                by_type=by_type)
             with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-                cursor.execute(statement, [chunk], prepare=True)
+                cursor.execute(statement, [chunk] if chosen is None else [chunk, chosen], prepare=True)
                 found.extend(Notification(id=row["notification_id"], originator_id=row["originator_id"],
                                           originator_version=row["originator_version"], topic=row["topic"],
                                           state=bytes(row["state"])) for row in cursor.fetchall())
         elif isinstance(recorder, SQLiteApplicationRecorder):
+            by_type = (f" AND substr(topic, instr(topic, ':') + 1) IN ({','.join('?' * len(chosen))})"
+                       if chosen is not None else "")
             statement = (f"SELECT rowid, * FROM {recorder.events_table_name} "
-                         f"WHERE rowid IN ({','.join('?' * len(chunk))})")
+                         f"WHERE rowid IN ({','.join('?' * len(chunk))}){by_type}")
             with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, chunk)
+                cursor.execute(statement, [*chunk, *(chosen or [])])
                 found.extend(Notification(id=row["rowid"], originator_id=recorder.convert_originator_id(
                     row["originator_id"]), originator_version=row["originator_version"], topic=row["topic"],
                     state=row["state"]) for row in cursor.fetchall())
@@ -97,6 +104,8 @@ def notifications_at(recorder: Any, positions: Sequence[int]) -> list[Notificati
             for first, last in runs(chunk):
                 found.extend(n for n in recorder.select_notifications(start=first, limit=last - first + 1, stop=last)
                              if n.id in members)
+            if chosen is not None:
+                found = [n for n in found if n.topic.rsplit(":", 1)[-1] in types]
     return sorted(found, key=lambda n: n.id)
 
 
@@ -140,9 +149,11 @@ class _LargeRecords:
 _LARGE = _LargeRecords()
 
 
-def records_at(app: Any, positions: Iterable[int]) -> dict[int, dict[str, Any] | Unreadable]:
-    """The records at these positions (missing positions are simply absent from the answer).
+def records_at(app: Any, positions: Iterable[int],
+               types: frozenset[str] | None = None) -> dict[int, dict[str, Any] | Unreadable]:
+    """The records at these positions (missing positions are simply absent from the answer); with `types`,
+    only events of those types ("Contract.Signed"), chosen by the stored topic before anything is read.
 
     Read-only: records of large events are shared between callers (`_LargeRecords`).
     """
-    return {n.id: _LARGE.decode(app, n) for n in notifications_at(app.recorder, list(positions))}
+    return {n.id: _LARGE.decode(app, n) for n in notifications_at(app.recorder, list(positions), types)}

@@ -11,6 +11,7 @@ import pytest
 from ledger import errors
 from ledger.money import yuan
 from projections.audit import archive, trace_queries
+from projections.storage import eventlog
 from projections.views import providers
 from tests.support import YEAR, Scenario, as_role, document
 
@@ -261,3 +262,31 @@ def test_terminated_provider_is_graded_d(world: Archived) -> None:
         world.app.terminate_provider(world.provider, "隐瞒事实 (Art. 15)")
     graded = _graded(world, 5, "passed", "passed")
     assert graded["inputs"]["terminated"] is True and graded["grade"] == "D" and graded["score"] == "100.00"
+
+
+def test_archive_decodes_only_its_types_and_keeps_every_entry_of_the_whole_record(world: Archived) -> None:
+    """Choosing the archive's events by their stored topic before decoding (a busy provider's year is
+    thousands of events) keeps exactly the entries a filter over every decoded record keeps."""
+    findings = [{"subject_type": "provider", "subject_id": world.provider, "contract_id": world.contract,
+                 "severity": "major", "text": "合同金额虚高"}]
+    with as_role("supervisor"):
+        report = world.app.file_supervision_report(YEAR, "监理报告", findings, [document("other")]).data
+    with as_role("operator"):
+        case = world.app.refer_finding(report["report_id"], 0, "fake_transaction").data
+    with as_role("operator", name="operator-b"):
+        world.app.sanction_case(case["case_id"], [world.contract])
+    world.views.catch_up()
+    store = world.views.store
+    for kind, code in (("provider", world.provider), ("enterprise", world.enterprise)):
+        with store.read() as db:
+            positions = trace_queries._positions(db, trace_queries.party_keys(store, kind, code))
+        decoded = eventlog.records_at(world.app, positions)
+        assert len(decoded) > len(eventlog.records_at(world.app, positions, archive._archive_types(kind)))
+        every = archive._entries(kind, code, [r for _, r in sorted(decoded.items())])
+        assert [e["position"] for e in world.archive(kind, code)] == [r["position"] for r in every]
+    year_keys = [("provider", world.provider), ("provider-year", f"{world.provider}/{YEAR}")]
+    with store.read() as db:
+        positions = trace_queries._positions(db, year_keys)
+    decoded = eventlog.records_at(world.app, positions)
+    every = archive._entries("provider", world.provider, [r for _, r in sorted(decoded.items())], course=True)
+    assert archive.provider_year_records(world.app, store, world.provider, YEAR) == every
