@@ -24,7 +24,14 @@
   const { documentFields, document: documentOf } = VL.formKit;
   /** Add a page's cards after its own rendering; the body says when they are drawn (data-work-forms). */
   const after = (page, add) => VL.formKit.after(page, async (data) => {
-    const cards = await add(data);
+    let cards = [];
+    try {
+      cards = await add(data);
+    } catch (error) {
+      // A subject not registered yet (404) has no work to do; forms_parties.js offers its registration,
+      // which a thrown error here would wipe from the page.
+      if (!(error instanceof VL.ApiError) || error.status !== 404) throw error;
+    }
     document.body.dataset.workForms = "drawn";
     return cards;
   });
