@@ -91,7 +91,7 @@ def _served_ledger() -> Any:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Create or upgrade the store's tables, once, under the schema lock (projections/storage/schema.py)."""
-    from projections.storage.schema import SchemaNotCurrent, migrate
+    from projections.storage.schema import HIDDEN_SINCE_VERSION, SchemaNotCurrent, migrate
 
     try:
         before, after = migrate()
@@ -102,6 +102,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"数据库结构已是最新 / schema already current: version {after}")
     else:
         print(f"数据库结构已迁移 / schema migrated: version {before} -> {after}")
+        if 0 < before < HIDDEN_SINCE_VERSION:
+            print("企业、服务机构查看本方年度追溯时，旧事件仍逐条解码判断可见范围；运行 `voucher-ledger projections rebuild` "
+                  "后按索引分页 / a party's own year trace decodes the events indexed before this upgrade to decide "
+                  "what it may see; `voucher-ledger projections rebuild` lets it page by the index")
     return 0
 
 

@@ -46,6 +46,12 @@ FACTS_MEMO = 10_000  # facts kept per viewer (an export reads the whole store: m
 Facts = Callable[[str], "dict[str, Any] | None"]
 
 
+def sees_named(kind: str, code: str, named: Names) -> bool:
+    """May this party see a record (not a batch's or report's step) naming these parties: its own, or one
+    naming no party at all. The trace index decides its `vl_trace_hidden` by this too (trace.py)."""
+    return code in named[kind] or not (named[ENTERPRISE] | named[PROVIDER])
+
+
 class Viewer:
     """An enterprise or provider (`kind`, `code`) reading records; `facts(entity)` reads vl_trace_facts."""
 
@@ -121,10 +127,9 @@ class Viewer:
         if record["stream_type"] == REPORT_STREAM:
             return self._report_step(record)
         named = self.parties(record)
-        mine = self.code in named[self.kind]
+        if not sees_named(self.kind, self.code, named):
+            return None
         others = (named[ENTERPRISE] | named[PROVIDER]) - {self.code}
-        if not mine:
-            return None if others else record
         return self._without(record, OTHER_SIDE[self.kind] & record["data"].keys()) if others else record
 
     def shows_whole(self, record: dict[str, Any]) -> bool:

@@ -42,7 +42,21 @@ MODEL.table(
     "position BIGINT NOT NULL, PRIMARY KEY (subject_kind, subject_key, position))",
     clustered=True,
 )
+# A store upgraded from schema version 3 (`migrate`) had its events indexed before vl_trace_hidden existed:
+# the position the views had reached then. A party's trace reaching back to it decides visibility by
+# decoding, as before; `projections rebuild` makes fresh tables without the row (projections/storage/schema.py).
+MODEL.table("CREATE TABLE IF NOT EXISTS vl_trace_hidden_since (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "position BIGINT NOT NULL)")
 MODEL.table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
+# The events filed under an enterprise's or provider's key that the party itself may not see (API.md "Data
+# each party may see": a voucher's reservation filed under the contract's provider is the enterprise's
+# balance), decided when the event is indexed by the same `Viewer.reduce` the traces apply. A party's year
+# trace then counts and pages its steps in SQL and decodes only the page (issue 19).
+MODEL.table(
+    "CREATE TABLE IF NOT EXISTS vl_trace_hidden (party_kind TEXT NOT NULL, party_key TEXT NOT NULL, "
+    "position BIGINT NOT NULL, PRIMARY KEY (party_kind, party_key, position))",
+    clustered=True,
+)
 
 # A stream's own subject: (kind, field holding its natural key, or None for the stream id).
 STREAM_SUBJECTS = {
@@ -81,6 +95,8 @@ GENERAL = {
 
 _INSERT = "INSERT INTO vl_trace (subject_kind, subject_key, position) VALUES (?, ?, ?)"
 _INSERT_FACTS = "INSERT INTO vl_trace_facts (entity, facts) VALUES (?, ?)"
+_INSERT_HIDDEN = "INSERT INTO vl_trace_hidden (party_kind, party_key, position) VALUES (?, ?, ?)"
+PARTY_KINDS = ("enterprise", "provider")
 
 Names = dict[str, set[str]]
 
@@ -181,6 +197,10 @@ def subjects(db: Any, event: Any, position: int) -> tuple[Names, Names]:
         if facts is not None:
             _merge(about, facts["about"])
     scan(fields, about, mentions)
+    # The parties the record names itself or through its stream's facts: the ones `Viewer.parties` finds
+    # (a creation's stream facts are its whole expanded `about`: taken below, once expanded).
+    if not creation:
+        db.page[("named", position)] = {kind: set(about.get(kind, ())) for kind in PARTY_KINDS}
     for kind in EXPANDED_KINDS:
         for key in list(about.get(kind, ())):
             if key != stream:
@@ -201,6 +221,7 @@ def subjects(db: Any, event: Any, position: int) -> tuple[Names, Names]:
         if facts is not None and not about_contract:
             mentions["contract"].update(facts["contracts"])
     if creation:
+        db.page[("named", position)] = {kind: set(about.get(kind, ())) for kind in PARTY_KINDS}
         kept = {kind: sorted(about[kind]) for kind in FACT_KINDS if about.get(kind)}
         if kept:  # credentials and idempotency records concern no subject of the fund
             _record_facts(db, stream, {"kind": own[0] if own else stream_type, "type": stream_type, "about": kept})
@@ -273,5 +294,40 @@ def years_of(db: Any, event: Any, position: int) -> set[str]:
 def index_event(db: Any, event: Any, position: int) -> None:
     """File the event under every subject it concerns."""
     about, mentions = subjects(db, event, position)
-    for kind, key in sorted(index_rows(db, about, mentions)):
+    rows = index_rows(db, about, mentions)
+    for kind, key in sorted(rows):
         db.defer(_INSERT, (kind, key, position))
+    for party_kind, code in sorted(hidden_from(db, event, position, rows)):
+        db.defer(_INSERT_HIDDEN, (party_kind, code, position))
+
+
+def filed_parties(rows: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (enterprise|provider, code) whose traces an event's index rows put it in."""
+    return {(kind.split("-", 1)[0], key.split("/", 1)[0]) for kind, key in rows
+            if kind in PARTY_KINDS or kind in ("enterprise-year", "provider-year")}
+
+
+def hidden_from(db: Any, event: Any, position: int, rows: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The parties an event is filed under that may not see it, by the traces' own rules
+    (`projections/audit/scope.py`): `sees_named` on the parties the record names itself or through its
+    stream's facts (what `Viewer.parties` finds), computed here without building the record; a batch's
+    or report's step is asked of `Viewer.reduce` on its canonical record, with the facts the traces read."""
+    from projections.audit import canonical, scope  # scope reads the index's queries, which import this module
+
+    filed = filed_parties(rows)
+    if not filed:
+        return set()
+    stream_type = type(event).__qualname__.rsplit(".", 1)[0]
+    named = db.page.get(("named", position))
+    hidden: set[tuple[str, str]] = set()
+    # A batch's and a report's steps are seen by rules of their own (claims, findings), not by whom they name.
+    if stream_type not in (scope.BATCH_STREAM, scope.REPORT_STREAM) and named is not None:
+        providers = getattr(event, "providers", None)
+        if isinstance(providers, dict):
+            named = {**named, "provider": named["provider"] | {str(p) for p in providers}}
+        return {(kind, code) for kind, code in filed if not scope.sees_named(kind, code, named)}
+    record = canonical.record(event, position)
+    for kind, code in sorted(filed):
+        if scope.Viewer(kind, code, lambda entity: _facts(db, entity)).reduce(record) is None:
+            hidden.add((kind, code))
+    return hidden

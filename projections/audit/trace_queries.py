@@ -210,10 +210,15 @@ def sliced(trace: dict[str, Any], offset: int = 0, limit: int | None = None) -> 
 
 
 def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int, offset: int = 0,
-                limit: int | None = None) -> dict[str, Any]:
+                limit: int | None = None, viewer: Any = None) -> dict[str, Any]:
     """The party's steps and its context (its year's opening and budget, the batches its steps are filed
     under), every position found in the index first, so that only the page asked for is read and decoded
-    (issue 19: a provider's year is thousands of steps)."""
+    (issue 19: a provider's year is thousands of steps).
+
+    With a `viewer` (the party itself, `projections/audit/scope.py`), the steps filed under the party that it
+    may not see are left out by the index's `vl_trace_hidden` before paging, and the context's (a few dozen
+    steps) by decoding them, so `total` counts what the party sees and only the page of its own steps is
+    decoded; the page's steps are then cut down by `scoped`."""
     with store.read() as db:
         if db.one("SELECT position FROM vl_trace WHERE subject_kind = ? AND subject_key = ? LIMIT 1",
                   [kind, code]) is None:
@@ -221,24 +226,48 @@ def _year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int, off
         own = _positions(db, [(kind, code), (f"{kind}-year", f"{code}/{year}")])
         keys = {("year.general", str(year))} | {("batch.general", b) for b in _batches_named(db, own)}
         hashes = {**_positions(db, keys), **own}
-    chosen = sorted(hashes)[offset:offset + limit] if limit else sorted(hashes)[offset:]
+        if viewer is not None:
+            since = db.one("SELECT position FROM vl_trace_hidden_since WHERE id = 1")
+            if since is not None and own and min(own) <= int(since["position"]):
+                return _decoded_year_trace(app, store, kind, code, year, offset, limit, viewer, hashes)
+        hidden = set() if viewer is None else {int(r["position"]) for r in db.all(
+            "SELECT position FROM vl_trace_hidden WHERE party_kind = ? AND party_key = ?", [viewer.kind, viewer.code])}
+    if viewer is not None:
+        # The context (the year's and the batches' steps as a whole) is filed under no party, and a few
+        # of its steps are for some parties only (a supervision report's findings): decoded and asked.
+        context = eventlog.records_at(app, {p: h for p, h in hashes.items() if p not in own})
+        seen = scoped({"steps": _steps(context, hashes)}, viewer, store)["steps"]
+        hidden |= set(context) - {step["position"] for step in seen}
+    shown = sorted(p for p in hashes if p not in hidden)
+    chosen = shown[offset:offset + limit] if limit else shown[offset:]
     records = eventlog.records_at(app, {p: hashes[p] for p in chosen})
-    return {"subject": {"type": kind, f"{kind}_id": code, "year": year}, "steps": _steps(records, hashes),
-            "total": len(hashes), "offset": offset, "limit": limit}
+    trace = {"subject": {"type": kind, f"{kind}_id": code, "year": year}, "steps": _steps(records, hashes),
+             "total": len(shown), "offset": offset, "limit": limit}
+    return trace if viewer is None else scoped(trace, viewer, store)
+
+
+def _decoded_year_trace(app: Any, store: ViewStore, kind: str, code: str, year: int, offset: int,
+                        limit: int | None, viewer: Any, hashes: Hashes) -> dict[str, Any]:
+    """A party's year on a store upgraded from schema version 3 whose steps reach back before the upgrade
+    (`vl_trace_hidden_since`): every step decoded and scoped, then paged."""
+    records = eventlog.records_at(app, hashes)
+    whole = scoped({"subject": {"type": kind, f"{kind}_id": code, "year": year},
+                    "steps": _steps(records, hashes)}, viewer, store)
+    return sliced(whole, offset, limit)
 
 
 def enterprise_trace(app: Any, store: ViewStore, enterprise_id: str, year: int, offset: int = 0,
-                     limit: int | None = None) -> dict[str, Any]:
+                     limit: int | None = None, viewer: Any = None) -> dict[str, Any]:
     """An enterprise's year: its registration, vouchers, contracts, claims, settlements and sanctions,
     with the year's opening and budget and the batches that paid its contracts."""
-    return _year_trace(app, store, "enterprise", enterprise_id, year, offset, limit)
+    return _year_trace(app, store, "enterprise", enterprise_id, year, offset, limit, viewer)
 
 
 def provider_trace(app: Any, store: ViewStore, provider_id: str, year: int, offset: int = 0,
-                   limit: int | None = None) -> dict[str, Any]:
+                   limit: int | None = None, viewer: Any = None) -> dict[str, Any]:
     """A provider's year: application, reviews and signing, cap and exceptions, products, contracts,
     claims, settlements, receivables and sanctions, with the year's budget and its batches."""
-    return _year_trace(app, store, "provider", provider_id, year, offset, limit)
+    return _year_trace(app, store, "provider", provider_id, year, offset, limit, viewer)
 
 
 def settlement_trace(app: Any, store: ViewStore, batch_id: str) -> dict[str, Any]:

@@ -12,15 +12,20 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing, nullcontext
 from datetime import datetime, timezone
+from typing import Any
 
 from ledger.application import VoucherLedger
 from ledger.persistence import Store, parse_database_url
 from projections.storage.pgschema import schema_lock
+from projections.storage.store import Db
 
 
 # 2: the webhooks' tables (projections/storage/webhooks.py); 3: the index vl_contracts (year, status)
-# (projections/views/contracts.py) for the year-end warning. Each upgrade reruns the CREATE ... IF NOT EXISTS.
-SCHEMA_VERSION = 3
+# (projections/views/contracts.py) for the year-end warning; 4: the trace index's vl_trace_hidden and
+# vl_trace_hidden_since (projections/audit/trace.py). Each upgrade reruns the CREATE ... IF NOT EXISTS.
+SCHEMA_VERSION = 4
+# The first version whose trace index records what each party may not see (vl_trace_hidden).
+HIDDEN_SINCE_VERSION = 4
 VERSION_TABLE = "ledger_schema_version"
 
 
@@ -87,11 +92,25 @@ def migrate(store: Store | None = None) -> tuple[int, int]:
         app = VoucherLedger.for_store(store, create_table=True)
         views = Views(app, create_table=True)
         try:
+            if 0 < before < HIDDEN_SINCE_VERSION:
+                _mark_hidden_since(views)
             _record_version(app, store)
         finally:
             views.close()
             app.close()
     return before, SCHEMA_VERSION
+
+
+def _mark_hidden_since(views: Any) -> None:
+    """Upgrading to version 4: the events already indexed have no vl_trace_hidden rows. Rather than replay
+    the whole log inside `migrate` (servers wait for it), the position reached is recorded: parties' traces
+    reaching back to it decide visibility by decoding, as version 3 did, until `projections rebuild`."""
+    position = views.position
+    if position:
+        with views.store.datastore.transaction(commit=True) as cursor:
+            Db(cursor, views.store.dialect).execute(
+                "INSERT INTO vl_trace_hidden_since (id, position) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET position = excluded.position", [position])
 
 
 def _record_version(app: VoucherLedger, store: Store) -> None:

@@ -33,7 +33,7 @@ def _has_index(store: Any) -> bool:
 
 
 def test_migrate_creates_the_year_status_index_on_a_new_store(store):
-    assert migrate(store) == (0, SCHEMA_VERSION) == (0, 3)
+    assert migrate(store) == (0, SCHEMA_VERSION) == (0, 4)
     assert _has_index(store)
 
 
@@ -42,9 +42,9 @@ def test_migrate_upgrades_a_version_2_store_with_the_year_status_index(store):
     _sql(store, f"DROP INDEX {INDEX}")
     _sql(store, f"UPDATE {VERSION_TABLE} SET version = 2", views=False)
     assert not _has_index(store)
-    assert migrate(store) == (2, 3)
-    assert _has_index(store) and schema_version(store) == 3
-    assert migrate(store) == (3, 3)  # already current: left alone
+    assert migrate(store) == (2, 4)
+    assert _has_index(store) and schema_version(store) == 4
+    assert migrate(store) == (4, 4)  # already current: left alone
 
 
 def test_the_year_end_warning_reads_the_year_status_index(store):

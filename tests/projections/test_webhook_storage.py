@@ -33,7 +33,7 @@ def test_migrate_upgrades_a_version_1_store_with_the_webhook_tables(store):
             cursor.execute("DROP TABLE vl_webhook_deliveries")
             cursor.execute("DROP TABLE vl_webhooks")
         _sql(store, f"UPDATE {VERSION_TABLE} SET version = 1")
-        assert migrate(store) == (1, SCHEMA_VERSION) == (1, 3)
+        assert migrate(store) == (1, SCHEMA_VERSION) == (1, 4)
         created = webhooks.create(views.store, url="https://x.example/hook", types=[], secret="s" * 16,
                                   created_at="2026-06-01T00:00:00+00:00", created_by="operator:1", after=0)
         assert webhooks.list_all(views.store) == [created] and "secret" not in created
