@@ -225,4 +225,4 @@ def test_sqlite_keeps_the_per_event_indexes_in_key_order(sqlite_views) -> None:
         cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'vl_%'")
         ddl = {row[0]: row[1] for row in cursor.fetchall()}
     assert {name for name, sql in ddl.items() if sql.endswith("WITHOUT ROWID")} == {
-        "vl_trace", "vl_audit_chain", "vl_year_history", "vl_year_history_special"}
+        "vl_trace", "vl_trace_hidden", "vl_audit_chain", "vl_year_history", "vl_year_history_special"}
