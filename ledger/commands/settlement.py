@@ -123,9 +123,14 @@ class SettlementCommands(StopCommands):
         return {pid: load(pid, year) for pid in sorted(set(provider_ids))}
 
     @staticmethod
-    def _contract_amounts(plan: dict[str, tuple[str, str, int]], provider_id: str) -> dict[str, int]:
-        """contract id → amount of one provider's contracts in a plan: each counts against its kind's cap."""
-        return {c: amount for c, (_, pid, amount) in plan.items() if pid == provider_id}
+    def _contract_amounts(plan: dict[str, tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+        """provider → (contract id → amount) of a plan: each contract counts against its kind's cap. Grouped
+        in one pass: asked provider by provider, a batch of 60,000 contracts from 2,000 providers took
+        minutes to approve and to pay (the bench at scale 1)."""
+        grouped: dict[str, dict[str, int]] = {}
+        for contract_id, (_, provider_id, amount) in plan.items():
+            grouped.setdefault(provider_id, {})[contract_id] = amount
+        return grouped
 
     @staticmethod
     def _cap_figures(provider_year: ProviderYear, amount_fen: int) -> dict[str, int]:
@@ -143,8 +148,9 @@ class SettlementCommands(StopCommands):
         providers: dict[str, dict[str, int]] = {}
         approved = {c: (claim_id, claim["provider_id"], claim["amounts_fen"][c])
                     for claim_id, claim in batch.claims_in(CLAIM_APPROVED).items() for c in claim["contract_ids"]}
+        amounts = self._contract_amounts(approved)
         for pid, provider_year in self._provider_years(batch.year, per_provider).items():
-            provider_year.refuse_settlement_above_cap(self._contract_amounts(approved, pid))
+            provider_year.refuse_settlement_above_cap(amounts.get(pid, {}))
             providers[pid] = self._cap_figures(provider_year, per_provider[pid])
         total = sum(per_provider.values())
         batch.approve(amount_fen=total, providers=providers, note=note)
@@ -226,8 +232,9 @@ class SettlementCommands(StopCommands):
             # Check every cap before the first chunk, so a refusal leaves nothing half paid.
             per_provider = self._per_provider(plan, {})
             provider_years = self._provider_years(batch.year, per_provider)
+            amounts = self._contract_amounts(plan)
             for pid, provider_year in provider_years.items():
-                provider_year.refuse_settlement_above_cap(self._contract_amounts(plan, pid))
+                provider_year.refuse_settlement_above_cap(amounts.get(pid, {}))
             batch.start_payment(reference=reference, amount_fen=sum(per_provider.values()), contracts=len(plan))
             self.save(batch)
         ordered = sorted(plan)
