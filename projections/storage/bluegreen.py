@@ -29,7 +29,7 @@ import time
 from contextlib import closing
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, OperationalError
 from eventsourcing.utils import Environment
 from psycopg import errors as pg_errors
 from psycopg.sql import SQL, Identifier
@@ -91,7 +91,12 @@ def swap_in(store: Store, live: ViewStore, built: ViewStore, application_name: s
     for attempt in range(SWAP_ATTEMPTS):
         try:
             return _swap_postgres(live, built, application_name)
-        except pg_errors.LockNotAvailable:
+        except (pg_errors.LockNotAvailable, OperationalError) as error:
+            # The library's transaction re-raises psycopg's errors as its own OperationalError (EVENTSOURCING.md),
+            # so the lock timeout is its cause; any other operational error is not the swap's to retry.
+            if not isinstance(error, pg_errors.LockNotAvailable) and not isinstance(error.__cause__,
+                                                                                   pg_errors.LockNotAvailable):
+                raise
             time.sleep(min(0.05 * (attempt + 1), 0.5))  # readers finish; the swap tries again
     raise TimeoutError("the read models stayed busy: could not swap in the rebuilt ones")
 
