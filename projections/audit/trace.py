@@ -50,8 +50,9 @@ MODEL.table("CREATE TABLE IF NOT EXISTS vl_trace_hidden_since (id INTEGER PRIMAR
 MODEL.table("CREATE TABLE IF NOT EXISTS vl_trace_facts (entity TEXT PRIMARY KEY, facts TEXT NOT NULL)")
 # The events filed under an enterprise's or provider's key that the party itself may not see (API.md "Data
 # each party may see": a voucher's reservation filed under the contract's provider is the enterprise's
-# balance), decided when the event is indexed by the same `Viewer.reduce` the traces apply. A party's year
-# trace then counts and pages its steps in SQL and decodes only the page (issue 19).
+# balance), decided when the event is indexed by the traces' own rule (`scope.sees_named`; `Viewer.reduce`
+# for a batch's or report's step). A party's year trace then counts and pages its steps without decoding
+# them, and decodes only the page (issue 19).
 MODEL.table(
     "CREATE TABLE IF NOT EXISTS vl_trace_hidden (party_kind TEXT NOT NULL, party_key TEXT NOT NULL, "
     "position BIGINT NOT NULL, PRIMARY KEY (party_kind, party_key, position))",
