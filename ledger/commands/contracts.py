@@ -64,6 +64,7 @@ class ContractCommands(StopCommands):
         actor = require(PROVIDER)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.provider_id)
+        self.prefetch_parties(contract, product=True)
         self.refuse_if_provider_terminated(contract.provider_id, str(contract.id))  # a revoked holder: HOLDER_REVOKED
         contract.refuse_unless_proposed()
         voucher = self.get_voucher(contract.voucher_id)
@@ -115,6 +116,7 @@ class ContractCommands(StopCommands):
         actor = require(ENTERPRISE)
         contract = self.get_contract(contract_id)
         require_subject(actor, contract.enterprise_id)
+        self.prefetch_parties(contract)
         self.refuse_if_party_stopped(contract)
         contract.complete(balance_paid_fen)
         self.get_year(contract.year).refuse_outside_window(self.today())  # Art. 18; DOMAIN.md "Stops" 3
