@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ledger.application import VoucherLedger
 from ledger.business_date import BusinessClock
 from ledger.persistence import Store, parse_database_url
-from projections.storage import streams
+from projections.storage import streams, turns
 from projections.storage.pgschema import schema_lock
 from projections.runner import Views
 
@@ -36,6 +36,7 @@ def open_ledger(store: Store | None = None, *, create_table: bool = True,
         app = application.for_store(store, create_table=create_table,
                                     clock=clock or BusinessClock.from_environ(), now=now)
     streams.install(app)  # bulk loads for the year close (projections/storage/streams.py)
+    turns.install(app)  # exclusive commands take turns across processes (projections/storage/turns.py)
     return app
 
 

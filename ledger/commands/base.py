@@ -7,7 +7,7 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -67,6 +67,54 @@ class CommandResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def exclusive(key_of: Callable[..., Any]) -> Callable[[Callable[..., CommandResult]], Callable[..., CommandResult]]:
+    """Mark a command whose every attempt runs alone on one hot aggregate, across processes.
+
+    `key_of(*args, **kwargs)` names the aggregate from the command's arguments. Under `@command`, each
+    attempt first takes that aggregate's turn (`Turns.turn`) and only then checks the cache and loads:
+    so it cannot lose a version conflict to another holder of the turn. For issuance, which every
+    operator's client sends against the year's one budget stream: with 8 clients on 2 servers the
+    optimistic retries collided across processes until one ran out (a 503; issue 21's target is none).
+    Turns are not reentrant: an exclusive command must not run another on the same key.
+    """
+
+    def mark(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
+        method.exclusive_key = key_of  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Turns:
+    """One turn at a time per key in this process; `across` (installed for PostgreSQL by the composition
+    root, projections/storage/turns.py) extends the turn to every process of the store.
+
+    A process waits in line here first, so it holds at most one database connection per key while
+    waiting. A turn not had within CONFLICT_SECONDS is answered as ConcurrencyConflict (503, retry).
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = {}
+        self.across: Callable[[Any, float], Any] | None = None
+
+    @contextmanager
+    def turn(self, key: Any, timeout: float) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        deadline = time.monotonic() + timeout
+        if not lock.acquire(timeout=timeout):
+            raise errors.ConcurrencyConflict("the subject is busy; try again", {"waited_s": timeout})
+        try:
+            if self.across is None:
+                yield
+            else:
+                with self.across(key, max(deadline - time.monotonic(), 0.001)):
+                    yield
+        finally:
+            lock.release()
+
+
 def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
     """Run a command with optimistic-concurrency retries and the Idempotency-Key check.
 
@@ -80,6 +128,8 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
     what made this one refuse) before it is recorded or returned.
     """
 
+    key_of = getattr(method, "exclusive_key", None)
+
     @functools.wraps(method)
     def run(self: "CommandBase", *args: Any, **kwargs: Any) -> CommandResult:
         deadline = time.monotonic() + CONFLICT_SECONDS
@@ -88,8 +138,9 @@ def command(method: Callable[..., CommandResult]) -> Callable[..., CommandResult
         try:
             while True:
                 attempt += 1
-                # One attempt is one unit of work: the aggregate cache is checked against the log once.
-                with self.unit_of_work() as unit:
+                # One attempt is one unit of work: the aggregate cache is checked against the log once
+                # (after the turn on an exclusive command's aggregate, so what it loads is current).
+                with self._turn_for(key_of, args, kwargs, deadline), self.unit_of_work() as unit:
                     replay = self._replay_idempotent()
                     if replay is not None:
                         return replay
@@ -165,6 +216,7 @@ class CommandBase(Application):
         super().__init__(env=env)
         self.clock = clock or BusinessClock()
         self.now = now or utc_now  # the instant clock (token expiry), injected as the business date is
+        self.turns = Turns()  # exclusive commands' turns (`exclusive`); PostgreSQL's installed by service/bootstrap.py
 
     def today(self) -> date:
         """The business date (ledger/business_date.py): the years' windows are Chinese calendar dates."""
@@ -174,6 +226,18 @@ class CommandBase(Application):
     def unit_of_work(self) -> Iterator[Any]:
         """One attempt of a command (VoucherLedger checks its aggregate cache here, ledger/cache.py)."""
         yield _NoUnit()
+
+    def _turn_for(self, key_of: Callable[..., Any] | None, args: tuple, kwargs: dict,
+                  deadline: float) -> AbstractContextManager[Any]:
+        """The turn an `exclusive` command's attempt takes; none for other commands, or for arguments
+        that name no aggregate (the command itself then refuses them)."""
+        if key_of is None:
+            return nullcontext()
+        try:
+            key = key_of(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - bad arguments are the command's to refuse, with its error
+            return nullcontext()
+        return self.turns.turn(key, max(deadline - time.monotonic(), 0.001))
 
     def _load(self, aggregate_id: UUID | str, what: str, key: object) -> Any:
         if not isinstance(aggregate_id, UUID):

@@ -10,7 +10,7 @@ from eventsourcing.utils import get_topic
 
 from ledger import errors
 from ledger.commands.base import (
-    CommandBase, CommandResult, command, refuse_unknown_changes, require, require_subject,
+    CommandBase, CommandResult, command, exclusive, refuse_unknown_changes, require, require_subject,
 )
 from ledger.domain.contract import Contract
 from ledger.domain.enterprise import Enterprise
@@ -202,6 +202,7 @@ class YearCommands(CommandBase):
                              "designations": sorted(enterprise.designations_for(year))}, enterprise, created=True)
 
     @command
+    @exclusive(lambda enterprise_id, year, *rest, **named: Year.create_id(int(year)))  # the year's one budget
     def issue_voucher(self, enterprise_id: str, year: int, kind: str = GENERAL,
                       designation: str | None = None) -> CommandResult:
         """Issue a voucher to an eligible enterprise, within the year's budget (Art. 5, 9, 16).

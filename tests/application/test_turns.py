@@ -1,0 +1,82 @@
+"""Issuance takes turns on the year's budget (ledger/commands/base.py `exclusive`; issue 21).
+
+Every issuance commits its quota on the year's one stream. Racing optimistically, concurrent issuers
+conflicted on it and retried, across server processes until one ran out (a 503). Taking turns, none
+of them conflicts on the year, in one process (a lock) or across processes (PostgreSQL's advisory
+lock, projections/storage/turns.py), and the budget still adds up.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from ledger import errors
+from ledger.commands import base
+from ledger.domain.year import Year
+from service.bootstrap import open_ledger
+from tests.support import YEAR, Scenario, as_role
+from tests.support_fold import assert_fund_identity, fold
+
+ISSUERS = 8
+EACH = 4
+
+
+def _issue_all(app: Any, codes: list[str], failures: list[BaseException], start: threading.Barrier) -> None:
+    start.wait(timeout=60)
+    for code in codes:
+        try:
+            with as_role("operator"):
+                app.issue_voucher(code, YEAR)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            failures.append(exc)
+
+
+def test_concurrent_issuers_take_turns_on_the_years_budget_without_a_conflict(store, ledger, clock):
+    scenario = Scenario(ledger)
+    scenario.open_year()
+    codes = [scenario.enterprise(("tech_sme",)) for _ in range(ISSUERS * EACH)]
+    # Two server processes on PostgreSQL (two applications: two caches, two sets of turns); SQLite's
+    # deployment is one server, its threads taking turns in the process.
+    apps = [ledger] + ([open_ledger(store, create_table=False, clock=clock)] if store.backend == "postgres" else [])
+    for app in apps:
+        app.conflicts_retried = 0
+    failures: list[BaseException] = []
+    start = threading.Barrier(ISSUERS)
+    threads = [threading.Thread(target=_issue_all, args=(apps[i % len(apps)], codes[i::ISSUERS], failures, start))
+               for i in range(ISSUERS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for app in apps[1:]:
+            app.close()
+    assert failures == []
+    assert [app.conflicts_retried for app in apps] == [0] * len(apps)
+    folded = fold(ledger)
+    assert sum(1 for a in folded.aggregates.values() if type(a).__name__ == "Voucher") == len(codes)
+    assert_fund_identity(folded)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # the turn across processes is PostgreSQL's advisory lock
+def test_an_issuance_that_cannot_have_its_turn_in_time_is_a_503_and_records_nothing(backend, store, ledger,
+                                                                                   clock, monkeypatch):
+    scenario = Scenario(ledger)
+    scenario.open_year()
+    code = scenario.enterprise(("tech_sme",))
+    other = open_ledger(store, create_table=False, clock=clock)  # another server, in the middle of an issuance
+    monkeypatch.setattr(base, "CONFLICT_SECONDS", 0.3)
+    head = ledger.recorder.max_notification_id()
+    try:
+        with other.turns.turn(Year.create_id(YEAR), timeout=5):
+            with as_role("operator"), pytest.raises(errors.ConcurrencyConflict):
+                ledger.issue_voucher(code, YEAR)
+        assert ledger.recorder.max_notification_id() == head
+        with as_role("operator"):
+            assert ledger.issue_voucher(code, YEAR).data["enterprise_id"] == code  # its turn, once free
+    finally:
+        other.close()
