@@ -80,6 +80,14 @@ class Views:
         self._known = position  # the database's word (lower after another process rebuilt the views)
         return position
 
+    def _applied_once(self) -> int:
+        """The views' position in one statement, without the library's retries (ten, each as long as the
+        statement timeout): a query or a command waiting on the views keeps to its own deadline."""
+        with self.store.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            position = self.store._max_tracking_id(self.app.name, cursor) or 0  # type: ignore[attr-defined]
+        self._known = max(self._known, position)
+        return position
+
     def catch_up(self, page_size: int = PAGE_SIZE, progress: Callable[[int, int], None] | None = None,
                  lock_timeout: float = -1) -> int:
         """Apply every event not yet applied; return how many were applied.
@@ -122,6 +130,10 @@ class Views:
         """Return once the read models reflect `position` (read-your-writes, API.md); TimeoutError after
         `timeout` seconds (a query then fails: it must not answer from views older than asked)."""
         if position is None or position <= self._known:
+            return
+        # Without a follower thread here, another process (`projections run`) usually got there first:
+        # one read of its position, rather than decoding a page this process would then fail to apply.
+        if self._thread is None and self._applied_once() >= position:
             return
         deadline = time.monotonic() + timeout
         while self._known < position:
