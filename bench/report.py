@@ -51,6 +51,7 @@ def add_ratios(report: dict[str, Any]) -> None:
     log_read = _get(report, "floor.log_read.rows_per_s") or 0
     point = _get(report, "floor.point_read") or {}
     healthz = _get(report, "floor.http_healthz") or {}
+    stack = _get(report, "floor.http_stack") or {}  # bench/http_floor.py: Flask + waitress, no database
 
     def rate(figure: dict | None, key: str, floor: float, against: str) -> None:
         if isinstance(figure, dict) and figure.get(key) and floor:
@@ -86,6 +87,8 @@ def add_ratios(report: dict[str, Any]) -> None:
         _latency(figure, point, "point_read")
         if isinstance(figure, dict) and healthz.get("p50_ms") and figure.get("p50_ms"):
             figure["x_healthz_p50"] = round(figure["p50_ms"] / healthz["p50_ms"], 2)
+        if isinstance(figure, dict) and stack.get("p50_ms") and figure.get("p50_ms"):
+            figure["x_http_stack_p50"] = round(figure["p50_ms"] / stack["p50_ms"], 2)
     export = _get(report, "audit.export")
     if isinstance(export, dict) and export.get("rss_before_mb"):
         export["peak_rss_x_idle"] = round(export["peak_rss_mb"] / export["rss_before_mb"], 2)
@@ -230,6 +233,12 @@ def table(report: dict[str, Any]) -> str:
     if "library_save" in floor and "decoded_read" in floor:
         lines.append(f"library: one-event save {floor['library_save']['ops_per_s']:,.0f}/s · log read decoded "
                      f"{floor['decoded_read']['rows_per_s']:,.0f} rows/s (ratios in brackets)")
+    if meta.get("http_topology"):
+        lines.append(f"http: {meta['http_topology']}")
+    for name, what in (("http_stack", "bare Flask + waitress"), ("http_healthz", "/healthz")):
+        figure = floor.get(name)
+        if isinstance(figure, dict) and figure.get("p50_ms"):
+            lines.append(f"http floor ({what}): p50 {figure['p50_ms']:.2f} p99 {figure['p99_ms']:.2f} ms")
     add("generation (commands)", "generation", "commands_per_s", "cmd/s")
     for section, prefix in (("app_commands", "app"), ("http_commands", "http")):
         for name in ("issue_voucher", "sign_contract", "complete_contract"):
@@ -243,7 +252,8 @@ def table(report: dict[str, Any]) -> str:
     for kind, figure in (_get(report, "http_queries") or {}).items():
         if isinstance(figure, dict) and "p99_ms" in figure:
             rows.append((f"query {kind}", f"p50 {figure['p50_ms']:.2f} p99 {figure['p99_ms']:.2f} ms",
-                         f"×{figure.get('p99_x_floor')} (p99)"))
+                         f"×{figure.get('p99_x_floor')} (p99)" + (f"; p50 ×{figure['x_http_stack_p50']} of the "
+                                                                 "bare stack" if figure.get("x_http_stack_p50") else "")))
         else:
             rows.append((f"query {kind}", "—", _why_missing(report, f"http_queries.{kind}")))
     concurrent = _get(report, "http_concurrent")

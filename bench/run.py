@@ -233,15 +233,38 @@ def _pages(options: Options, store: Store, material: Any) -> dict[str, Any]:
 
 
 def _http(report: dict[str, Any], options: Options, store: Store, material: Any, plan: Plan) -> None:
-    from bench import audit, http_bench
-    from bench.server import Client, Server
+    from bench import http_bench
 
     log = os.path.join(options.output, "bench-server.log")
     os.makedirs(options.output, exist_ok=True)
     tokens = http_bench.Tokens(material)
-    auditor = tokens("auditor")
+    from bench import http_floor
+
+    stage("HTTP 栈底线 the HTTP stack's floor: a bare Flask app under waitress")
+    report["floor"]["http_stack"] = http_floor.measure(options.query_samples)
+    if store.backend == "postgres":
+        from bench.server import Follower
+
+        # docs/deployment.md: servers without their own follower, and one `projections run` for them all.
+        report["meta"]["http_topology"] = "serve --no-projections + projections run"
+        with Follower(store.url, log) as follower:
+            paths = _http_served(report, options, store, material, tokens, log, follow=False)
+            follower.check()
+            _audit(report, options, store, material, tokens, log, paths, follow=False)
+            follower.check()
+    else:
+        report["meta"]["http_topology"] = "serve (its own follower thread)"
+        paths = _http_served(report, options, store, material, tokens, log, follow=True)
+        _audit(report, options, store, material, tokens, log, paths, follow=True)
+
+
+def _http_served(report: dict[str, Any], options: Options, store: Store, material: Any, tokens: Any,
+                 log: str, follow: bool) -> set[str]:
+    from bench import http_bench
+    from bench.server import Client, Server
+
     stage("启动服务 starting voucher-ledger serve (waitress)")
-    with Server(store.url, log) as server:
+    with Server(store.url, log, follow=follow) as server:
         client = Client(server.port)
         try:
             report["floor"]["http_healthz"] = http_bench.healthz(client, options.query_samples)
@@ -254,12 +277,21 @@ def _http(report: dict[str, Any], options: Options, store: Store, material: Any,
         # Issue 21: 8 clients on 2 server processes on PostgreSQL; SQLite has one writer, so one process.
         if store.backend == "postgres":
             stage("启动第二个服务进程 a second voucher-ledger serve process")
-            with Server(store.url, log) as second:
+            with Server(store.url, log, follow=follow) as second:
                 _phase(report, "http_concurrent",
                        lambda: http_bench.concurrent([server, second], material, tokens, options.samples))
         else:
             _phase(report, "http_concurrent", lambda: http_bench.concurrent([server], material, tokens,
                                                                             options.samples))
+    return paths
+
+
+def _audit(report: dict[str, Any], options: Options, store: Store, material: Any, tokens: Any, log: str,
+           paths: set[str], follow: bool) -> None:
+    from bench import audit
+    from bench.server import Client, Server
+
+    auditor = tokens("auditor")
     if options.skip_audit:
         options.skipped.append("audit")
         return
@@ -269,7 +301,7 @@ def _http(report: dict[str, Any], options: Options, store: Store, material: Any,
     stage("启动新服务进程以测导出内存 fresh server for the export's memory")
     events = material.driver.app.recorder.max_notification_id() or 0
     report["audit"] = {}
-    with Server(store.url, log) as server:
+    with Server(store.url, log, follow=follow) as server:
         client = Client(server.port)
         try:
             if audit.EXPORT_PATH in paths:
