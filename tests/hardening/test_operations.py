@@ -119,45 +119,53 @@ def test_one_key_sent_at_once_to_three_servers_gets_the_first_answer_every_time(
 
 
 class Overtaken(VoucherLedger):
-    """The ledger with a hook run once between a command's first loads: another server's commit lands there."""
+    """The ledger with a hook run once inside a command's first existence check: another server's commit
+    lands there."""
 
     name = "VoucherLedger"  # the library names an application's tables after its class otherwise
     between_loads: Any = None
 
-    def get_enterprise(self, code: str) -> Any:
+    def _exists(self, aggregate_id: Any) -> bool:
         hook, self.between_loads = self.between_loads, None
         if hook is not None:
             hook()
-        return super().get_enterprise(code)
+        return super()._exists(aggregate_id)
 
 
 def test_a_refusal_caused_by_the_same_key_s_first_request_answers_that_request_s_result(store: Any,
                                                                                      clock: Any) -> None:
     """In process, on both stores: this server had not seen the key when it started; the same request with
-    the same key, on another server, issued the voucher meanwhile; so this one finds it ALREADY_ISSUED. It
-    answers the first request's recorded result instead, and records nothing."""
+    the same key, on another server, registered the enterprise meanwhile; so this one finds it
+    ALREADY_EXISTS. It answers the first request's recorded result instead, and records nothing.
+
+    Registration, not issuance: an issuance takes the year's turn (ledger/commands/base.py `exclusive`),
+    so on PostgreSQL the other server's issuance would wait for this one's turn rather than overtake it
+    (the test once hung there until the library's idle-in-transaction timeout broke the turn)."""
     from ledger.context import Actor, Idempotency, acting
 
     app = open_ledger(store, clock=clock, application=Overtaken)
     other = open_ledger(store, clock=clock)
-    scenario = Scenario(app)
-    scenario.open_year()
-    code = scenario.enterprise(("tech_sme",))
+    code = Scenario(app).next_code()
     operator = Actor(role="operator", id="op-1")
     key = Idempotency(key="k-1", request_hash="h-1")
     first: list[Any] = []
 
+    def register(ledger: Any) -> Any:
+        return ledger.register_enterprise(code, "先到企业", honours=["tech_sme"], **ELIGIBLE_FACTS)
+
     def the_same_request_elsewhere() -> None:
         with acting(operator, idempotency=key):
-            first.append(other.issue_voucher(code, YEAR))
+            first.append(register(other))
 
     app.between_loads = the_same_request_elsewhere
-    head = app.recorder.max_notification_id()
+    head = app.recorder.max_notification_id() or 0  # an empty store has none
+    started = time.monotonic()
     with acting(operator, idempotency=key):
-        again = app.issue_voucher(code, YEAR)
+        again = register(app)
     assert again.replayed and again.data == first[0].data and again.created
     assert app.recorder.max_notification_id() == first[0].position  # no refusal recorded after it
     assert first[0].position > head
+    assert time.monotonic() - started < 3, "nothing waited for a timeout"
     app.close()
     other.close()
 
