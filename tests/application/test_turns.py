@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 
 from ledger import errors
+from ledger.application import VoucherLedger
 from ledger.commands import base
 from ledger.domain.year import Year
 from service.bootstrap import open_ledger
@@ -80,3 +82,47 @@ def test_an_issuance_that_cannot_have_its_turn_in_time_is_a_503_and_records_noth
             assert ledger.issue_voucher(code, YEAR).data["enterprise_id"] == code  # its turn, once free
     finally:
         other.close()
+
+
+class TurnBroken(VoucherLedger):
+    """The ledger with a hook run inside an issuance, while its turn is held."""
+
+    name = "VoucherLedger"  # the library names an application's tables after its class otherwise
+    during_turn: Any = None
+
+    def get_enterprise(self, code: str) -> Any:
+        hook, self.during_turn = self.during_turn, None
+        if hook is not None:
+            hook()
+        return super().get_enterprise(code)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_an_issuance_whose_turn_s_connection_breaks_is_still_answered_and_recorded_once(backend, store, clock):
+    """The turn's connection dies mid-command (PostgreSQL's idle-in-transaction timeout, a restart): the
+    lock went with its session, the command's own save is on another connection and commits, and its
+    answer must not become an error (a retry would then refuse the committed issuance as ALREADY_ISSUED)."""
+    ledger = open_ledger(store, clock=clock, application=TurnBroken)
+    try:
+        scenario = Scenario(ledger)
+        scenario.open_year()
+        code = scenario.enterprise(("tech_sme",))
+        killed: list[int] = []
+
+        def kill_the_turn_s_session() -> None:
+            with psycopg.connect(store.url, autocommit=True) as admin:
+                rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                     "WHERE locktype = 'advisory' AND granted").fetchall()
+            killed.extend(1 for (done,) in rows if done)
+
+        ledger.during_turn = kill_the_turn_s_session
+        with as_role("operator"):
+            issued = ledger.issue_voucher(code, YEAR)
+        assert killed == [1], "the turn was held, and its session killed, during the command"
+        assert issued.data["enterprise_id"] == code and issued.created
+        vouchers = [a for a in fold(ledger).aggregates.values() if type(a).__name__ == "Voucher"]
+        assert [v.enterprise_id for v in vouchers] == [code]
+        with as_role("operator"):  # the pool replaced the dead connection: the next turn is had
+            assert ledger.issue_voucher(scenario.enterprise(("tech_sme",)), YEAR).created
+    finally:
+        ledger.close()
