@@ -195,3 +195,18 @@ def special_holder(scenario: Scenario, designation: str = "key_project", year: i
     with as_role("operator"):
         app.designate_enterprise(code, year, designation, "桂工信〔2026〕重点项目名单")
         return code, app.issue_voucher(code, year, "special", designation).data["voucher_id"]
+
+
+def hooked_ledger(method: str) -> type[VoucherLedger]:
+    """A ledger class whose `hook`, once set, runs as `method` is next entered, then disarms: how a test
+    lets another server commit in the middle of a command (or break something under it)."""
+
+    def run_the_hook_first(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
+        return getattr(VoucherLedger, method)(self, *args, **kwargs)
+
+    # `name`: the library names an application's tables after its class otherwise.
+    return type(f"Hooked_{method}", (VoucherLedger,), {"name": "VoucherLedger", "hook": None,
+                                                       method: run_the_hook_first})

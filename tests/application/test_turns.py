@@ -15,11 +15,10 @@ import psycopg
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from ledger.commands import base
 from ledger.domain.year import Year
 from service.bootstrap import open_ledger
-from tests.support import YEAR, Scenario, as_role
+from tests.support import YEAR, Scenario, as_role, hooked_ledger
 from tests.support_fold import assert_fund_identity, fold
 
 ISSUERS = 8
@@ -84,17 +83,8 @@ def test_an_issuance_that_cannot_have_its_turn_in_time_is_a_503_and_records_noth
         other.close()
 
 
-class TurnBroken(VoucherLedger):
-    """The ledger with a hook run inside an issuance, while its turn is held."""
-
-    name = "VoucherLedger"  # the library names an application's tables after its class otherwise
-    during_turn: Any = None
-
-    def get_enterprise(self, code: str) -> Any:
-        hook, self.during_turn = self.during_turn, None
-        if hook is not None:
-            hook()
-        return super().get_enterprise(code)
+# Runs inside an issuance, while its turn is held.
+TurnBroken = hooked_ledger("get_enterprise")
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
@@ -115,7 +105,7 @@ def test_an_issuance_whose_turn_s_connection_breaks_is_still_answered_and_record
                                      "WHERE locktype = 'advisory' AND granted").fetchall()
             killed.extend(1 for (done,) in rows if done)
 
-        ledger.during_turn = kill_the_turn_s_session
+        ledger.hook = kill_the_turn_s_session
         with as_role("operator"):
             issued = ledger.issue_voucher(code, YEAR)
         assert killed == [1], "the turn was held, and its session killed, during the command"

@@ -23,7 +23,7 @@ from tests.conftest import make_store
 from tests.hardening.fold import check_ledger
 from tests.hardening.loadworld import SPARE_VOUCHERS, build_load_world, merge, start_clients, wait_clients
 from tests.hardening.processes import Projections, Server, get_json
-from tests.support import business_clock
+from tests.support import business_clock, hooked_ledger
 
 CLIENTS = 8
 OPERATIONS = 60  # per client
@@ -99,17 +99,8 @@ def test_concurrent_processes_never_overspend(tmp_path: Path, capsys: Any) -> No
               f"chain {'verified' if chain else 'not checked (no /api/v1/audit/verify yet)'}")
 
 
-class Interleaved(VoucherLedger):
-    """The ledger with a hook that lets another process commit between two of a command's loads."""
-
-    name = "VoucherLedger"  # the library names an application's tables after its class otherwise
-    between_loads: Any = None
-
-    def get_provider_year(self, code: str, year: int) -> Any:
-        hook, self.between_loads = self.between_loads, None
-        if hook is not None:
-            hook()
-        return super().get_provider_year(code, year)
+# Another process commits between two of a command's loads.
+Interleaved = hooked_ledger("get_provider_year")
 
 
 def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) -> None:
@@ -134,7 +125,7 @@ def test_a_torn_read_is_retried_like_a_version_conflict(store: Any, clock: Any) 
         with as_role("operator"):
             other.terminate_contract(contract, "terminated by the other server")
 
-    app.between_loads = terminate_elsewhere
+    app.hook = terminate_elsewhere
     retried = app.conflicts_retried
     with as_role("enterprise", enterprise), pytest.raises(errors.InvalidState) as refused:
         app.complete_contract(contract, balance_due)
@@ -158,13 +149,14 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
     from tests.support import Scenario, as_role, bearer, issue_tokens
     from service.bootstrap import build_app
 
-    class Contended(Interleaved):
+    class Contended(VoucherLedger):
         name = "VoucherLedger"
+        rival: Any = None
 
         def get_provider_year(self, code: str, year: int) -> Any:
-            if self.between_loads is not None:
-                self.between_loads()  # stays armed: every attempt is overtaken
-            return super(Interleaved, self).get_provider_year(code, year)
+            if self.rival is not None:
+                self.rival()  # stays armed: every attempt is overtaken
+            return super().get_provider_year(code, year)
 
     app = open_ledger(store, clock=clock, application=Contended)
     other = open_ledger(store, clock=clock)
@@ -184,7 +176,7 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
 
     views = Views(app)
     client = build_app(app, views, {"TESTING": True}).test_client()
-    app.between_loads = rival_signs
+    app.rival = rival_signs
     retried = app.conflicts_retried
     response = client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider]))
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
@@ -194,7 +186,7 @@ def test_a_conflict_surfaces_as_503_only_when_the_retries_run_out(store: Any, cl
     assert app.conflicts_retried == retried + CONFLICT_ATTEMPTS
     assert other.get_contract(target).status == "proposed"  # nothing of it was applied
 
-    app.between_loads = None  # the contention is over: the same request now goes through
+    app.rival = None  # the contention is over: the same request now goes through
     assert client.post(f"/api/v1/contracts/{target}/signature", headers=bearer(tokens[provider])).status_code == 200
     views.close()
     app.close()

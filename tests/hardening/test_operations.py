@@ -27,7 +27,6 @@ import psycopg
 import pytest
 
 from ledger import errors
-from ledger.application import VoucherLedger
 from projections.storage.schema import SCHEMA_VERSION, schema_version
 from projections.runner import Views
 from service.bootstrap import open_ledger
@@ -35,7 +34,7 @@ from tests.conftest import make_store
 from tests.hardening.cli import run_cli
 from tests.hardening.loadworld import this_year
 from tests.hardening.processes import PostgresCluster, Projections, Server
-from tests.support import ELIGIBLE_FACTS, YEAR, Scenario, as_role, bearer, issue_tokens
+from tests.support import ELIGIBLE_FACTS, YEAR, Scenario, as_role, bearer, hooked_ledger, issue_tokens
 
 SAME_KEY_REQUESTS = 20
 ROUNDS = 3
@@ -118,18 +117,8 @@ def test_one_key_sent_at_once_to_three_servers_gets_the_first_answer_every_time(
         assert year.vouchers == ROUNDS, "each key issued exactly one voucher"
 
 
-class Overtaken(VoucherLedger):
-    """The ledger with a hook run once inside a command's first existence check: another server's commit
-    lands there."""
-
-    name = "VoucherLedger"  # the library names an application's tables after its class otherwise
-    between_loads: Any = None
-
-    def _exists(self, aggregate_id: Any) -> bool:
-        hook, self.between_loads = self.between_loads, None
-        if hook is not None:
-            hook()
-        return super()._exists(aggregate_id)
+# Another server's commit lands inside this one's first existence check.
+Overtaken = hooked_ledger("_exists")
 
 
 def test_a_refusal_caused_by_the_same_key_s_first_request_answers_that_request_s_result(store: Any,
@@ -157,7 +146,7 @@ def test_a_refusal_caused_by_the_same_key_s_first_request_answers_that_request_s
         with acting(operator, idempotency=key):
             first.append(register(other))
 
-    app.between_loads = the_same_request_elsewhere
+    app.hook = the_same_request_elsewhere
     head = app.recorder.max_notification_id() or 0  # an empty store has none
     started = time.monotonic()
     with acting(operator, idempotency=key):
