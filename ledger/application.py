@@ -27,6 +27,7 @@ from ledger.commands.years import YearCommands
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.settlement import SettlementBatch
 from ledger.domain.voucher import Voucher
+from ledger.domain.packed import PackedDictAsDict
 from ledger.domain.year import Year
 from ledger.persistence import Store, parse_database_url
 
@@ -47,6 +48,10 @@ class VoucherLedger(SettlementCommands, ArchiveCommands, CaseCommands, ContractC
                  now: Callable[[], datetime] | None = None) -> None:
         super().__init__(env=env, clock=clock, now=now)
         self.log_check = LogCheck(self, self.repository)
+
+    def register_transcodings(self, transcoder: Any) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(PackedDictAsDict())  # a batch's claims, in its snapshots
 
     def construct_repository(self) -> CheckedRepository:
         """The aggregate cache is checked once per command against the log (ledger/cache.py)."""

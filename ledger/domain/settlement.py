@@ -20,6 +20,7 @@ from eventsourcing.domain import event
 from ledger import errors
 from ledger.context import Actor
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.packed import PackedDict
 
 # Batch statuses, in order. `paying` is the short window of a payment saved in chunks; `closed` is a
 # batch whose every approved claim was held back by an objection or withdrawn by a sanction.
@@ -60,7 +61,8 @@ class SettlementBatch(LedgerAggregate):
         self.year = year
         self.name = name
         self.status = OPEN
-        self.claims: dict[str, dict[str, Any]] = {}
+        # Packed: a command's copy of the batch unpickles only the claims it reads (ledger/domain/packed.py).
+        self.claims: PackedDict = PackedDict()
         self.approval: dict[str, Any] | None = None  # {"by", "amount_fen"}
         self.notice: dict[str, Any] | None = None  # {"outcome", "claim_ids", "note", "by"}
         self.payment: dict[str, Any] | None = None  # {"reference", "amount_fen", "by"}
