@@ -294,7 +294,7 @@ class CheckedRepository(Repository):
             return
         self.pickled.put_if_newer(aggregate.id, aggregate.version, blob)
 
-    def prefetch(self, aggregate_ids: Iterable[Any], *, snapshots: bool = True) -> None:
+    def prefetch(self, aggregate_ids: Iterable[Any], *, snapshots: bool = True) -> frozenset[Any]:
         """Load the uncached ones ahead, so the gets that follow hit the cache.
 
         For commands that touch thousands of aggregates (the year close), whose loads one by one are two
@@ -303,17 +303,18 @@ class CheckedRepository(Repository):
         the per-aggregate loads. Not worth it in-process (SQLite).
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
+
+        Returns the ids it read in bulk and found to have no stream at all, so that a command asking
+        whether something exists yet (an issuance, its voucher) need not read again; empty when it read
+        nothing in bulk, which says nothing about absence.
         """
         if self.pickled is None:
-            return
+            return frozenset()
         missing = [i for i in dict.fromkeys(aggregate_ids) if self.pickled.get(i) is None]
-        if len(missing) < 2:
-            return
-        if self.stream_reader is not None:
-            self._prefetch_in_bulk(missing, snapshots)
-            return
-        if self.prefetch_threads <= 1:
-            return
+        if self.stream_reader is not None and missing:  # even one: its two statements share a transaction
+            return self._prefetch_in_bulk(missing, snapshots)
+        if len(missing) < 2 or self.prefetch_threads <= 1:
+            return frozenset()
 
         def load(aggregate_id: Any) -> None:
             if snapshots:
@@ -328,15 +329,19 @@ class CheckedRepository(Repository):
 
         with ThreadPoolExecutor(max_workers=min(self.prefetch_threads, len(missing))) as pool:
             list(pool.map(load, missing))
+        return frozenset()
 
-    def _prefetch_in_bulk(self, missing: list[Any], snapshots: bool, chunk: int = 1_000) -> None:
+    def _prefetch_in_bulk(self, missing: list[Any], snapshots: bool, chunk: int = 1_000) -> frozenset[Any]:
         """The streams of many aggregates in a few statements (`stream_reader`), then replayed here."""
         assert self.stream_reader is not None
         snapshot_mapper = self.snapshot_store.mapper if self.snapshot_store is not None else None
         mapper = self.event_store.mapper
+        absent: set[Any] = set()
         for start in range(0, len(missing), chunk):
             unchecked: dict[Any, Any] = {}
-            for snapshot, stored in self.stream_reader(missing[start:start + chunk], snapshots).values():
+            streams = self.stream_reader(missing[start:start + chunk], snapshots)
+            absent.update(i for i in missing[start:start + chunk] if i not in streams)
+            for snapshot, stored in streams.values():
                 try:
                     first = None if snapshot is None or snapshot_mapper is None else snapshot_mapper.to_domain_event(
                         snapshot)
@@ -360,6 +365,7 @@ class CheckedRepository(Repository):
                     aggregate = mutate_all(folded, events[len(upto):])
                     if aggregate is not None:
                         self.remember(aggregate)
+        return frozenset(absent)
 
     def forget(self, aggregate_id: Any) -> None:
         if self.pickled is not None:

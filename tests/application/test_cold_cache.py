@@ -1,14 +1,18 @@
-"""A server process whose aggregate cache is cold: a contract's parties come in one bulk read (issue 21).
+"""A server process whose aggregate cache is cold: what a command needs comes in one bulk read (issue 21).
 
 Each `serve` process has its own cache, and most contracts a request names are not in it. Signing and
 completing load the contract's voucher, enterprise, provider, product and provider year; on PostgreSQL
 they are prefetched together (ledger/commands/base.py `prefetch_parties`) instead of one library read each.
+Issuing reads the enterprise and the voucher that must not exist yet together.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from ledger import errors
 from ledger.money import yuan
 from service.bootstrap import open_ledger
 from tests.support import YEAR, Scenario, as_role
@@ -70,5 +74,28 @@ def test_a_cold_process_signs_and_completes_with_the_parties_read_in_one_go(stor
         if store.backend == "postgres":
             assert [len(ids) for ids in asked] == [4]  # no product to check on completion
             assert len(reads) <= 2, reads
+    finally:
+        cold.close()
+
+
+def test_a_cold_process_issues_with_the_enterprise_and_the_voucher_s_absence_read_in_one_go(store, ledger, clock):
+    scenario = Scenario(ledger)
+    scenario.open_year()
+    code = scenario.enterprise(("tech_sme",))
+    already = scenario.enterprise(("tech_sme",))
+    scenario.voucher(already)
+
+    cold, asked, reads = _cold(store, clock)
+    try:
+        with as_role("operator"):
+            issued = cold.issue_voucher(code, YEAR)
+            assert issued.created and issued.data["enterprise_id"] == code
+            with pytest.raises(errors.AlreadyIssued):  # present in the bulk read: refused from what it found
+                cold.issue_voucher(already, YEAR)
+        if store.backend == "postgres":
+            # Each issuance: the year alone (cached after the first), then the enterprise and the voucher
+            # in one bulk read; an absent voucher is not read again (before: two cold loads in a row).
+            assert [len(ids) for ids in asked] == [2, 2]
+            assert len(reads) <= 1, reads
     finally:
         cold.close()
