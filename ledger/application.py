@@ -24,10 +24,10 @@ from ledger.commands.credentials import CredentialCommands
 from ledger.commands.providers import ProviderCommands
 from ledger.commands.settlement import SettlementCommands
 from ledger.commands.years import YearCommands
+from ledger.domain.packed import PackedDictAsDict
 from ledger.domain.provider_year import ProviderYear
 from ledger.domain.settlement import SettlementBatch
 from ledger.domain.voucher import Voucher
-from ledger.domain.packed import PackedDictAsDict
 from ledger.domain.year import Year
 from ledger.persistence import Store, parse_database_url
 

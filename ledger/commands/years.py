@@ -224,7 +224,7 @@ class YearCommands(CommandBase):
         # where they were two cold loads of two statements each (issue 21's profile of a served issuance).
         # What the read found absent stays absent while this issuance has the year's turn; were it not,
         # the voucher's save would still conflict.
-        not_yet_issued = voucher_id in self.repository.prefetch([Enterprise.create_id(enterprise_id), voucher_id])
+        absent = self.repository.prefetch([Enterprise.create_id(enterprise_id), voucher_id])
         enterprise = self.get_enterprise(enterprise_id)
         enterprise.refuse_if_revoked()
         if kind == SPECIAL:
@@ -244,7 +244,7 @@ class YearCommands(CommandBase):
             raise errors.NotEligible(f"enterprise {enterprise_id} fails Art. 5",
                                      {"conditions": conditions, "position": position})
         enterprise.refuse_without_commitment(year, funded.params.commitment_required)  # Art. 22
-        if not not_yet_issued and self._exists(voucher_id):
+        if voucher_id not in absent and self._exists(voucher_id):
             raise errors.AlreadyIssued(f"enterprise {enterprise_id} already holds a {kind} voucher for {year}",
                                        {"voucher_id": str(voucher_id)})
         if kind == SPECIAL:

@@ -3,9 +3,10 @@ command touches one entry.
 
 Why: the aggregate cache (ledger/cache.py) keeps aggregates pickled and hands every command a private
 copy. A settlement batch (集中兑付结算批次) holds all its claims, 2,600 claims of 50 contracts at the
-bench's scale 1 (about 7 MB pickled), so each claim and each review paid about 0.2 s to copy the whole
-batch out of the cache and back while touching one claim; generating a year's two batches took half an
-hour at 6 commands/s (issue 21). Packed, a copy unpickles only the entries it reads, and pickles again
+bench's scale 1 (about 7 MB pickled), so each claim and each review paid about 0.13 s (43 times the
+library's one-event save) to copy the whole batch out of the cache and back while touching one claim, and
+generating a year's two batches took half an hour at 6 commands/s (issue 21; bench-results/session6:
+13 ms, 3.9 times, packed). Packed, a copy unpickles only the entries it reads, and pickles again
 only those: a value once read may have been changed in place, so it is never assumed unchanged.
 
 The packing is the cache's business only: equality, iteration and the snapshot's JSON (the
