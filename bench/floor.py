@@ -5,10 +5,12 @@
 - `log_read`: rows per second read from the application's notification log in pages through
   `recorder.select_notifications`, without decoding them into events.
 
-Two more, not what the targets are stated against, so that a reader can tell our code's cost from
+More, not what the targets are stated against, so that a reader can tell our code's cost from
 the library's (issue 7):
 - `library_save`: one-event `save()`s per second of a trivial aggregate through the eventsourcing
   library's own recorder, on the same database (a scratch application, its tables dropped after);
+- `library_batch_save`: events per second when each `save()` records one new event of each of
+  LIBRARY_BATCH scratch aggregates in one transaction, as a chunk of the year close does;
 - `decoded_read`: the same log read (its first DECODED_ROWS rows), each row decoded into its domain
   event by the library's mapper.
 
@@ -34,6 +36,7 @@ PAYLOAD = os.urandom(320)  # about the size of one stored event's state
 PAYLOAD_TEXT = PAYLOAD.hex()[:320]
 ROUNDS = 3
 LOG_PAGE = 1000
+LIBRARY_BATCH = 500  # the year close's vouchers per transaction (ledger/commands/years.py CLOSE_CHUNK)
 DECODED_ROWS = 300_000  # decoding is slower: the first rows of the log are enough for its rate
 
 
@@ -191,6 +194,19 @@ class BenchFloorScratch(Application):
 
 def library_save_rate(store: Store, seconds: float = 1.0, rounds: int = ROUNDS) -> dict[str, Any]:
     """One-event saves per second through the library's own recorder (median of rounds)."""
+    rates = _library_save_rounds(store, 1, seconds, rounds)
+    return {"ops_per_s": round(statistics.median(rates), 1), "rounds": [round(r, 1) for r in rates]}
+
+
+def library_batch_save_rate(store: Store, batch: int = LIBRARY_BATCH, seconds: float = 1.0,
+                            rounds: int = ROUNDS) -> dict[str, Any]:
+    """Events per second through the library's recorder, `batch` aggregates' new events per save (median)."""
+    rates = [rate * batch for rate in _library_save_rounds(store, batch, seconds, rounds)]
+    return {"events_per_s": round(statistics.median(rates), 1), "batch": batch, "rounds": [round(r, 1) for r in rates]}
+
+
+def _library_save_rounds(store: Store, batch: int, seconds: float, rounds: int) -> list[float]:
+    """Saves per second, each of one new event on each of `batch` scratch aggregates, per round."""
     env = store.event_store_env()
     scratch_path = None
     if store.backend == "sqlite":
@@ -199,22 +215,23 @@ def library_save_rate(store: Store, seconds: float = 1.0, rounds: int = ROUNDS) 
         env["SQLITE_DBNAME"] = scratch_path
     app = BenchFloorScratch(env=env)
     try:
-        aggregate = _FloorAggregate()
-        app.save(aggregate)
+        aggregates = [_FloorAggregate() for _ in range(batch)]
+        app.save(*aggregates)
         rates = []
         for _ in range(rounds):
             count, started = 0, time.perf_counter()
             deadline = started + seconds
             while True:
-                aggregate.note(PAYLOAD_TEXT)
-                app.save(aggregate)
+                for aggregate in aggregates:
+                    aggregate.note(PAYLOAD_TEXT)
+                app.save(*aggregates)
                 count += 1
-                if count % 20 == 0 and time.perf_counter() >= deadline:
+                if (batch > 1 or count % 20 == 0) and time.perf_counter() >= deadline:
                     break
             rates.append(count / (time.perf_counter() - started))
     finally:
         _drop_scratch(app, scratch_path)
-    return {"ops_per_s": round(statistics.median(rates), 1), "rounds": [round(r, 1) for r in rates]}
+    return rates
 
 
 def _drop_scratch(app: Any, scratch_path: str | None) -> None:

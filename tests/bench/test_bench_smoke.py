@@ -41,6 +41,7 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     positive(report["floor"]["log_read"], "floor.log_read", "rows_per_s", "rows")
     positive(report["floor"]["point_read"], "floor.point_read", "p50_ms", "p99_ms")
     positive(report["floor"]["library_save"], "floor.library_save", "ops_per_s")
+    positive(report["floor"]["library_batch_save"], "floor.library_batch_save", "events_per_s", "batch")
     positive(report["floor"]["decoded_read"], "floor.decoded_read", "rows_per_s", "rows")
     positive(report["floor"]["http_healthz"], "floor.http_healthz", "p50_ms", "p99_ms")
     positive(report["floor"]["http_stack"], "floor.http_stack", "p50_ms", "p99_ms")  # bare Flask + waitress
@@ -78,7 +79,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
         assert audit["export"]["events"] >= generation["events"]
         positive(audit["verify"], "audit.verify", "checked", "events_per_s")
         assert audit["verify"]["ok"] is True
-    positive(report["year_close"], "year_close", "vouchers", "seconds")
+    positive(report["year_close"], "year_close", "vouchers", "seconds", "events_read", "events_saved",
+             "library_floor_s", "x_library_floor")
     # The targets are listed, and the report and table are written.
     concurrent = report["http_concurrent"]
     positive(concurrent, "http_concurrent", "count", "ops_per_s", "x_one_client")

@@ -110,6 +110,26 @@ def test_a_section_that_did_not_run_is_not_applicable_rather_than_missed() -> No
         assert checked[name] is None, name
 
 
+def test_the_year_close_is_set_against_the_library_decoding_what_it_read_and_saving_what_it_wrote() -> None:
+    # 50,000 events decoded at 50,000/s and 10,000 saved at 20,000/s: the library alone needs 1.5 s.
+    report = a_report(**{"floor.library_batch_save": {"events_per_s": 20_000.0, "batch": 500},
+                         "year_close": {"vouchers": 2_000, "seconds": 3.0, "events_read": 50_000,
+                                        "events_saved": 10_000}})
+    close = report["year_close"]
+    assert close["library_floor_s"] == 1.5
+    assert close["x_library_floor"] == 0.5  # the close takes twice the library's floor
+    assert close["library_floor_s_per_20000_vouchers"] == 15.0  # above the 5 s target: the floor says why
+    assert verdicts(report)["year close, s per 20,000 vouchers"] is False  # 30 s
+    report["targets"] = reporting.targets(report)
+    assert "decode 50,000 + save 10,000 events" in reporting.table(report)
+
+
+def test_a_close_without_its_event_counts_has_no_library_floor() -> None:
+    report = a_report(**{"floor.library_batch_save": {"events_per_s": 20_000.0, "batch": 500}})
+    assert "library_floor_s" not in report["year_close"]  # an older report: no counts, no made-up floor
+    assert verdicts(report)["year close, s per 20,000 vouchers"] is True
+
+
 def test_the_table_shows_issue_21_targets_and_the_json_keeps_issue_7s() -> None:
     report = a_report(**{"app_commands.sign_contract.ops_per_s": 400.0})
     report["targets"] = reporting.targets(report)
