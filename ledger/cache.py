@@ -299,7 +299,8 @@ class CheckedRepository(Repository):
 
         For commands that touch thousands of aggregates (the year close), whose loads one by one are two
         round trips each. With a `stream_reader` (PostgreSQL, installed by the composition roots) a
-        chunk's streams come in two statements; without one, several connections of the pool overlap
+        chunk's streams come in one statement (two for those that start from a snapshot this process has
+        checked: `_prefetch_in_bulk`); without one, several connections of the pool overlap
         the per-aggregate loads. Not worth it in-process (SQLite).
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
@@ -332,40 +333,60 @@ class CheckedRepository(Repository):
         return frozenset()
 
     def _prefetch_in_bulk(self, missing: list[Any], snapshots: bool, chunk: int = 1_000) -> frozenset[Any]:
-        """The streams of many aggregates in a few statements (`stream_reader`), then replayed here."""
+        """The streams of many aggregates in a few statements (`stream_reader`), then replayed here.
+
+        Only a stream whose snapshot this process has already checked starts from a snapshot. Any other
+        snapshot would first have to be checked against the fold of all its stream's events (see the
+        module's doc), and the fold is the aggregate: its stream is read whole, in one statement, and no
+        snapshot is read at all. Checking it would only read the events after it twice (the year close of
+        a cold process: its vouchers are snapshotted every ten events). Such a snapshot is checked by the
+        first single load that uses it, and `GET /audit/verify` checks every snapshot in the store.
+        """
+        assert self.stream_reader is not None
+        checked: set[Any] = set()
+        if snapshots and self.snapshot_store is not None:
+            with self._snapshot_lock:
+                checked = {aggregate_id for aggregate_id, _ in self.verified_snapshots}
+        from_snapshots = [i for i in missing if i in checked]
+        whole = [i for i in missing if i not in checked]
+        absent: set[Any] = set()
+        for ids, with_snapshots in ((whole, False), (from_snapshots, True)):
+            for start in range(0, len(ids), chunk):
+                absent.update(self._replay_in_bulk(ids[start:start + chunk], with_snapshots))
+        return frozenset(absent)
+
+    def _replay_in_bulk(self, ids: list[Any], with_snapshots: bool) -> set[Any]:
+        """Read these streams in bulk and remember each aggregate; answer the ids that have no stream."""
         assert self.stream_reader is not None
         snapshot_mapper = self.snapshot_store.mapper if self.snapshot_store is not None else None
         mapper = self.event_store.mapper
-        absent: set[Any] = set()
-        for start in range(0, len(missing), chunk):
-            unchecked: dict[Any, Any] = {}
-            streams = self.stream_reader(missing[start:start + chunk], snapshots)
-            absent.update(i for i in missing[start:start + chunk] if i not in streams)
-            for snapshot, stored in streams.values():
-                try:
-                    first = None if snapshot is None or snapshot_mapper is None else snapshot_mapper.to_domain_event(
-                        snapshot)
-                except Exception:  # noqa: BLE001 - unreadable: left to `get`, which replays the events and reports it
-                    continue
-                if first is not None and not self.snapshot_trusted(first):
-                    unchecked[first.originator_id] = first  # checked below against all its events
-                    continue
-                stream = [] if first is None else [first]
-                stream.extend(mapper.to_domain_event(event) for event in stored)
-                aggregate = mutate_all(None, stream)
+        unchecked: dict[Any, Any] = {}
+        streams = self.stream_reader(ids, with_snapshots)
+        for snapshot, stored in streams.values():
+            try:
+                first = None if snapshot is None or snapshot_mapper is None else snapshot_mapper.to_domain_event(
+                    snapshot)
+            except Exception:  # noqa: BLE001 - unreadable: left to `get`, which replays the events and reports it
+                continue
+            if first is not None and not self.snapshot_trusted(first):
+                unchecked[first.originator_id] = first  # a newer snapshot than the one checked: see below
+                continue
+            stream = [] if first is None else [first]
+            stream.extend(mapper.to_domain_event(event) for event in stored)
+            aggregate = mutate_all(None, stream)
+            if aggregate is not None:
+                self.remember(aggregate)
+        if unchecked:
+            for aggregate_id, (_, stored) in self.stream_reader(list(unchecked), False).items():
+                events = [mapper.to_domain_event(event) for event in stored]
+                snapshot = unchecked[aggregate_id]
+                upto = [e for e in events if e.originator_version <= snapshot.originator_version]
+                folded = mutate_all(None, upto)
+                self.snapshot_matches(snapshot, folded)
+                aggregate = mutate_all(folded, events[len(upto):])
                 if aggregate is not None:
                     self.remember(aggregate)
-            if unchecked:
-                for aggregate_id, (_, stored) in self.stream_reader(list(unchecked), False).items():
-                    events = [mapper.to_domain_event(event) for event in stored]
-                    snapshot = unchecked[aggregate_id]
-                    upto = [e for e in events if e.originator_version <= snapshot.originator_version]
-                    folded = mutate_all(None, upto)
-                    self.snapshot_matches(snapshot, folded)
-                    aggregate = mutate_all(folded, events[len(upto):])
-                    if aggregate is not None:
-                        self.remember(aggregate)
-        return frozenset(absent)
+        return {i for i in ids if i not in streams}
 
     def forget(self, aggregate_id: Any) -> None:
         if self.pickled is not None:
