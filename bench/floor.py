@@ -11,6 +11,10 @@ the library's (issue 7):
   library's own recorder, on the same database (a scratch application, its tables dropped after);
 - `library_batch_save`: events per second when each `save()` records one new event of each of
   LIBRARY_BATCH scratch aggregates in one transaction, as a chunk of the year close does;
+- `library_streams_save`: for 2 and 3 aggregates, `save()`s per second of one new event on each, in one
+  transaction: what one measured command writes (an issuance its voucher and the year, a signature or a
+  completion its contract, voucher and provider's year), so each can be set against the library doing
+  that write alone;
 - `decoded_read`: the same log read (its first DECODED_ROWS rows), each row decoded into its domain
   event by the library's mapper.
 
@@ -37,6 +41,7 @@ PAYLOAD_TEXT = PAYLOAD.hex()[:320]
 ROUNDS = 3
 LOG_PAGE = 1000
 LIBRARY_BATCH = 500  # the year close's vouchers per transaction (ledger/commands/years.py CLOSE_CHUNK)
+COMMAND_STREAMS = (2, 3)  # aggregates one measured command saves: bench/report.py STREAMS_WRITTEN
 DECODED_ROWS = 300_000  # decoding is slower: the first rows of the log are enough for its rate
 
 
@@ -205,6 +210,16 @@ def library_batch_save_rate(store: Store, batch: int = LIBRARY_BATCH, seconds: f
     return {"events_per_s": round(statistics.median(rates), 1), "batch": batch, "rounds": [round(r, 1) for r in rates]}
 
 
+def library_streams_save_rate(store: Store, streams: tuple[int, ...] = COMMAND_STREAMS, seconds: float = 1.0,
+                              rounds: int = ROUNDS) -> dict[str, Any]:
+    """For each count of aggregates, saves per second of one new event on each in one transaction (median)."""
+    measured = {}
+    for count in streams:
+        rates = _library_save_rounds(store, count, seconds, rounds)
+        measured[str(count)] = {"ops_per_s": round(statistics.median(rates), 1), "rounds": [round(r, 1) for r in rates]}
+    return measured
+
+
 def _library_save_rounds(store: Store, batch: int, seconds: float, rounds: int) -> list[float]:
     """Saves per second, each of one new event on each of `batch` scratch aggregates, per round."""
     env = store.event_store_env()
@@ -226,7 +241,7 @@ def _library_save_rounds(store: Store, batch: int, seconds: float, rounds: int) 
                     aggregate.note(PAYLOAD_TEXT)
                 app.save(*aggregates)
                 count += 1
-                if (batch > 1 or count % 20 == 0) and time.perf_counter() >= deadline:
+                if (batch > 3 or count % 20 == 0) and time.perf_counter() >= deadline:
                     break
             rates.append(count / (time.perf_counter() - started))
     finally:

@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from bench import report as reporting
 from bench import timing
 from bench.floor import (
-    decoded_read_rate, durability, insert_rate, library_batch_save_rate, library_save_rate, log_read_rate,
-    point_read_latency,
+    decoded_read_rate, durability, insert_rate, library_batch_save_rate, library_save_rate, library_streams_save_rate,
+    log_read_rate, point_read_latency,
 )
 from bench.plan import Plan, Sizes
 from bench.timing import stage
@@ -181,6 +181,7 @@ def run(options: Options) -> dict[str, Any]:
             report["floor"]["log_read"] = log_read_rate(app)
             report["floor"]["point_read"] = point_read_latency(store, app)
             report["floor"]["library_save"] = library_save_rate(store)
+            report["floor"]["library_streams_save"] = library_streams_save_rate(store)
             report["floor"]["library_batch_save"] = library_batch_save_rate(store)
             report["floor"]["decoded_read"] = decoded_read_rate(app)
             if options.skip_http:

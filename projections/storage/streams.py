@@ -5,10 +5,10 @@ trips each. Closing a year of 20,000 vouchers, 12,000 reserved contracts and 2,0
 that way spent most of its time in those round trips (issue 7). Here a chunk of aggregates costs one
 statement on PostgreSQL, or two with snapshots: the latest snapshot of each, then the events after
 each snapshot, from the library's own tables and with the library's own columns (the cache asks for
-snapshots only for streams whose snapshot it has checked: ledger/cache.py `_prefetch_in_bulk`). `ledger/` knows no SQL, so the
-composition roots (`voucher-ledger`, the web app, the bench) `install` this reader into the
-application's repository (`ledger/cache.py`), which falls back to its concurrent per-aggregate loads
-without it. SQLite needs none: it is in-process, where a round trip costs nothing.
+snapshots only for streams whose snapshot it has checked: ledger/cache.py `_prefetch_in_bulk`).
+`ledger/` knows no SQL, so the composition roots (`voucher-ledger`, the web app, the bench) `install`
+this reader into the application's repository (`ledger/cache.py`), which falls back to its concurrent
+per-aggregate loads without it. SQLite needs none: it is in-process, where a round trip costs nothing.
 """
 
 from __future__ import annotations

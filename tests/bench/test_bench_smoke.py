@@ -42,6 +42,8 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     positive(report["floor"]["point_read"], "floor.point_read", "p50_ms", "p99_ms")
     positive(report["floor"]["library_save"], "floor.library_save", "ops_per_s")
     positive(report["floor"]["library_batch_save"], "floor.library_batch_save", "events_per_s", "batch")
+    for streams in ("2", "3"):
+        positive(report["floor"]["library_streams_save"][streams], f"floor.library_streams_save.{streams}", "ops_per_s")
     positive(report["floor"]["decoded_read"], "floor.decoded_read", "rows_per_s", "rows")
     positive(report["floor"]["http_healthz"], "floor.http_healthz", "p50_ms", "p99_ms")
     positive(report["floor"]["http_stack"], "floor.http_stack", "p50_ms", "p99_ms")  # bare Flask + waitress
@@ -61,7 +63,7 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
             figure = report[section][name]
             positive(figure, f"{section}.{name}", "count", "ops_per_s", "p50_ms", "p99_ms", "x_floor")
             if section == "app_commands":
-                positive(figure, f"{section}.{name}", "x_library_save")
+                positive(figure, f"{section}.{name}", "x_library_save", "x_library_streams_save", "streams_written")
             assert "errors" not in figure, f"{section}.{name} refused: {figure['errors']}"
     for kind in ("voucher", "enterprise_balance", "provider_totals", "year_totals", "contract"):
         positive(report["http_queries"][kind], f"http_queries.{kind}", "p50_ms", "p99_ms", "p99_x_floor",

@@ -62,6 +62,18 @@ def test_commands_are_held_to_their_share_of_the_library_save() -> None:
     assert checked["complete_contract (app) ÷ library one-event save"] is True  # 0.92
 
 
+def test_each_command_is_also_set_against_the_library_saving_the_streams_it_writes() -> None:
+    report = a_report(**{"floor.library_streams_save": {"2": {"ops_per_s": 800.0}, "3": {"ops_per_s": 680.0}}})
+    issue, sign = report["app_commands"]["issue_voucher"], report["app_commands"]["sign_contract"]
+    assert (issue["streams_written"], issue["x_library_streams_save"]) == (2, round(950 / 800, 3))  # voucher, year
+    assert (sign["streams_written"], sign["x_library_streams_save"]) == (3, 1.25)  # contract, voucher, provider's year
+    report["targets"] = reporting.targets(report)
+    assert "×1.25 of a 3-stream save" in reporting.table(report)
+    assert "3-stream save 680/s" in reporting.table(report)
+    # Informative only: the targets stay stated against the one-event save.
+    assert verdicts(report) == verdicts(a_report())
+
+
 def test_http_commands_are_held_to_a_share_of_the_same_command_in_the_application() -> None:
     report = a_report(**{"http_commands.sign_contract.ops_per_s": 500.0})
     assert report["http_commands"]["sign_contract"]["x_app"] == round(500 / 850, 3)
