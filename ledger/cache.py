@@ -299,8 +299,8 @@ class CheckedRepository(Repository):
 
         For commands that touch thousands of aggregates (the year close), whose loads one by one are two
         round trips each. With a `stream_reader` (PostgreSQL, installed by the composition roots) a
-        chunk's streams come in one statement (two for those that start from a snapshot this process has
-        checked: `_prefetch_in_bulk`); without one, several connections of the pool overlap
+        chunk's streams come in two statements (`_prefetch_in_bulk`); without one, several connections of
+        the pool overlap
         the per-aggregate loads. Not worth it in-process (SQLite).
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
@@ -335,12 +335,12 @@ class CheckedRepository(Repository):
     def _prefetch_in_bulk(self, missing: list[Any], snapshots: bool, chunk: int = 1_000) -> frozenset[Any]:
         """The streams of many aggregates in a few statements (`stream_reader`), then replayed here.
 
-        Only a stream whose snapshot this process has already checked starts from a snapshot. Any other
-        snapshot would first have to be checked against the fold of all its stream's events (see the
-        module's doc), and the fold is the aggregate: its stream is read whole, in one statement, and no
-        snapshot is read at all. Checking it would only read the events after it twice (the year close of
-        a cold process: its vouchers are snapshotted every ten events). Such a snapshot is checked by the
-        first single load that uses it, and `GET /audit/verify` checks every snapshot in the store.
+        A stream whose snapshot this process has checked starts from that snapshot (two statements: the
+        snapshots, the events after them). Any other snapshot must first be checked against the fold of its
+        stream's events up to it (see the module's doc), so those streams are read whole together with
+        their latest snapshot, folded once, and the snapshot checked on the way: later loads start from it.
+        (Reading the events after the snapshot and then all of them again, as this did before, read the
+        tail twice: a cold year close's vouchers are snapshotted every ten events.)
         """
         assert self.stream_reader is not None
         checked: set[Any] = set()
@@ -350,23 +350,26 @@ class CheckedRepository(Repository):
         from_snapshots = [i for i in missing if i in checked]
         whole = [i for i in missing if i not in checked]
         absent: set[Any] = set()
-        for ids, with_snapshots in ((whole, False), (from_snapshots, True)):
+        for ids, from_start in ((whole, True), (from_snapshots, False)):
             for start in range(0, len(ids), chunk):
-                absent.update(self._replay_in_bulk(ids[start:start + chunk], with_snapshots))
+                absent.update(self._replay_in_bulk(ids[start:start + chunk], snapshots, from_start))
         return frozenset(absent)
 
-    def _replay_in_bulk(self, ids: list[Any], with_snapshots: bool) -> set[Any]:
+    def _replay_in_bulk(self, ids: list[Any], with_snapshots: bool, from_start: bool) -> set[Any]:
         """Read these streams in bulk and remember each aggregate; answer the ids that have no stream."""
         assert self.stream_reader is not None
         snapshot_mapper = self.snapshot_store.mapper if self.snapshot_store is not None else None
         mapper = self.event_store.mapper
         unchecked: dict[Any, Any] = {}
-        streams = self.stream_reader(ids, with_snapshots)
+        streams = self.stream_reader(ids, with_snapshots, from_start=from_start)
         for snapshot, stored in streams.values():
             try:
                 first = None if snapshot is None or snapshot_mapper is None else snapshot_mapper.to_domain_event(
                     snapshot)
             except Exception:  # noqa: BLE001 - unreadable: left to `get`, which replays the events and reports it
+                continue
+            if from_start:  # every event is here: fold them, checking the snapshot on the way
+                self._remember_checked(first, [mapper.to_domain_event(event) for event in stored])
                 continue
             if first is not None and not self.snapshot_trusted(first):
                 unchecked[first.originator_id] = first  # a newer snapshot than the one checked: see below
@@ -378,15 +381,20 @@ class CheckedRepository(Repository):
                 self.remember(aggregate)
         if unchecked:
             for aggregate_id, (_, stored) in self.stream_reader(list(unchecked), False).items():
-                events = [mapper.to_domain_event(event) for event in stored]
-                snapshot = unchecked[aggregate_id]
-                upto = [e for e in events if e.originator_version <= snapshot.originator_version]
-                folded = mutate_all(None, upto)
-                self.snapshot_matches(snapshot, folded)
-                aggregate = mutate_all(folded, events[len(upto):])
-                if aggregate is not None:
-                    self.remember(aggregate)
+                self._remember_checked(unchecked[aggregate_id], [mapper.to_domain_event(event) for event in stored])
         return {i for i in ids if i not in streams}
+
+    def _remember_checked(self, snapshot: Any, events: list[Any]) -> None:
+        """Fold a stream's events from the start, checking the snapshot (if any) against the fold up to it."""
+        if snapshot is None:
+            folded = mutate_all(None, events)
+        else:
+            upto = [e for e in events if e.originator_version <= snapshot.originator_version]
+            folded = mutate_all(None, upto)
+            self.snapshot_matches(snapshot, folded)
+            folded = mutate_all(folded, events[len(upto):])
+        if folded is not None:
+            self.remember(folded)
 
     def forget(self, aggregate_id: Any) -> None:
         if self.pickled is not None:

@@ -4,8 +4,8 @@ The library reads one aggregate at a time: its latest snapshot, then the events 
 trips each. Closing a year of 20,000 vouchers, 12,000 reserved contracts and 2,000 providers' years
 that way spent most of its time in those round trips (issue 7). Here a chunk of aggregates costs one
 statement on PostgreSQL, or two with snapshots: the latest snapshot of each, then the events after
-each snapshot, from the library's own tables and with the library's own columns (the cache asks for
-snapshots only for streams whose snapshot it has checked: ledger/cache.py `_prefetch_in_bulk`).
+each snapshot (or all of them, for the cache to check a snapshot it has not checked yet: ledger/cache.py
+`_prefetch_in_bulk`), from the library's own tables and with the library's own columns.
 `ledger/` knows no SQL, so the composition roots (`voucher-ledger`, the web app, the bench) `install`
 this reader into the application's repository (`ledger/cache.py`), which falls back to its concurrent
 per-aggregate loads without it. SQLite needs none: it is in-process, where a round trip costs nothing.
@@ -50,7 +50,9 @@ class PostgresStreams:
         self.snapshots = None if snapshots is None else SQL(_SNAPSHOTS).format(
             schema=schema, table=Identifier(snapshots.events_table_name))
 
-    def __call__(self, ids: Sequence[Any], with_snapshots: bool) -> dict[Any, tuple[StoredEvent | None, list[StoredEvent]]]:
+    def __call__(self, ids: Sequence[Any], with_snapshots: bool,
+                 from_start: bool = False) -> dict[Any, tuple[StoredEvent | None, list[StoredEvent]]]:
+        """`from_start`: every event, not only those after the snapshot (to check a snapshot against them)."""
         ids = list(ids)
         found: dict[Any, tuple[StoredEvent | None, list[StoredEvent]]] = {}
         # One transaction: both statements see the same store.
@@ -60,8 +62,8 @@ class PostgresStreams:
             if with_snapshots and self.snapshots is not None:
                 cursor.execute(self.snapshots, [ids], prepare=True)
                 latest = {row[0]: _stored(row) for row in cursor.fetchall()}
-            cursor.execute(self.events, [ids, [latest[i].originator_version if i in latest else 0 for i in ids]],
-                           prepare=True)
+            after = [0] * len(ids) if from_start else [latest[i].originator_version if i in latest else 0 for i in ids]
+            cursor.execute(self.events, [ids, after], prepare=True)
             for row in cursor.fetchall():
                 aggregate_id = row[0]
                 if aggregate_id not in found:

@@ -3,7 +3,7 @@
 Every signature saves the provider's year with the contract and the voucher (the annual cap, Art. 10),
 so the providers' years are what a command most often finds uncached after a restart: each is a
 snapshot and up to 99 events to replay (ProviderYear snapshots every 100), about 2 ms on PostgreSQL, once
-its snapshot is checked; a fresh process checks none yet and so reads each stream whole (ledger/cache.py).
+its snapshot is checked; warming reads each stream whole and checks its snapshot (ledger/cache.py).
 At design size 2,000 of them load ahead in a few bulk statements (`projections/storage/streams.py`) in about
 two seconds of start-up; on SQLite they load one by one, in-process. The read models say which exist;
 a year the read models do not know yet is simply not warmed.

@@ -115,3 +115,32 @@ def test_a_snapshot_row_that_no_longer_decodes_is_ignored_and_reported(store, cl
         assert {(m["stream"], m["type"]) for m in found["mismatches"]} == {(str(year_id), "unreadable")}
     finally:
         fresh.close()
+
+
+def test_a_snapshot_changed_after_a_bulk_read_checked_it_is_not_used_by_the_next_bulk_read(store, clock, ledger):
+    # The bulk reads of a server on PostgreSQL (projections/storage/streams.py): a fresh process reads the
+    # Year whole and checks its snapshot on the way; once the row changes, the next bulk read does not
+    # trust it, folds the events again and reports the row.
+    from projections.storage import streams
+
+    scenario = Scenario(ledger)
+    year_id, code = _year_with_one_voucher_left(scenario)
+    fresh = open_ledger(store, clock=clock)
+    try:
+        streams.install(fresh)
+        if fresh.repository.stream_reader is None:
+            assert store.backend == "sqlite"  # in-process: no bulk reads to check
+            return
+        fresh.repository.prefetch([year_id])
+        assert not fresh.repository.snapshot_mismatches
+        assert any(stream == year_id for stream, _ in fresh.repository.verified_snapshots)  # checked on the way
+        edit_snapshot(fresh, store, year_id, lambda state: state.update(budget_fen=state["budget_fen"] + yuan(2_100_000)))
+        fresh.repository.forget(year_id)
+        fresh.repository.prefetch([year_id])
+        assert fresh.repository.get(year_id).budget_fen == yuan(1)  # the events decide, not the row
+        assert [(m["stream"], m["found_by"]) for m in fresh.repository.snapshot_mismatches.values()] == \
+            [(str(year_id), "load")]
+        with as_role("operator"), pytest.raises(errors.BudgetExhausted):
+            fresh.issue_voucher(code, YEAR)
+    finally:
+        fresh.close()

@@ -39,7 +39,7 @@ def _cold(store: Any, clock: Any) -> tuple[Any, list[list[Any]], list[Any]]:
     if store.backend == "sqlite":
         assert bulk is None  # in-process: a read costs no round trip, so nothing is batched
     else:
-        app.repository.stream_reader = lambda ids, snapshots: asked.append(list(ids)) or bulk(ids, snapshots)
+        app.repository.stream_reader = lambda ids, *rest, **kw: asked.append(list(ids)) or bulk(ids, *rest, **kw)
     return app, asked, _counting_single_reads(app)
 
 
