@@ -136,6 +136,14 @@ def test_the_year_close_is_set_against_the_library_decoding_what_it_read_and_sav
     assert "decode 50,000 + save 10,000 events" in reporting.table(report)
 
 
+def test_a_close_of_no_vouchers_has_a_floor_but_none_per_20000_vouchers() -> None:
+    report = a_report(**{"floor.library_batch_save": {"events_per_s": 20_000.0, "batch": 500},
+                         "year_close": {"vouchers": 0, "seconds": 0.5, "events_read": 5_000, "events_saved": 1}})
+    assert report["year_close"]["library_floor_s_per_20000_vouchers"] is None
+    report["targets"] = reporting.targets(report)
+    assert "— s per 20,000 vouchers" in reporting.table(report)  # printed, not a KeyError
+
+
 def test_a_close_without_its_event_counts_has_no_library_floor() -> None:
     report = a_report(**{"floor.library_batch_save": {"events_per_s": 20_000.0, "batch": 500}})
     assert "library_floor_s" not in report["year_close"]  # an older report: no counts, no made-up floor
