@@ -300,8 +300,7 @@ class CheckedRepository(Repository):
         For commands that touch thousands of aggregates (the year close), whose loads one by one are two
         round trips each. With a `stream_reader` (PostgreSQL, installed by the composition roots) a
         chunk's streams come in two statements (`_prefetch_in_bulk`); without one, several connections of
-        the pool overlap
-        the per-aggregate loads. Not worth it in-process (SQLite).
+        the pool overlap the per-aggregate loads. Not worth it in-process (SQLite).
         `snapshots=False` for aggregates of a class that is never snapshotted (contracts): all their
         events, in one round trip instead of two (a snapshot, if any, would only shorten the replay).
 
