@@ -1,7 +1,7 @@
 #!/bin/bash
-# Interleaved A/B of the year close at scale 0.1 on PostgreSQL: each run on a fresh template copy of the pristine store.
+# Interleaved A/B of the year close (rounds named as arguments: `close_ab.sh 4 5`; default 1 2 3) at scale 0.1 on PostgreSQL: each run on a fresh template copy of the pristine store.
 PG="psql -h 127.0.0.1 -p 59341 -U postgres -q"
-for round in 1 2 3; do
+for round in ${@:-1 2 3}; do
   for side in before mid after; do
     tree=/work/main; [ $side = before ] && tree=/work/ab-s7; [ $side = mid ] && tree=/work/ab2-s7
     db=close_${side}_${round}
