@@ -116,3 +116,52 @@ def test_an_issuance_whose_turn_s_connection_breaks_is_still_answered_and_record
             assert ledger.issue_voucher(scenario.enterprise(("tech_sme",)), YEAR).created
     finally:
         ledger.close()
+
+
+def _year_rows_read(app: Any, year_id: Any) -> list[int]:
+    """Rows of the year's stream each library read returns from here on (a spy: the real recorder answers)."""
+    rows: list[int] = []
+    select_events = app.recorder.select_events
+
+    def counted(originator_id: Any, *args: Any, **kwargs: Any) -> Any:
+        found = select_events(originator_id, *args, **kwargs)
+        if originator_id == year_id:
+            rows.append(len(found))
+        return found
+
+    app.recorder.select_events = counted
+    return rows
+
+
+def test_a_year_another_process_moved_on_is_brought_forward_by_its_new_events_not_replayed(store, ledger, clock):
+    """The issuer that gets the turn after another process's issuances applies only their events to the year it
+    holds. Before, it reloaded the year from its latest snapshot, and when the other process had just taken a
+    new one, replayed the whole stream to check it: at scale 1, 20,800 events inside the year's turn."""
+    scenario = Scenario(ledger)
+    scenario.open_year()
+    year_id = Year.create_id(YEAR)
+    other = open_ledger(store, create_table=False, clock=clock)
+    try:
+        for app in (ledger, other):
+            app.snapshotting_intervals = {**app.snapshotting_intervals, Year: 5}
+        for _ in range(7):
+            scenario.voucher(scenario.enterprise(("tech_sme",)))
+        with as_role("operator"):
+            other.issue_voucher(scenario.enterprise(("tech_sme",)), YEAR)  # caches the year (snapshot checked)
+        held = other.repository.get(year_id).version
+        for _ in range(12):  # past two more snapshots of the year, taken by this process
+            scenario.voucher(scenario.enterprise(("tech_sme",)))
+        moved_on = ledger.repository.get(year_id).version
+        assert moved_on - held == 12 and moved_on // 5 > held // 5 + 1
+
+        rows = _year_rows_read(other, year_id)
+        code = scenario.enterprise(("tech_sme",))
+        with as_role("operator"):
+            issued = other.issue_voucher(code, YEAR)
+        assert issued.created
+        assert rows == [12]  # the other process's twelve issuances on the year, and nothing before them
+        count, mismatches = other.repository.check_cached()
+        assert count and mismatches == []  # what it holds is the fold of the year's events
+        assert_fund_identity(fold(ledger))
+    finally:
+        other.close()
