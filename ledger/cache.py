@@ -186,6 +186,9 @@ class CheckedRepository(Repository):
         # (aggregate id, version) -> sha256 of the state of the snapshot this process checked against its
         # events: a row changed after its check no longer has that digest, and is checked again.
         self.verified_snapshots: dict[tuple[Any, int], str] = {}
+        # The ids among those keys, kept beside them: a bulk read asks this of each id it reads, and a set
+        # built from the keys on every read cost 17% of an issuance at scale 1 (1,883 providers' years checked).
+        self.checked_streams: set[Any] = set()
         # Those that did not match, as reported: {(id, version): {"stream", "version", "type", "found_by"}}.
         self.snapshot_mismatches: dict[tuple[Any, int], dict[str, Any]] = {}
         self._snapshot_lock = threading.Lock()
@@ -212,9 +215,12 @@ class CheckedRepository(Repository):
         with self._snapshot_lock:
             if matches:
                 self.verified_snapshots[key] = self._state_digest(snapshot)
+                self.checked_streams.add(key[0])
                 self.snapshot_mismatches.pop(key, None)
             else:
                 self.verified_snapshots.pop(key, None)
+                if not any(stream == key[0] for stream, _ in self.verified_snapshots):
+                    self.checked_streams.discard(key[0])
                 self.snapshot_mismatches[key] = {"stream": str(snapshot.originator_id),
                                                  "version": snapshot.originator_version,
                                                  "type": str(snapshot.topic).rsplit(":", 1)[-1], "found_by": found_by}
@@ -370,12 +376,12 @@ class CheckedRepository(Repository):
         tail twice: a cold year close's vouchers are snapshotted every ten events.)
         """
         assert self.stream_reader is not None
-        checked: set[Any] = set()
+        from_snapshots: list[Any] = []
         if snapshots and self.snapshot_store is not None:
             with self._snapshot_lock:
-                checked = {aggregate_id for aggregate_id, _ in self.verified_snapshots}
-        from_snapshots = [i for i in missing if i in checked]
-        whole = [i for i in missing if i not in checked]
+                from_snapshots = [i for i in missing if i in self.checked_streams]
+        starting_from_snapshots = set(from_snapshots)
+        whole = [i for i in missing if i not in starting_from_snapshots]
         absent: set[Any] = set()
         for ids, from_start in ((whole, True), (from_snapshots, False)):
             for start in range(0, len(ids), chunk):

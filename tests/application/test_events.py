@@ -189,6 +189,7 @@ def test_bulk_stream_reads_rebuild_every_aggregate_exactly(store, clock, with_sn
         # each against the fold of its events (issue 15) on the way, without reading any event twice.
         assert asked == [len(ids)]
         checked = {aggregate_id for aggregate_id, _ in fresh.repository.verified_snapshots}
+        assert fresh.repository.checked_streams == checked  # the index the next bulk read consults
         assert bool(checked) is with_snapshots  # the busy year's vouchers and year are snapshotted
         assert not fresh.repository.snapshot_mismatches
         for aggregate_id, expected in folded.aggregates.items():
