@@ -83,3 +83,23 @@ def test_token_roles_and_subjects_are_validated(ledger, role, subject):
 def test_token_expiry_is_an_instant_with_offset(ledger, expires_at):
     with as_role("system"), pytest.raises(errors.ValidationFailed):
         ledger.issue_credential("operator", expires_at=expires_at)
+
+
+def test_a_token_revoked_by_another_process_is_refused_by_one_that_had_it_cached(store, ledger, clock):
+    """Each server caches credentials. Another process's revocation reaches this one's cached copy through the
+    log check (ledger/cache.py: the copy is marked behind and brought forward by the revocation event)."""
+    from service.bootstrap import open_ledger
+
+    with as_role("system"):
+        issued = ledger.issue_credential("operator", name="op")
+    token = issued.extra["token"]
+    server = open_ledger(store, create_table=False, clock=clock)
+    try:
+        assert server.authenticate(token).role == "operator"  # cached in this process now
+        assert server.repository.pickled.get(Credential.create_id(hashlib.sha256(token.encode()).hexdigest()))
+        with as_role("system"):
+            ledger.revoke_credential(issued.data["credential_id"], "left the centre")
+        with pytest.raises(errors.Unauthenticated):
+            server.authenticate(token)
+    finally:
+        server.close()
