@@ -221,3 +221,28 @@ def two_parties(scenario: Scenario) -> dict[str, Any]:
     ids["p1"], ids["p2"] = scenario.provider(), scenario.provider()
     ids["product_1"], ids["product_2"] = scenario.product(ids["p1"]), scenario.product(ids["p2"], "legal", 80_000)
     return ids
+
+
+def shared_batch(scenario: Scenario, ledger: Any) -> dict[str, Any]:
+    """`two_parties` sharing one settlement batch, noticed with no objection and ready to pay: P1 claims
+    E1's c1 with E2's c3 (claim1), P2 claims E2's c2 (claim2); both claims reviewed and approved."""
+    ids = two_parties(scenario)
+    voucher_1, voucher_2 = ids["voucher_1"], ids["voucher_2"]
+    product_1, product_2 = ids["product_1"], ids["product_2"]
+    ids["c1"] = scenario.contract(ids["e1"], voucher_1, ids["p1"], product_1, yuan(100_000), state="completed")
+    ids["c3"] = scenario.contract(ids["e2"], voucher_2, ids["p1"], product_1, yuan(60_000), state="completed")
+    ids["c2"] = scenario.contract(ids["e2"], voucher_2, ids["p2"], product_2, yuan(70_000), state="completed")
+    with as_role("operator"):
+        ids["batch"] = ledger.open_settlement(YEAR, "共享批次").data["batch_id"]
+    with as_role("provider", ids["p1"]):
+        ids["claim1"] = ledger.claim_settlement(ids["batch"], [ids["c1"], ids["c3"]], DOCS).data["claim_id"]
+    with as_role("provider", ids["p2"]):
+        ids["claim2"] = ledger.claim_settlement(ids["batch"], [ids["c2"]], DOCS).data["claim_id"]
+    with as_role("operator", name="centre-li"):
+        ledger.review_claim(ids["batch"], ids["claim1"], "approve", "")
+        ledger.review_claim(ids["batch"], ids["claim2"], "approve", "")
+    with as_role("approver", name="diit-zhao"):
+        ledger.approve_settlement(ids["batch"], "同意")
+    with as_role("operator", name="centre-wang"):
+        ledger.record_settlement_notice(ids["batch"], "no_objection", "公示期满无异议")
+    return ids

@@ -6,13 +6,16 @@ answers, for one canonical record:
 - the record unchanged: it concerns the viewer alone, or no party at all (a year's opening and
   budget), or it is the viewer's own contract (both sides are parties to it);
 - None: it concerns only others (another enterprise's registration, another provider's
-  application, products, years and claims, a claim or withdrawal of another's contract);
+  application, products, years and claims, a claim or withdrawal of another's contract, also
+  one from a claim the viewer shares);
 - a copy with `data` cut down and `"scoped": true`: a shared step, shown with the viewer's own lines
   only: a batch's approval and payment keep the viewer's entry of `providers` (an enterprise has
   none: its amounts are its contracts' own steps) and lose the batch-wide totals (`amount_fen`,
-  `contracts`); lists of contracts or claims keep the viewer's; a claim naming an enterprise's
-  contracts among others keeps those contracts' amounts and loses the claim's total and the
-  provider's documents; the viewer's contract loses the other side's figures (`OTHER_SIDE`).
+  `contracts`); lists of contracts or claims keep the viewer's, and so do maps keyed by contract
+  id (`BY_CONTRACT`: a claim's `amounts_fen`, a payment's `held_back`, the contracts it found held
+  or failed, with their claims and amounts); a claim naming an enterprise's contracts among others
+  keeps those contracts' amounts and loses the claim's total and the provider's documents; the
+  viewer's contract loses the other side's figures (`OTHER_SIDE`).
 
 A scoped step keeps its chain `hash` (the link of the whole record), so it is evidence of where
 the step sits, not of the cut-down data; in the party's export such a record is a redacted line
@@ -38,6 +41,8 @@ OTHER_SIDE = {ENTERPRISE: frozenset({"provider_cap_fen", "provider_exceptions_fe
               PROVIDER: frozenset({"voucher_available_fen"})}
 # Fields of a batch step that add up every party's claims.
 BATCH_TOTALS = frozenset({"amount_fen", "contracts"})
+# Fields of a batch step keyed by contract id: a claim's amounts, the contracts a payment held back.
+BY_CONTRACT = frozenset({"amounts_fen", "held_back"})
 BATCH_STREAM = "SettlementBatch"
 # A supervision report names many subjects in its findings: each party sees its own findings only.
 REPORT_STREAM = "SupervisionReport"
@@ -81,7 +86,7 @@ class Viewer:
                     entities.update(map(str, value))
                 elif name.endswith("claim_ids") and isinstance(value, list):
                     entities.update(f"claim:{c}" for c in value)
-                elif name == "amounts_fen" and isinstance(value, dict):
+                elif name in BY_CONTRACT and isinstance(value, dict):
                     entities.update(map(str, value))
         return entities
 
@@ -144,6 +149,8 @@ class Viewer:
                 return None
             if self.kind == PROVIDER:
                 return record  # the provider's own claim, reviewed or withdrawn from
+            if contract_id is not None and not self.own_contract(contract_id):
+                return None  # another enterprise's contract leaving a claim this one shares
         elif contract_id is not None:
             return record if self.own_contract(contract_id) else None
         elif self.kind == PROVIDER and data.get("provider_id") not in (None, self.code):
@@ -154,7 +161,7 @@ class Viewer:
                 kept[name] = {k: v for k, v in value.items() if self.kind == PROVIDER and str(k) == self.code}
             elif name.endswith("contract_ids") and isinstance(value, list):
                 kept[name] = [c for c in value if self.own_contract(c)]
-            elif name == "amounts_fen" and isinstance(value, dict):
+            elif name in BY_CONTRACT and isinstance(value, dict):
                 kept[name] = {c: v for c, v in value.items() if self.own_contract(c)}
             elif name.endswith("claim_ids") and isinstance(value, list):
                 kept[name] = [c for c in value if self.own_claim(c)]

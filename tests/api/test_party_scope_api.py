@@ -13,34 +13,15 @@ from typing import Any
 
 import pytest
 
-from ledger.money import yuan
 from projections.audit.export_verify import verify_export
 from tests.api.support_http import Http, http  # noqa: F401 - the fixture
-from tests.audit_support import DOCS, two_parties
+from tests.audit_support import shared_batch
 from tests.support import YEAR, Scenario, as_role
 
 
 @pytest.fixture
 def world(scenario: Scenario, ledger: Any, views: Any, http: Http) -> dict[str, Any]:  # noqa: F811
-    ids = two_parties(scenario)
-    voucher_1, voucher_2 = ids["voucher_1"], ids["voucher_2"]
-    product_1, product_2 = ids["product_1"], ids["product_2"]
-    ids["c1"] = scenario.contract(ids["e1"], voucher_1, ids["p1"], product_1, yuan(100_000), state="completed")
-    ids["c3"] = scenario.contract(ids["e2"], voucher_2, ids["p1"], product_1, yuan(60_000), state="completed")
-    ids["c2"] = scenario.contract(ids["e2"], voucher_2, ids["p2"], product_2, yuan(70_000), state="completed")
-    with as_role("operator"):
-        ids["batch"] = ledger.open_settlement(YEAR, "共享批次").data["batch_id"]
-    with as_role("provider", ids["p1"]):
-        ids["claim1"] = ledger.claim_settlement(ids["batch"], [ids["c1"], ids["c3"]], DOCS).data["claim_id"]
-    with as_role("provider", ids["p2"]):
-        ids["claim2"] = ledger.claim_settlement(ids["batch"], [ids["c2"]], DOCS).data["claim_id"]
-    with as_role("operator", name="centre-li"):
-        ledger.review_claim(ids["batch"], ids["claim1"], "approve", "")
-        ledger.review_claim(ids["batch"], ids["claim2"], "approve", "")
-    with as_role("approver", name="diit-zhao"):
-        ledger.approve_settlement(ids["batch"], "同意")
-    with as_role("operator", name="centre-wang"):
-        ledger.record_settlement_notice(ids["batch"], "no_objection", "公示期满无异议")
+    ids = shared_batch(scenario, ledger)
     with as_role("finance", name="finance-qian"):
         ledger.pay_settlement(ids["batch"], "桂财工兑〔2026〕9号")
     views.catch_up()
