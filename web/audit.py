@@ -79,7 +79,10 @@ class TraceStepSchema(Schema):
                                                 "(`*_fen`), rule parameters applied, document references"})
     hash = fields.String(allow_none=True, metadata={"description": "the event's link in the audit hash chain"})
     scoped = fields.Boolean(metadata={"description": "a shared step shown with the reader's own lines only "
-                                                     "(API.md \"Data each party may see\"): `hash` is the whole record's"})
+                                                     "(API.md \"Data each party may see\"), or in a contract's "
+                                                     "trace a batch-wide step with that contract's lines only "
+                                                     "(the whole step: the batch's trace): `hash` is the whole "
+                                                     "record's"})
     unreadable = fields.Boolean()
     error = fields.String()
 

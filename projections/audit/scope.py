@@ -155,20 +155,8 @@ class Viewer:
             return record if self.own_contract(contract_id) else None
         elif self.kind == PROVIDER and data.get("provider_id") not in (None, self.code):
             return None
-        kept: dict[str, Any] = {}
-        for name, value in data.items():
-            if name == "providers" and isinstance(value, dict):
-                kept[name] = {k: v for k, v in value.items() if self.kind == PROVIDER and str(k) == self.code}
-            elif name.endswith("contract_ids") and isinstance(value, list):
-                kept[name] = [c for c in value if self.own_contract(c)]
-            elif name in BY_CONTRACT and isinstance(value, dict):
-                kept[name] = {c: v for c, v in value.items() if self.own_contract(c)}
-            elif name.endswith("claim_ids") and isinstance(value, list):
-                kept[name] = [c for c in value if self.own_claim(c)]
-            elif name in BATCH_TOTALS or name == "documents":
-                continue  # the batch's or another party's claim's figures and materials
-            else:
-                kept[name] = value
+        kept = lines_of(data, provider=lambda code: self.kind == PROVIDER and code == self.code,
+                        contract=self.own_contract, claim=self.own_claim, totals=False)
         if kept == data:
             return record
         return {**record, "data": kept, "scoped": True}
@@ -189,6 +177,47 @@ class Viewer:
         if not names:
             return record
         return {**record, "data": {k: v for k, v in record["data"].items() if k not in names}, "scoped": True}
+
+
+def lines_of(data: dict[str, Any], *, provider: Callable[[str], bool], contract: Callable[[Any], bool],
+             claim: Callable[[Any], bool], totals: bool) -> dict[str, Any]:
+    """A batch-wide step's data with only the lines these predicates keep: `providers` entries, lists of
+    contracts and claims, maps keyed by contract (`BY_CONTRACT`); the batch's totals and a claim's
+    documents too when `totals`, else they are left out."""
+    kept: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "providers" and isinstance(value, dict):
+            kept[name] = {k: v for k, v in value.items() if provider(str(k))}
+        elif name.endswith("contract_ids") and isinstance(value, list):
+            kept[name] = [c for c in value if contract(c)]
+        elif name in BY_CONTRACT and isinstance(value, dict):
+            kept[name] = {c: v for c, v in value.items() if contract(c)}
+        elif name.endswith("claim_ids") and isinstance(value, list):
+            kept[name] = [c for c in value if claim(c)]
+        elif not totals and (name in BATCH_TOTALS or name == "documents"):
+            continue  # the batch's or another party's claim's figures and materials
+        else:
+            kept[name] = value
+    return kept
+
+
+def contract_lines(record: dict[str, Any], contract_id: str, provider_id: str | None,
+                   claim_ids: set[str]) -> dict[str, Any]:
+    """A batch-wide step (approval, notice, payment) as a contract's trace shows it to every reader: the
+    batch's totals and references, with only this contract's lines (its provider's entry, its claim, its
+    own amount), `"scoped": true`. The whole step, every provider's lines, is the batch's trace's
+    (`GET /trace/settlements/{batch_id}`), and `hash` links the whole record.
+
+    Why: at scale 1 a payment lists 1,883 providers (195 KB), so every settled contract's trace carried
+    about 400 KB of other contracts' lines, and took p99 15 ms over HTTP against a 10 ms target (issue 21).
+    A step about one claim or contract is left whole: it is this contract's claim.
+    """
+    data = record["data"]
+    if record["stream_type"] != BATCH_STREAM or data.get("claim_id") is not None or data.get("contract_id") is not None:
+        return record
+    kept = lines_of(data, provider=lambda code: code == provider_id, contract=lambda c: str(c) == contract_id,
+                    claim=lambda c: str(c) in claim_ids, totals=True)
+    return record if kept == data else {**record, "data": kept, "scoped": True}
 
 
 def viewer_of(actor: Any, facts: Facts) -> Viewer | None:

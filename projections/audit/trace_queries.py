@@ -113,12 +113,15 @@ def _step(record: dict[str, Any] | eventlog.Unreadable, hash_: str | None) -> di
     if isinstance(record, eventlog.Unreadable):
         return {"position": record.position, "type": None, "unreadable": True,
                 "error": "the stored event no longer decodes; see GET /audit/verify"}
-    return {
+    shown = {
         "position": record["position"], "recorded_at": record["recorded_at"], "stream": record["stream"],
         "stream_type": record["stream_type"], "version": record["version"], "type": record["type"],
         "actor": {"role": record["actor_role"], "id": record["actor_id"]}, "data": record["data"],
         "hash": hash_,
     }
+    if record.get("scoped"):
+        shown["scoped"] = True
+    return shown
 
 
 def _steps(records: Mapping[int, Any], hashes: Hashes) -> list[dict[str, Any]]:
@@ -184,7 +187,20 @@ def contract_trace(app: Any, store: ViewStore, contract_id: str) -> dict[str, An
     subject = {"type": "contract", "contract_id": contract_id, "year": int(year) if year is not None else None,
                **{f"{kind}_id": (named.get(kind) or [None])[0] for kind in ("voucher", "enterprise", "provider",
                                                                             "product")}}
-    return {"subject": subject, "steps": _steps(records, found["hashes"])}
+    return {"subject": subject, "steps": _steps(_own_lines(records, contract_id, subject["provider_id"]),
+                                                found["hashes"])}
+
+
+def _own_lines(records: dict[int, Any], contract_id: str, provider_id: str | None) -> dict[int, Any]:
+    """The batch-wide steps of a contract's trace with only its own lines (`scope.contract_lines`)."""
+    from projections.audit.scope import contract_lines  # scope reads this module's index queries
+
+    claims = {str(r["data"]["claim_id"]) for r in records.values() if not isinstance(r, eventlog.Unreadable)
+              and r["data"].get("claim_id") is not None
+              and (str(r["data"].get("contract_id")) == contract_id
+                   or contract_id in map(str, r["data"].get("contract_ids") or ()))}
+    return {p: r if isinstance(r, eventlog.Unreadable) else contract_lines(r, contract_id, provider_id, claims)
+            for p, r in records.items()}
 
 
 def _batches_named(db: Any, own: Iterable[int]) -> set[str]:

@@ -19,7 +19,7 @@ import pytest
 from ledger import errors
 from ledger.money import yuan
 from projections.audit import trace_queries
-from tests.audit_support import DOCS, History, build
+from tests.audit_support import DOCS, History, build, shared_batch
 from tests.support import as_role
 
 REVIEWS = ["Provider.Reviewed"] * 5
@@ -287,3 +287,30 @@ def test_a_sanction_before_payment_withdraws_the_contract_from_its_claim_in_the_
     assert not step(result, "Contract.Settled")
     batch = trace_queries.settlement_trace(ledger, views.store, batch_id)
     assert step(batch, "SettlementBatch.ContractWithdrawn")
+
+
+def test_a_contract_trace_shows_only_its_own_lines_of_a_shared_batch_step(scenario, ledger, views):
+    """Approval, notice and payment list every provider of the batch: a contract's trace keeps the batch's
+    totals and this contract's lines, marked `scoped`; the batch's trace keeps every line."""
+    ids = shared_batch(scenario, ledger)
+    with as_role("finance", name="finance-qian"):
+        ledger.pay_settlement(ids["batch"], "桂财工兑〔2026〕3号")
+    views.catch_up()
+    whole = trace_queries.settlement_trace(ledger, views.store, ids["batch"])
+    paid_whole = step(whole, "SettlementBatch.Paid")[0]
+    assert set(paid_whole["data"]["providers"]) == {ids["p1"], ids["p2"]}
+    for contract, provider, claim in (("c1", "p1", "claim1"), ("c2", "p2", "claim2")):
+        result = trace_queries.contract_trace(ledger, views.store, ids[contract])
+        approved, paid = step(result, "SettlementBatch.Approved")[0], step(result, "SettlementBatch.Paid")[0]
+        noticed = step(result, "SettlementBatch.Noticed")[0]
+        for shared in (approved, paid):
+            assert shared["scoped"] is True and set(shared["data"]["providers"]) == {ids[provider]}
+            assert shared["data"]["amount_fen"] > shared["data"]["providers"][ids[provider]]["amount_fen"] > 0
+        assert paid["data"]["providers"][ids[provider]] == paid_whole["data"]["providers"][ids[provider]]
+        assert paid["data"]["reference"] == "桂财工兑〔2026〕3号" and paid["hash"] == paid_whole["hash"]
+        # A notice with no objection names no claim: nothing of others to leave out, so it is whole.
+        assert noticed["data"] == step(whole, "SettlementBatch.Noticed")[0]["data"] and "scoped" not in noticed
+        # The contract's own claim is its own: whole, with the provider's other contracts in it.
+        submitted = [s for s in result["steps"] if s["data"].get("claim_id") == ids[claim]]
+        assert submitted and not any(s.get("scoped") for s in submitted)
+    assert not any(s.get("scoped") for s in whole["steps"])
