@@ -307,7 +307,8 @@ def table(report: dict[str, Any]) -> str:
     add("export", "audit.export", "events_per_s", "ev/s")
     export = _get(report, "audit.export")
     if isinstance(export, dict) and export.get("peak_rss_mb"):
-        rows.append(("export peak RSS (VmHWM)", f"{export['peak_rss_mb']:.1f} MB", f"idle {export['rss_before_mb']} MB"))
+        rows.append(("export peak RSS (VmHWM)", f"{export['peak_rss_mb']:.1f} MB",
+                     f"idle {export['rss_before_mb']} MB; peak since {export.get('peak_rss_since', 'server start')}"))
     close = _get(report, "year_close")
     if isinstance(close, dict) and close.get("seconds") is not None:
         rows.append(("year close", f"{close['seconds']:.2f} s for {close.get('vouchers', 0):,} vouchers",

@@ -60,6 +60,17 @@ class Server:
         self.process = None
         self._log.close()
 
+    def reset_peak_memory(self) -> bool:
+        """Start the server's VmHWM afresh from its resident size now (Linux: `5` to /proc/PID/clear_refs),
+        so a later peak is a stage's own and not start-up's; False where the kernel does not allow it."""
+        assert self.process is not None
+        try:
+            with open(f"/proc/{self.process.pid}/clear_refs", "w", encoding="ascii") as refs:
+                refs.write("5")
+        except OSError:
+            return False
+        return True
+
     def memory_kb(self) -> dict[str, int]:
         """VmRSS and VmHWM of the server process, in kB."""
         assert self.process is not None

@@ -79,6 +79,9 @@ def test_bench_reports_every_section_with_positive_figures(store: Store, tmp_pat
     if "skipped" not in audit:  # the server has the audit routes: both must answer
         positive(audit["export"], "audit.export", "events", "events_per_s", "peak_rss_mb", "x_floor")
         assert audit["export"]["events"] >= generation["events"]
+        # The peak is the export's own (VmHWM reset before it), at least the server's size as it began.
+        assert audit["export"]["peak_rss_since"] == "export"
+        assert audit["export"]["peak_rss_mb"] >= audit["export"]["rss_before_mb"] > 0
         positive(audit["verify"], "audit.verify", "checked", "events_per_s")
         assert audit["verify"]["ok"] is True
     positive(report["year_close"], "year_close", "vouchers", "seconds", "events_read", "events_saved",
