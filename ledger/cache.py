@@ -48,7 +48,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 
@@ -441,61 +441,6 @@ class CheckedRepository(Repository):
         return True
 
 
-class LogEntry(NamedTuple):
-    """What the log check reads of a notification: where it is and whose version it records."""
-
-    id: int
-    originator_id: Any
-    originator_version: int
-
-
-class LogEntries:
-    """The log's notifications from a position on, without their state.
-
-    The check runs before every request (authentication reads cached credentials), and the library's
-    `select_notifications` reads every column, the state as hex text on PostgreSQL; the check needs only
-    the position, the stream and its version. Read from the library's own table with binary results
-    (138 -> 105 us p50 for an idle check at scale 1, bench-results/session9); any other recorder goes
-    through the library.
-    """
-
-    def __init__(self, recorder: Any) -> None:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-        from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-        self.recorder = recorder
-        self.dialect = None
-        if isinstance(recorder, PostgresApplicationRecorder):
-            from psycopg.sql import SQL, Identifier
-
-            self.dialect = "postgres"
-            self.statements = {inclusive: SQL(
-                "SELECT notification_id, originator_id, originator_version FROM {schema}.{table} "
-                f"WHERE notification_id {'>=' if inclusive else '>'} %s ORDER BY notification_id LIMIT %s").format(
-                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-                for inclusive in (True, False)}
-        elif isinstance(recorder, SQLiteApplicationRecorder):
-            self.dialect = "sqlite"
-            self.statements = {inclusive: (
-                f"SELECT rowid, originator_id, originator_version FROM {recorder.events_table_name} "
-                f"WHERE rowid {'>=' if inclusive else '>'} ? ORDER BY rowid LIMIT ?") for inclusive in (True, False)}
-
-    def __call__(self, start: int, limit: int, inclusive: bool) -> list[Any]:
-        if self.dialect == "postgres":
-            from psycopg.rows import tuple_row
-
-            with self.recorder.datastore.get_connection() as conn, \
-                    conn.cursor(row_factory=tuple_row, binary=True) as cursor:
-                cursor.execute(self.statements[inclusive], [start, limit], prepare=True)
-                return [LogEntry(*row) for row in cursor.fetchall()]
-        if self.dialect == "sqlite":
-            convert = self.recorder.convert_originator_id
-            with self.recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(self.statements[inclusive], (start, limit))
-                return [LogEntry(row[0], convert(row[1]), row[2]) for row in cursor.fetchall()]
-        return self.recorder.select_notifications(start=start, limit=limit, inclusive_of_start=inclusive)
-
-
 class LogCheck:
     """Marks cached aggregates that other writers changed as behind, by reading the log past the last check.
 
@@ -515,7 +460,12 @@ class LogCheck:
         self.rewinds = 0  # times the log was found to have gone backwards (shown by /healthz)
         # The last notification of this process's latest acknowledged save: (position, anchor).
         self.committed: tuple[int, Any] = (0, None)
-        self.entries = LogEntries(app.recorder)
+        # `entries(start, limit, inclusive)`: the log's notifications from `start` (id, originator id and
+        # version are all the check reads). The library's reader by default; the composition root installs
+        # a leaner one (projections/storage/logentries.py: `ledger/` knows no SQL).
+        self.entries: Callable[[int, int, bool], Sequence[Any]] = (
+            lambda start, limit, inclusive: app.recorder.select_notifications(
+                start=start, limit=limit, inclusive_of_start=inclusive))
         # Constructed before anything is cached: whatever is cached later is at least this recent.
         self.seen, self.anchor = self._head()
 

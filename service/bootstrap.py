@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ledger.application import VoucherLedger
 from ledger.business_date import BusinessClock
 from ledger.persistence import Store, parse_database_url
-from projections.storage import streams, turns
+from projections.storage import logentries, streams, turns
 from projections.storage.pgschema import schema_lock
 from projections.runner import Views
 
@@ -37,6 +37,7 @@ def open_ledger(store: Store | None = None, *, create_table: bool = True,
                                     clock=clock or BusinessClock.from_environ(), now=now)
     streams.install(app)  # bulk loads for the year close (projections/storage/streams.py)
     turns.install(app)  # exclusive commands take turns across processes (projections/storage/turns.py)
+    logentries.install(app)  # the cache's log check reads positions only (projections/storage/logentries.py)
     return app
 
 
